@@ -1,0 +1,15 @@
+"""Shared HTTP plumbing for API connectors: client factory, retry policy, request budget."""
+
+from libs.connectors.http.budget import RequestBudget
+from libs.connectors.http.client import USER_AGENT, build_client
+from libs.connectors.http.retry import HttpSession, RequestStats, RetryPolicy, retry_after_seconds
+
+__all__ = [
+    "USER_AGENT",
+    "HttpSession",
+    "RequestBudget",
+    "RequestStats",
+    "RetryPolicy",
+    "build_client",
+    "retry_after_seconds",
+]

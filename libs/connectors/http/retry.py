@@ -1,0 +1,172 @@
+"""Sending provider requests: budget, retries with backoff and jitter, typed errors.
+
+One policy for every HTTP connector. 429 waits for the time the server names
+(`Retry-After` in seconds or as an HTTP date, or `X-RateLimit-Reset` as an epoch, header
+names in any case) and pauses the shared budget so other workers wait too; 5xx and network
+errors back off exponentially with full jitter. Waiting is bounded: past `max_wait` seconds
+the request fails with RateLimited or ProviderUnavailable, whose message says what happened.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from libs.connectors.errors import ProviderUnavailable, RateLimited
+from libs.connectors.http.budget import RequestBudget
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 10
+    # total seconds a single request may spend waiting for retries before it gives up
+    max_wait: float = 600.0
+    base_delay: float = 0.5
+    max_delay: float = 60.0
+
+
+@dataclass
+class RequestStats:
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    server_errors: int = 0
+    network_errors: int = 0
+    waited_seconds: float = 0.0
+    by_status: dict[int, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "retries": self.retries,
+            "rateLimited": self.rate_limited,
+            "serverErrors": self.server_errors,
+            "networkErrors": self.network_errors,
+            "waitedSeconds": round(self.waited_seconds, 3),
+        }
+
+
+def retry_after_seconds(response: httpx.Response, now: float | None = None) -> float | None:
+    """Seconds the server asked us to wait, from Retry-After or X-RateLimit-Reset, if any."""
+    now = time.time() if now is None else now
+    value = response.headers.get("retry-after")
+    if value:
+        value = value.strip()
+        if value.replace(".", "", 1).isdigit():
+            return max(0.0, float(value))
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            when = None
+        if when is not None:
+            return max(0.0, when.timestamp() - now)
+    reset = response.headers.get("x-ratelimit-reset")
+    if reset:
+        try:
+            number = float(reset.strip())
+        except ValueError:
+            return None
+        # an epoch timestamp (Clever) or, on some servers, seconds until the reset
+        return max(0.0, number - now) if number > 1_000_000_000 else max(0.0, number)
+    return None
+
+
+class HttpSession:
+    """Sends requests through one client under one budget and one retry policy."""
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        *,
+        policy: RetryPolicy | None = None,
+        budget: RequestBudget | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        source_name: str = "the provider",
+    ) -> None:
+        self.client = client
+        self.policy = policy or RetryPolicy()
+        self.budget = budget
+        self.stats = RequestStats()
+        self._sleep = sleep
+        self._source = source_name
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """Send with retries; returns any non-retriable response (the caller maps 4xx)."""
+        waited = 0.0
+        attempt = 0
+        while True:
+            attempt += 1
+            if self.budget is not None:
+                self.budget.acquire()
+            self.stats.requests += 1
+            try:
+                response = self.client.request(method, url, **kwargs)
+            except httpx.TransportError as exc:
+                self.stats.network_errors += 1
+                delay = self._backoff(attempt)
+                if attempt >= self.policy.max_attempts or waited + delay > self.policy.max_wait:
+                    raise ProviderUnavailable(
+                        f"Could not reach {self._source} after {attempt} attempts: {_describe_transport(exc)}"
+                    ) from exc
+                waited += self._wait(delay)
+                continue
+            status = response.status_code
+            self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
+            if status not in RETRY_STATUSES:
+                return response
+            if status == 429:
+                self.stats.rate_limited += 1
+                hinted = retry_after_seconds(response)
+                delay = (hinted + random.uniform(0, 0.25)) if hinted is not None else self._backoff(attempt)  # noqa: S311
+                if self.budget is not None and hinted is not None:
+                    self.budget.pause(hinted)
+            else:
+                self.stats.server_errors += 1
+                hinted = retry_after_seconds(response)
+                delay = hinted if hinted is not None else self._backoff(attempt)
+            response.close()
+            if attempt >= self.policy.max_attempts or waited + delay > self.policy.max_wait:
+                if status == 429:
+                    raise RateLimited(
+                        f"{self._source} kept rate-limiting requests (HTTP 429) for {waited:.0f}s; "
+                        "giving up on this extract"
+                    )
+                raise ProviderUnavailable(f"{self._source} answered HTTP {status} {attempt} times in a row; giving up")
+            waited += self._wait(delay)
+
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", url, **kwargs)
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(self.policy.max_delay, self.policy.base_delay * (2 ** (attempt - 1)))
+        return random.uniform(0, ceiling)  # noqa: S311 - jitter, not cryptography
+
+    def _wait(self, delay: float) -> float:
+        self.stats.retries += 1
+        self.stats.waited_seconds += delay
+        self._sleep(delay)
+        return delay
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _describe_transport(exc: httpx.TransportError) -> str:
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "connection timed out"
+    if isinstance(exc, httpx.ReadTimeout):
+        return "the server stopped answering (read timeout)"
+    if isinstance(exc, httpx.ConnectError):
+        text = str(exc)
+        if "CERTIFICATE" in text.upper() or "SSL" in text.upper():
+            return f"TLS handshake failed ({text})"
+        return f"connection failed ({text})"
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,40 @@
+"""Secrets for development and test runs that did not configure their own.
+
+Production refuses to start without CONFIG_ENCRYPTION_KEYS and AUTH_JWT_SECRET (see settings).
+Elsewhere, a random key and JWT secret are created once under DATA_DIR and reused, so the
+demo survives restarts and nobody has to invent keys to try the service.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from libs.db.crypto import ConfigCipher, generate_key
+from libs.db.settings import AppEnv, Settings, decode_key
+
+
+def _read_or_create(path: Path, make: str) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(make)
+    path.chmod(0o600)
+    return make
+
+
+def config_cipher(settings: Settings) -> ConfigCipher:
+    if settings.config_encryption_keys:
+        return ConfigCipher(settings.encryption_keys)
+    if settings.app_env is AppEnv.PRODUCTION:  # settings validation already refuses this
+        raise RuntimeError("CONFIG_ENCRYPTION_KEYS is required in production")
+    key = _read_or_create(settings.data_dir / "dev-encryption.key", generate_key())
+    return ConfigCipher([decode_key(key)])
+
+
+def jwt_secret(settings: Settings) -> str:
+    if settings.auth_jwt_secret:
+        return settings.auth_jwt_secret
+    if settings.app_env is AppEnv.PRODUCTION:
+        raise RuntimeError("AUTH_JWT_SECRET is required in production")
+    return _read_or_create(settings.data_dir / "dev-jwt.secret", secrets.token_urlsafe(48))

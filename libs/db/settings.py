@@ -1,0 +1,169 @@
+"""Process configuration, read once from the environment.
+
+Every process (api, scheduler, worker, demo) loads the same settings. A bad value stops the
+process at start with a message that names the environment variable, never later mid-run.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class AppEnv(StrEnum):
+    PRODUCTION = "production"
+    DEVELOPMENT = "development"
+    TEST = "test"
+
+
+class LogLevel(StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class SettingsError(Exception):
+    """Raised when the environment holds an invalid configuration."""
+
+
+def decode_key(text: str) -> bytes:
+    """Decode one CONFIG_ENCRYPTION_KEYS entry: url-safe base64 of 32 random bytes."""
+    padded = text + "=" * (-len(text) % 4)
+    try:
+        raw = base64.urlsafe_b64decode(padded.encode("ascii"))
+    except (binascii.Error, UnicodeEncodeError) as exc:
+        raise ValueError("each key must be url-safe base64 (see `sis-sync keygen`)") from exc
+    if len(raw) != 32:
+        raise ValueError(f"each key must decode to 32 bytes (AES-256), got {len(raw)}")
+    return raw
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=None,
+        case_sensitive=False,
+        extra="ignore",
+        frozen=True,
+    )
+
+    database_url: str | None = Field(default=None, description="postgresql:// URL of the service database")
+    redis_url: str | None = Field(default=None, description="redis:// URL of the message broker")
+    redis_namespace: str = Field(default="sis-sync", pattern=r"^[A-Za-z0-9_.:-]+$")
+    port: int = Field(default=3000, ge=1, le=65535)
+    host: str = "0.0.0.0"  # noqa: S104 - a service listens on all interfaces unless told otherwise
+    log_level: LogLevel = LogLevel.INFO
+    app_env: AppEnv = AppEnv.PRODUCTION
+    max_concurrent_syncs: int = Field(default=2, ge=1, le=1000)
+    sync_lock_timeout: int = Field(default=1_800_000, ge=1_000, description="lease length in ms")
+    config_encryption_keys: Annotated[tuple[str, ...], NoDecode] = Field(default=(), repr=False)
+    auth_jwt_secret: str | None = Field(default=None, repr=False)
+    auth_jwt_issuer: str | None = None
+    auth_jwt_audience: str | None = None
+    allow_local_csv_paths: bool = False
+    data_dir: Path = Path(".data")
+    scheduler_tick_seconds: float = Field(default=5.0, gt=0, le=3600)
+    staging_batch_rows: int = Field(default=50_000, ge=100)
+
+    @field_validator("log_level", "app_env", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("config_encryption_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("config_encryption_keys")
+    @classmethod
+    def _check_keys(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for key in value:
+            decode_key(key)
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _production_needs_secrets(self) -> Settings:
+        if self.app_env is AppEnv.PRODUCTION:
+            if not self.config_encryption_keys:
+                raise ValueError("CONFIG_ENCRYPTION_KEYS is required when APP_ENV=production")
+            if not self.auth_jwt_secret:
+                raise ValueError("AUTH_JWT_SECRET is required when APP_ENV=production")
+        if self.auth_jwt_secret is not None and len(self.auth_jwt_secret) < 32 and self.app_env is AppEnv.PRODUCTION:
+            raise ValueError("AUTH_JWT_SECRET must be at least 32 characters when APP_ENV=production")
+        return self
+
+    @property
+    def encryption_keys(self) -> list[bytes]:
+        return [decode_key(key) for key in self.config_encryption_keys]
+
+    @property
+    def sync_lock_timeout_seconds(self) -> float:
+        return self.sync_lock_timeout / 1000.0
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url is None:
+            raise SettingsError("DATABASE_URL is not set")
+        return to_sqlalchemy_url(self.database_url)
+
+
+def to_sqlalchemy_url(url: str) -> str:
+    """Name the psycopg 3 driver explicitly; a bare postgresql:// would pick psycopg2."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def to_libpq_url(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        location = [str(part) for part in item["loc"]]
+        name = location[0].upper() if location else "configuration"
+        message = str(item["msg"]).removeprefix("Value error, ")
+        value = item.get("input")
+        if location and not isinstance(value, dict) and "KEY" not in name and "SECRET" not in name:
+            message = f"{message} (got {value!r})"
+        lines.append(f"{name}: {message}" if location else message)
+    return "Invalid configuration: " + "; ".join(lines)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment; raise SettingsError naming the bad variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,1 @@
+"""Embedded Postgres and Redis for a machine that has neither (demo, local tests)."""

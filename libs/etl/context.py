@@ -1,0 +1,31 @@
+"""What every phase needs: settings, the engine, the config cipher, a Redis client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from sqlalchemy import Engine
+
+from libs.db.crypto import ConfigCipher
+from libs.db.dev_secrets import config_cipher
+from libs.db.engine import get_engine
+from libs.db.settings import Settings
+
+
+@dataclass
+class EtlContext:
+    settings: Settings
+    engine: Engine
+    cipher: ConfigCipher
+    redis: Any
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EtlContext:
+        client = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
+        return cls(settings=settings, engine=get_engine(settings), cipher=config_cipher(settings), redis=client)
+
+    @property
+    def lease_ms(self) -> int:
+        return self.settings.sync_lock_timeout

@@ -1,0 +1,367 @@
+"""The run state machine: request, admission, lease, heartbeat, fencing, cancel, reaper, finish.
+
+The only module that changes `sis_sync_runs.status`. The invariants it keeps:
+
+* One PENDING-or-IN_PROGRESS run per provider: a partial unique index, so a second request
+  gets the existing run instead of a second one.
+* At most MAX_CONCURRENT_SYNCS runs IN_PROGRESS: admission counts and admits in one short
+  transaction under a transaction-level advisory lock, so concurrent admitters cannot both
+  see a free slot. Waiting runs stay PENDING in Postgres and are admitted, oldest first, when a
+  slot frees (at the end of a run, or by the scheduler tick).
+* A lease, not a lock, owns an admitted run: `lease_token` plus `lease_expires_at`, extended by
+  every heartbeat. A run whose lease expired (its worker died) is reaped to FAILURE and frees
+  its slot.
+* Fenced writes: every data-path transaction opens with `fence_begin` (a FOR KEY SHARE row lock:
+  it does not block heartbeats or cancel requests, but it stops the reaper, which skips locked
+  rows, from reaping a run whose transaction is alive) and closes with `fence_commit` (the
+  lease UPDATE itself, checked for token, status and cancel). A worker that lost its lease, or
+  whose run was cancelled, rolls back instead of committing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from libs.enums import SyncMode, SyncStatus, SyncTrigger
+
+# Registry of transaction-level advisory lock keys (pg_advisory_xact_lock(namespace, key)).
+LOCK_NAMESPACE = 0x5155  # "SIS" sync service
+ADMISSION_LOCK = 1
+
+
+class RunError(Exception):
+    pass
+
+
+class LeaseLost(RunError):
+    """This worker no longer owns the run (lease expired and reaped, or run finished)."""
+
+
+class RunCancelled(RunError):
+    """Cancel was requested; stop at this batch boundary and apply nothing more."""
+
+
+class ProviderNotFound(RunError):
+    pass
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    run_id: uuid.UUID
+    created: bool
+    status: SyncStatus
+
+
+@dataclass(frozen=True)
+class Admitted:
+    run_id: uuid.UUID
+    lease_token: uuid.UUID
+
+
+def request_run(
+    conn: Connection,
+    provider_id: uuid.UUID | str,
+    *,
+    trigger: SyncTrigger,
+    requested_by: str | None = None,
+    mode: SyncMode = SyncMode.FULL,
+    schedule_slot: str | None = None,
+    options: dict[str, Any] | None = None,
+) -> RunRequest:
+    """Insert a PENDING run, or return the provider's existing PENDING/IN_PROGRESS run.
+
+    The caller commits, then sends `start_sync` for a created run.
+    """
+    provider = conn.execute(
+        text("SELECT tenant_id FROM sis_providers WHERE id = :p AND deleted_at IS NULL"),
+        {"p": provider_id},
+    ).first()
+    if provider is None:
+        raise ProviderNotFound(str(provider_id))
+    row = conn.execute(
+        text(
+            """
+            INSERT INTO sis_sync_runs
+                (id, provider_id, tenant_id, status, trigger, is_manual, mode, requested_by,
+                 schedule_slot, options)
+            VALUES (:id, :p, :tenant, 'PENDING', :trigger, :manual, :mode, :by, :slot,
+                    CAST(:options AS jsonb))
+            ON CONFLICT DO NOTHING
+            RETURNING id
+            """
+        ),
+        {
+            "id": uuid.uuid4(),
+            "p": provider_id,
+            "tenant": provider.tenant_id,
+            "trigger": trigger.value,
+            "manual": trigger is SyncTrigger.MANUAL,
+            "mode": mode.value,
+            "by": requested_by,
+            "slot": schedule_slot,
+            "options": _json(options or {}),
+        },
+    ).first()
+    if row is not None:
+        return RunRequest(run_id=row.id, created=True, status=SyncStatus.PENDING)
+    existing = conn.execute(
+        text("SELECT id, status FROM sis_sync_runs WHERE provider_id = :p AND status IN ('PENDING', 'IN_PROGRESS')"),
+        {"p": provider_id},
+    ).first()
+    if existing is None:
+        # the conflict was on the schedule slot: that slot already fired
+        slot_run = conn.execute(
+            text("SELECT id, status FROM sis_sync_runs WHERE provider_id = :p AND schedule_slot = :s"),
+            {"p": provider_id, "s": schedule_slot},
+        ).one()
+        return RunRequest(run_id=slot_run.id, created=False, status=SyncStatus(slot_run.status))
+    return RunRequest(run_id=existing.id, created=False, status=SyncStatus(existing.status))
+
+
+def reap_expired(conn: Connection) -> list[uuid.UUID]:
+    """End runs whose lease expired. Runs with a live fenced transaction are skipped, not waited on."""
+    rows = conn.execute(
+        text(
+            """
+            UPDATE sis_sync_runs r
+               SET status = 'FAILURE',
+                   completed_at = now(),
+                   error_message = 'Abandoned: the worker running this sync stopped responding '
+                                   || '(lease expired at ' || to_char(r.lease_expires_at AT TIME ZONE 'UTC',
+                                   'YYYY-MM-DD HH24:MI:SS') || ' UTC, phase ' || coalesce(r.phase, '?') || ')',
+                   lease_token = NULL
+             WHERE r.id IN (SELECT id FROM sis_sync_runs
+                             WHERE status = 'IN_PROGRESS' AND lease_expires_at < now()
+                             FOR UPDATE SKIP LOCKED)
+            RETURNING r.id
+            """
+        )
+    ).all()
+    return [row.id for row in rows]
+
+
+def admit_pending(conn: Connection, *, max_concurrent: int, lease_ms: int) -> list[Admitted]:
+    """Admit the oldest PENDING runs into free slots. Caller commits, then sends `plan` for each.
+
+    PENDING runs of disabled or deleted providers end FAILURE here without taking a slot.
+    """
+    conn.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"), {"ns": LOCK_NAMESPACE, "key": ADMISSION_LOCK})
+    reap_expired(conn)
+    conn.execute(
+        text(
+            """
+            UPDATE sis_sync_runs r
+               SET status = 'FAILURE', completed_at = now(),
+                   error_message = CASE WHEN p.deleted_at IS NOT NULL THEN 'Provider deleted'
+                                        ELSE 'Provider disabled' END
+              FROM sis_providers p
+             WHERE r.provider_id = p.id AND r.status = 'PENDING'
+               AND (NOT p.enabled OR p.deleted_at IS NOT NULL)
+            """
+        )
+    )
+    running = conn.execute(text("SELECT count(*) FROM sis_sync_runs WHERE status = 'IN_PROGRESS'")).scalar_one()
+    free = max_concurrent - int(running)
+    if free <= 0:
+        return []
+    rows = conn.execute(
+        text(
+            """
+            UPDATE sis_sync_runs r
+               SET status = 'IN_PROGRESS', started_at = now(), phase = 'plan',
+                   lease_token = gen_random_uuid(), heartbeat_at = now(),
+                   lease_expires_at = now() + make_interval(secs => :lease / 1000.0),
+                   dispatched_at = now()
+             WHERE r.id IN (SELECT id FROM sis_sync_runs
+                             WHERE status = 'PENDING' AND cancel_requested_at IS NULL
+                             ORDER BY requested_at, id
+                             LIMIT :free
+                             FOR UPDATE SKIP LOCKED)
+            RETURNING r.id, r.lease_token
+            """
+        ),
+        {"free": free, "lease": lease_ms},
+    ).all()
+    return [Admitted(run_id=row.id, lease_token=row.lease_token) for row in rows]
+
+
+def heartbeat(conn: Connection, run_id: uuid.UUID | str, token: uuid.UUID | str, *, lease_ms: int) -> None:
+    """Extend the lease; raise LeaseLost if it is gone, RunCancelled if cancel was requested.
+
+    Runs in its own short transaction (autocommit or committed by the caller right away).
+    """
+    _extend(conn, run_id, token, lease_ms)
+
+
+def fence_begin(conn: Connection, run_id: uuid.UUID | str, token: uuid.UUID | str) -> None:
+    """Open a data-path transaction: the run must still be ours and not cancelled."""
+    row = conn.execute(
+        text(
+            "SELECT cancel_requested_at FROM sis_sync_runs "
+            "WHERE id = :r AND lease_token = :t AND status = 'IN_PROGRESS' FOR KEY SHARE"
+        ),
+        {"r": run_id, "t": token},
+    ).first()
+    if row is None:
+        raise LeaseLost(str(run_id))
+    if row.cancel_requested_at is not None:
+        raise RunCancelled(str(run_id))
+
+
+def fence_commit(conn: Connection, run_id: uuid.UUID | str, token: uuid.UUID | str, *, lease_ms: int) -> None:
+    """The last statement before COMMIT of a data-path transaction; raises instead of committing."""
+    _extend(conn, run_id, token, lease_ms)
+
+
+def _extend(conn: Connection, run_id: uuid.UUID | str, token: uuid.UUID | str, lease_ms: int) -> None:
+    row = conn.execute(
+        text(
+            """
+            UPDATE sis_sync_runs
+               SET heartbeat_at = now(),
+                   lease_expires_at = now() + make_interval(secs => :lease / 1000.0)
+             WHERE id = :r AND lease_token = :t AND status = 'IN_PROGRESS'
+            RETURNING cancel_requested_at
+            """
+        ),
+        {"r": run_id, "t": token, "lease": lease_ms},
+    ).first()
+    if row is None:
+        raise LeaseLost(str(run_id))
+    if row.cancel_requested_at is not None:
+        raise RunCancelled(str(run_id))
+
+
+def set_phase(conn: Connection, run_id: uuid.UUID | str, token: uuid.UUID | str, phase: str) -> None:
+    result = conn.execute(
+        text(
+            "UPDATE sis_sync_runs SET phase = :phase, dispatched_at = now() "
+            "WHERE id = :r AND lease_token = :t AND status = 'IN_PROGRESS'"
+        ),
+        {"r": run_id, "t": token, "phase": phase},
+    )
+    if result.rowcount != 1:
+        raise LeaseLost(str(run_id))
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    run_id: uuid.UUID
+    status: SyncStatus
+    # True when a worker must be told (the run was IN_PROGRESS)
+    notify_workers: bool
+
+
+def request_cancel(conn: Connection, run_id: uuid.UUID | str, *, requested_by: str | None) -> CancelResult | None:
+    """Record a cancel request. A PENDING run is CANCELLED at once; an IN_PROGRESS one is flagged.
+
+    Returns None when the run is already finished. The caller commits, then sends
+    `cancel_sync` when `notify_workers` is set.
+    """
+    row = conn.execute(
+        text(
+            """
+            UPDATE sis_sync_runs
+               SET cancel_requested_at = coalesce(cancel_requested_at, now()),
+                   cancel_requested_by = coalesce(cancel_requested_by, :by),
+                   status = CASE WHEN status = 'PENDING' THEN 'CANCELLED'::sis_sync_status ELSE status END,
+                   completed_at = CASE WHEN status = 'PENDING' THEN now() ELSE completed_at END,
+                   error_message = CASE WHEN status = 'PENDING' THEN 'Cancelled before it started'
+                                        ELSE error_message END
+             WHERE id = :r AND status IN ('PENDING', 'IN_PROGRESS')
+            RETURNING id, status
+            """
+        ),
+        {"r": run_id, "by": requested_by},
+    ).first()
+    if row is None:
+        return None
+    status = SyncStatus(row.status)
+    return CancelResult(run_id=row.id, status=status, notify_workers=status is SyncStatus.IN_PROGRESS)
+
+
+def finish(
+    conn: Connection,
+    run_id: uuid.UUID | str,
+    *,
+    status: SyncStatus,
+    error_message: str | None = None,
+    token: uuid.UUID | str | None = None,
+) -> bool:
+    """Move an IN_PROGRESS run to a final status and release its lease.
+
+    With a token the caller must own the lease; without one (cancel, operator action) any
+    IN_PROGRESS run is ended, and in-flight fenced transactions of it will roll back.
+    Returns False if the run was no longer IN_PROGRESS.
+    """
+    assert status not in (SyncStatus.PENDING, SyncStatus.IN_PROGRESS)
+    clause = "AND lease_token = :t" if token is not None else ""
+    row = conn.execute(
+        text(
+            f"""
+            UPDATE sis_sync_runs
+               SET status = :status, completed_at = now(), lease_token = NULL, phase = 'done',
+                   error_message = coalesce(:message, error_message)
+             WHERE id = :r AND status = 'IN_PROGRESS' {clause}
+            RETURNING provider_id
+            """
+        ),
+        {"r": run_id, "t": token, "status": status.value, "message": error_message},
+    ).first()
+    if row is None:
+        return False
+    if status in (SyncStatus.SUCCESS, SyncStatus.PARTIAL):
+        conn.execute(
+            text("UPDATE sis_providers SET last_sync_at = now() WHERE id = :p"),
+            {"p": row.provider_id},
+        )
+    return True
+
+
+def lease_state(conn: Connection, run_id: uuid.UUID | str) -> dict[str, Any] | None:
+    row = conn.execute(
+        text(
+            "SELECT status, phase, lease_token, lease_expires_at, cancel_requested_at FROM sis_sync_runs WHERE id = :r"
+        ),
+        {"r": run_id},
+    ).first()
+    return dict(row._mapping) if row is not None else None
+
+
+def stale_in_progress(conn: Connection, *, quiet_seconds: float) -> list[tuple[uuid.UUID, uuid.UUID, str]]:
+    """IN_PROGRESS runs with a live lease but no heartbeat or dispatch for `quiet_seconds`.
+
+    Their current phase message was probably lost between a commit and its send; the
+    scheduler re-sends it (phases are idempotent, so a duplicate is harmless).
+    """
+    rows = conn.execute(
+        text(
+            """
+            SELECT id, lease_token, phase FROM sis_sync_runs
+             WHERE status = 'IN_PROGRESS' AND lease_expires_at > now()
+               AND greatest(heartbeat_at, dispatched_at) < now() - make_interval(secs => :quiet)
+            """
+        ),
+        {"quiet": quiet_seconds},
+    ).all()
+    return [(row.id, row.lease_token, row.phase) for row in rows]
+
+
+def touch_dispatched(conn: Connection, run_id: uuid.UUID | str) -> None:
+    conn.execute(text("UPDATE sis_sync_runs SET dispatched_at = now() WHERE id = :r"), {"r": run_id})
+
+
+def _json(value: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(value, separators=(",", ":"))
+
+
+def utcnow(conn: Connection) -> datetime:
+    value: datetime = conn.execute(text("SELECT now()")).scalar_one()
+    return value

@@ -1,0 +1,34 @@
+"""The Redis broker every process shares (API and scheduler send, workers consume)."""
+
+from __future__ import annotations
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import CurrentMessage
+
+from libs.db.settings import Settings
+from libs.queue.messages import QUEUES
+
+
+def build_broker(settings: Settings, *, heartbeat_timeout_ms: int = 15_000) -> RedisBroker:
+    if settings.redis_url is None:
+        raise RuntimeError("REDIS_URL is not set")
+    # A short heartbeat timeout makes Redis hand a dead worker's messages to a live one in
+    # seconds instead of minutes; every phase is idempotent, so a redelivery is harmless.
+    broker = RedisBroker(  # type: ignore[no-untyped-call]
+        url=settings.redis_url,
+        namespace=f"{settings.redis_namespace}:dramatiq",
+        heartbeat_timeout=heartbeat_timeout_ms,
+        dead_message_ttl=7 * 86_400_000,
+    )
+    broker.add_middleware(CurrentMessage())
+    for queue in QUEUES:
+        broker.declare_queue(queue)
+    return broker
+
+
+def install_broker(settings: Settings) -> RedisBroker:
+    """Build the broker and make it the process default. Must run before actors are declared."""
+    broker = build_broker(settings)
+    dramatiq.set_broker(broker)
+    return broker

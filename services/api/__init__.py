@@ -1,0 +1,1 @@
+"""The HTTP service: REST API, District Admin UI, health endpoints."""

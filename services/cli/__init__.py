@@ -1,0 +1,49 @@
+"""`sis-sync`: one command line for every process and operator task.
+
+Each subcommand lives in its own module with `register(subparsers)`; adding a command is one
+module and one line in COMMANDS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from libs.db.settings import SettingsError
+
+COMMANDS = [
+    "services.cli.migrate",
+    "services.cli.api",
+    "services.cli.worker",
+    "services.cli.scheduler",
+    "services.cli.demo",
+    "services.cli.token",
+    "services.cli.keys",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sis-sync", description="Roster sync from Student Information Systems.")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.handler(args)
+    except SettingsError as exc:
+        print(f"sis-sync: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""`sis-sync worker`: a Dramatiq worker pool for one or more of the run queues."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from libs.db.settings import load_settings
+from libs.queue.messages import QUEUES
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("worker", help="run a worker pool (dramatiq) for the sync queues")
+    parser.add_argument(
+        "--queues", "-Q", nargs="+", choices=QUEUES, default=list(QUEUES), help="queues to consume (default: all)"
+    )
+    parser.add_argument("--processes", "-p", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--threads", "-t", type=int, default=4)
+    parser.add_argument(
+        "--shutdown-timeout", type=int, default=600_000, help="ms to let running phases finish on SIGTERM"
+    )
+    parser.set_defaults(handler=run)
+
+
+def command(args: argparse.Namespace) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "dramatiq",
+        "services.workers.main",
+        "--processes",
+        str(args.processes),
+        "--threads",
+        str(args.threads),
+        "--worker-shutdown-timeout",
+        str(args.shutdown_timeout),
+        "--queues",
+        *args.queues,
+    ]
+
+
+def run(args: argparse.Namespace) -> int:
+    load_settings()  # fail here, with a clear message, rather than in every child process
+    argv = command(args)
+    # replace this process: signals (SIGTERM from an orchestrator) reach the dramatiq master directly
+    os.execv(argv[0], argv)  # noqa: S606

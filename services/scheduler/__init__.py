@@ -1,0 +1,1 @@
+"""The scheduler process: fires due schedules, admits waiting runs, reaps lost ones."""

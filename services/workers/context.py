@@ -1,0 +1,13 @@
+"""Process-wide resources of a worker, created once on first use."""
+
+from __future__ import annotations
+
+import functools
+
+from libs.db.settings import get_settings
+from libs.etl.context import EtlContext
+
+
+@functools.cache
+def worker_context() -> EtlContext:
+    return EtlContext.from_settings(get_settings())

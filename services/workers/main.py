@@ -1,0 +1,17 @@
+"""Worker entry point for the dramatiq CLI: install the broker first, then declare the actors.
+
+Order matters: an actor binds to the broker current when it is declared (see dramatiq's
+`get_broker`), so `install_broker` runs before `services.workers.actors` is imported.
+"""
+
+from __future__ import annotations
+
+from libs.db.settings import get_settings
+from libs.logs import configure_logging
+from libs.queue.broker import install_broker
+
+settings = get_settings()
+configure_logging(settings)
+broker = install_broker(settings)
+
+import services.workers.actors  # noqa: E402, F401 - declares the actors on the installed broker
