@@ -21,6 +21,7 @@ COMMANDS = [
     "services.cli.demo",
     "services.cli.token",
     "services.cli.keys",
+    "services.cli.simulate",
 ]
 
 

@@ -1,0 +1,1 @@
+"""Simulated SIS sources fed by the synthetic district generator (tests, demo, benchmark)."""

@@ -1,0 +1,32 @@
+"""`sis-sync simulate <provider>`: serve a generated district the way a real SIS would.
+
+Each simulator lives in `libs/simulators/<name>/` and exposes `register(parser)` in its `cli`
+module; a simulator that is not installed is simply not listed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import Any
+
+SIMULATORS = {
+    "clever": "libs.simulators.clever.cli",
+    "oneroster": "libs.simulators.oneroster.cli",
+    "sftp": "libs.simulators.sftp.cli",
+}
+
+
+def _available(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("simulate", help="serve a generated district like a real SIS (tests, demo, bench)")
+    simulators = parser.add_subparsers(dest="simulator", required=True, metavar="SIMULATOR")
+    for name, module in SIMULATORS.items():
+        if _available(module):
+            importlib.import_module(module).register(simulators.add_parser(name, help=f"the {name} simulator"))
