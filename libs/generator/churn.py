@@ -20,7 +20,7 @@ from libs.enums import LOAD_ORDER, EntityType
 from libs.generator import ids
 from libs.generator.district import District
 from libs.generator.layers import LayerKind
-from libs.generator.model import StaffState, StudentState
+from libs.generator.model import Model, StaffState, StudentState
 
 
 class Change(NamedTuple):
@@ -287,14 +287,38 @@ def modified_layer(district: District, record: Record) -> int:
     class_external_id, user_external_id = ids.parse_enrollment_id(record.external_id)
     year, class_index = ids.parse_class_id(class_external_id)
     role, index = ids.parse_user_id(user_external_id)
-    user_state = _user_state(district, role, index)
+    if record.tombstone:
+        return _enrollment_removed(district, year, class_index, role, index)
     if year != model.school_year:
         return _year_layer(district, year, record.tombstone)
-    class_state = model.class_state(class_index)
-    if record.tombstone:
-        candidates = [user_state.died, class_state.died, _since(user_state)]
-        return min((k for k in candidates if k is not None), default=len(district.layers))
-    return max(_since(user_state), class_state.born)
+    return max(_since(_user_state(district, role, index)), model.class_born(class_index))
+
+
+def _enrollment_removed(district: District, year: int, class_index: int, role: str, index: int) -> int:
+    """The last layer at which the enrollment went from present to absent."""
+    removed = None
+    present = False
+    for k in range(len(district.layers) + 1):
+        model = Model(district.layout, district.layers[:k])
+        now = model.school_year == year and _enrolled(model, class_index, role, index)
+        if present and not now:
+            removed = k
+        present = now
+    if removed is None or present:
+        raise ValueError(f"enrollment of {role} {index} in class {class_index} of {year} was not removed")
+    return removed
+
+
+def _enrolled(model: Model, class_index: int, role: str, index: int) -> bool:
+    if role == "student":
+        if index >= model.students_allocated:
+            return False
+        student = model.student(index)
+        return student.died is None and any(c == class_index for c, _ in model.student_classes(student))
+    if role != "teacher" or index >= model.teachers_allocated:
+        return False
+    teacher = model.teacher(index)
+    return teacher.died is None and any(c == class_index for c, _ in model.teacher_classes(teacher))
 
 
 def _user_state(district: District, role: str, index: int) -> StudentState | StaffState:

@@ -16,8 +16,9 @@ from libs.connectors.records import Class, Enrollment, Record, School, Term, Use
 from libs.enums import EntityType
 from libs.generator import ids
 from libs.generator.build import Builder, Course
+from libs.generator.catalog import Level
 from libs.generator.hashing import mix
-from libs.generator.layers import CHURN_SHARES, AddedClass, Fate, Layer, LayerKind
+from libs.generator.layers import CHURN_SHARES, AddedClass, Fate, Layer, LayerKind, Promotion
 from libs.generator.layout import Layout
 from libs.generator.model import Model, StaffState, StudentState
 from libs.generator.spec import DistrictSpec, SpecError
@@ -33,6 +34,38 @@ _EMPTYABLE = {
     "users": EntityType.USER,
     "enrollments": EntityType.ENROLLMENT,
 }
+
+
+def _promotion(layout: Layout, rollovers: int) -> Promotion:
+    shapes = layout.schools
+    cohorts = tuple(-rollovers % shape.grades for shape in shapes)
+    sizes = [shape.cohort_size(cohort) for shape, cohort in zip(shapes, cohorts, strict=True)]
+    seat_offset = [0] * len(shapes)
+    level_starts: dict[Level, tuple[int, ...]] = {}
+    for level, schools in layout.by_level.items():
+        starts = [0]
+        for school in schools:
+            seat_offset[school] = starts[-1]
+            starts.append(starts[-1] + sizes[school])
+        level_starts[level] = tuple(starts)
+    present = {level for level, schools in layout.by_level.items() if schools}
+    following = {level: Level(level + 1) if level + 1 in present else None for level in Level if level < Level.HIGH}
+    next_level: dict[Level, Level | None] = {**following, Level.HIGH: None}
+    fed = {target for target in next_level.values() if target is not None}
+    entrant_start, total = [], 0
+    for school, shape in enumerate(shapes):
+        entrant_start.append(total)
+        if shape.level not in fed:
+            total += sizes[school]
+    entrant_start.append(total)
+    return Promotion(
+        cohort=cohorts,
+        seat_offset=tuple(seat_offset),
+        level_schools=dict(layout.by_level),
+        level_starts=level_starts,
+        next_level=next_level,
+        entrant_start=tuple(entrant_start),
+    )
 
 
 class District:
@@ -236,16 +269,9 @@ class District:
         start = datetime(self.spec.school_year + rollovers - 1, 8, 1, tzinfo=UTC)
         at = max(start, self.as_of + timedelta(days=1))
         layer = Layer.make(LayerKind.ROLLOVER, seed, 0.0, at, rollovers, self.spec.seed)
-        starts, cohorts, total = [], [], 0
-        for shape in layout.schools:
-            cohort = -rollovers % shape.grades
-            starts.append(total)
-            cohorts.append(cohort)
-            total += shape.cohort_size(cohort)
-        starts.append(total)
+        layer.promotion = _promotion(layout, rollovers)
         layer.first_student = model.students_allocated
-        layer.added_students = total
-        layer.entrant_start, layer.entrant_cohort = tuple(starts), tuple(cohorts)
+        layer.added_students = layer.promotion.entrant_start[-1]
         return self._derive(layer)
 
     def with_empty(self, entity: str) -> District:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum, StrEnum
 
+from libs.generator.catalog import Level
 from libs.generator.hashing import Selector, rate, salt
 
 
@@ -48,6 +49,27 @@ class AddedClass:
     teacher_slot: int
 
 
+@dataclass(frozen=True, slots=True)
+class Promotion:
+    """How a rollover moves students up.
+
+    In every school one cohort's grade wraps: its students were in the level's last grade. They
+    move on to the seats of the next level's wrapping cohort (5th graders to middle schools, 8th
+    graders to high schools, spread over the schools in proportion to seats), 12th graders
+    graduate, and new students fill the seats no lower level feeds (kindergarten).
+    """
+
+    # per school: the wrapping cohort, and the offset of its seats in its level's seat list
+    cohort: tuple[int, ...]
+    seat_offset: tuple[int, ...]
+    # per level: its schools in order, and their seat offsets (plus the total)
+    level_schools: dict[Level, tuple[int, ...]]
+    level_starts: dict[Level, tuple[int, ...]]
+    next_level: dict[Level, Level | None]
+    # per school: the offset of its first new student (plus the total)
+    entrant_start: tuple[int, ...]
+
+
 @dataclass(eq=False, slots=True)
 class Layer:
     kind: LayerKind
@@ -58,10 +80,7 @@ class Layer:
     rollovers: int
     first_student: int = 0
     added_students: int = 0
-    # rollover: per school, the offset of its first entrant (plus the total), and the cohort
-    # whose leavers the entrants replace
-    entrant_start: tuple[int, ...] = ()
-    entrant_cohort: tuple[int, ...] = ()
+    promotion: Promotion | None = None
     first_teacher: int = 0
     # churn: replacement teacher index -> (school, slot) it takes over, and who it replaces
     replacements: dict[int, tuple[int, int]] = field(default_factory=dict)

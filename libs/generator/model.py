@@ -78,12 +78,10 @@ class Model:
     def student(self, index: int) -> StudentState:
         """The student's state after all layers (`died` is set if it left the district)."""
         state = self._student_birth(index)
-        layout = self.layout
         for k in range(state.born + 1, len(self.layers) + 1):
             layer = self.layers[k - 1]
             if layer.kind is LayerKind.ROLLOVER:
-                grades = layout.schools[state.school].grades
-                if (state.cohort + layer.rollovers) % grades == 0:
+                if not self._promote(state, layer):
                     state.died = k
                     return state
                 state.changed = state.since = k
@@ -113,15 +111,37 @@ class Model:
         for k, layer in enumerate(self.layers, 1):
             offset = index - layer.first_student
             if 0 <= offset < layer.added_students:
-                if layer.kind is LayerKind.ROLLOVER:
-                    school = _bisect_school(layer.entrant_start, offset)
-                    return StudentState(
-                        index, school, layer.entrant_cohort[school], offset - layer.entrant_start[school], k
-                    )
+                promotion = layer.promotion
+                if promotion is not None:
+                    school = _bisect_school(promotion.entrant_start, offset)
+                    slot = offset - promotion.entrant_start[school]
+                    return StudentState(index, school, promotion.cohort[school], slot, k)
                 # a new student takes the schedule of a random existing seat
                 school, cohort, slot = layout.student_position(mix(layer.keys["added"] ^ index) % self.spec.students)
                 return StudentState(index, school, cohort, slot, k)
         raise IndexError(f"student {index} was never allocated")
+
+    def _promote(self, state: StudentState, layer: Layer) -> bool:
+        """Apply a rollover; False if the student leaves the district (graduates)."""
+        promotion = layer.promotion
+        assert promotion is not None
+        school = state.school
+        if state.cohort != promotion.cohort[school]:
+            return True
+        level = self.layout.schools[school].level
+        target = promotion.next_level[level]
+        if target is None:
+            return False
+        seats = promotion.level_starts[level][-1]
+        target_seats = promotion.level_starts[target]
+        if not target_seats[-1]:
+            return False
+        rank = (promotion.seat_offset[school] + state.slot) * target_seats[-1] // seats
+        position = _bisect_school(target_seats, rank)
+        state.school = promotion.level_schools[target][position]
+        state.cohort = promotion.cohort[state.school]
+        state.slot = rank - target_seats[position]
+        return True
 
     def _transfer(self, state: StudentState, layer: Layer) -> bool:
         layout = self.layout
