@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,7 @@ class Fetched:
     def cleanup(self) -> None:
         for path in self.temporary:
             if path.is_dir():
-                for child in path.iterdir():
-                    child.unlink(missing_ok=True)
-                path.rmdir()
+                shutil.rmtree(path, ignore_errors=True)
             else:
                 path.unlink(missing_ok=True)
         self.temporary.clear()

@@ -128,3 +128,20 @@ def test_cut_off_courses_file_fails_the_package_rather_than_blank_course_titles(
 
     with pytest.raises(PackageError, match=r"courses.csv: the last row \(line 3\) has 5 of 10 values"):
         read(make_package(files))
+
+
+def test_small_member_failing_its_crc_is_rejected_before_any_record(tmp_path):
+    from tests.connectors.oneroster_csv.conftest import connector_for
+
+    archive = tmp_path / "package.zip"
+    _zip(archive, package_files(3), zipfile.ZIP_STORED)
+    data = bytearray(archive.read_bytes())
+    position = data.index(b"e1,,,c1")
+    data[position] = ord("f")
+    archive.write_bytes(bytes(data))
+    connector = connector_for(archive)
+    (step,) = connector.plan()
+
+    # the header read reaches the end of so small a member, and with it the CRC check
+    with pytest.raises(PackageError, match=r"enrollments.csv cannot be read \(the zip member fails its CRC check"):
+        connector.extract(step)
