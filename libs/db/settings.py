@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     # often (per million broker commands) a worker runs that maintenance
     broker_heartbeat_timeout_ms: int = Field(default=15_000, ge=1_000)
     broker_maintenance_chance: int = Field(default=10_000, ge=1, le=1_000_000)
+    # longest pause of an idle worker between two polls of a queue (ms)
+    worker_poll_ms: int = Field(default=100, ge=10, le=10_000)
 
     @field_validator("log_level", "app_env", mode="before")
     @classmethod
