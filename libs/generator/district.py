@@ -197,8 +197,8 @@ class District:
     # -- sizes ----------------------------------------------------------------------------
 
     def counts(self) -> dict[EntityType, int]:
-        """Exact record counts. The base state is counted by formula; a changed state adds its
-        churn report to its parent's counts."""
+        """Exact record counts: by formula for a base state, by walking the model (no records
+        are built) for a changed one."""
         counts = dict(self._counts)
         for entity in self.empty:
             counts[entity] = 0
@@ -206,12 +206,25 @@ class District:
 
     @cached_property
     def _counts(self) -> dict[EntityType, int]:
-        if self.parent is None:
+        if self.parent is not None and self.parent.layers == self.layers:
+            return self.parent._counts
+        if not self.layers:
             return self._base_counts()
-        counts = dict(self.parent._counts)
-        for entity, change in self.churn.entities.items():
-            counts[entity] += change.added - change.dropped
-        return counts
+        model, spec = self.model, self.spec
+        students = teachers = enrollments = 0
+        for state in self.student_states():
+            students += 1
+            enrollments += sum(1 for _ in model.student_classes(state))
+        for staff in self.staff_states(roles=("teacher",)):
+            teachers += 1
+            enrollments += sum(1 for _ in model.teacher_classes(staff))
+        return {
+            EntityType.SCHOOL: spec.schools,
+            EntityType.TERM: len(self.builder.terms(self.school_year)),
+            EntityType.CLASS: sum(1 for index in range(model.classes_allocated) if model.class_alive(index)),
+            EntityType.USER: students + teachers + spec.schools * sum(model.staff_per_school.values()),
+            EntityType.ENROLLMENT: enrollments,
+        }
 
     def _base_counts(self) -> dict[EntityType, int]:
         layout, model, spec = self.layout, self.model, self.spec

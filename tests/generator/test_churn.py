@@ -212,3 +212,13 @@ def test_a_tiny_custom_district_supports_every_change() -> None:
     district = District(DistrictSpec(students=12, teachers=3, schools=3, seed=1))
     state = district.with_churn(50, seed=1).with_rollover(seed=1).with_churn(50, seed=2)
     assert state.counts() == {entity: len(records) for entity, records in snapshot(state).items()}
+
+
+def test_each_state_counts_its_parent_plus_what_was_added_minus_what_was_dropped(tiny: District) -> None:
+    state = tiny
+    for step in (lambda d: d.with_churn(5, seed=1), lambda d: d.with_rollover(seed=1), lambda d: d.with_empty("users")):
+        child = step(state)
+        for entity in LOAD_ORDER:
+            change = child.churn[entity]
+            assert child.counts()[entity] == state.counts()[entity] + change.added - change.dropped
+        state = child

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -59,3 +62,15 @@ def test_generate_refuses_bad_input_clearly(tmp_path: Path, capsys: pytest.Captu
     assert "cannot fill" in capsys.readouterr().err
     assert main(["generate", "--out", str(tmp_path), "--delta", *TINY]) == 2
     assert "--delta needs" in capsys.readouterr().err
+
+
+def test_output_does_not_depend_on_the_process(tmp_path: Path) -> None:
+    # string hashing is randomised per process; nothing the generator writes may depend on it
+    digests = []
+    for hash_seed in ("1", "2"):
+        out = tmp_path / hash_seed
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        command = [sys.executable, "-m", "services.cli", "generate", "--out", str(out), "--churn", "5%", "--zip", *TINY]
+        subprocess.run(command, check=True, env=env, capture_output=True)
+        digests.append(((out / "oneroster.zip").read_bytes(), (out / "churn.json").read_bytes()))
+    assert digests[0] == digests[1]
