@@ -59,6 +59,10 @@ class EntityOutcome:
     complete: bool = True
     # why the stream is incomplete, or what else the admin should know
     message: str | None = None
+    # DELTA enrollments only: class external ids whose enrollments this feed lists completely
+    # (e.g. a Clever section.updated event carries the section's whole roster), so enrollments
+    # of those classes missing from the feed are deactivated too
+    complete_classes: frozenset[str] | None = None
 
 
 class Extraction(abc.ABC):
