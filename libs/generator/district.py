@@ -17,7 +17,7 @@ from libs.enums import EntityType
 from libs.generator import ids
 from libs.generator.build import Builder, Course
 from libs.generator.catalog import Level
-from libs.generator.hashing import mix
+from libs.generator.hashing import mix, rate
 from libs.generator.layers import CHURN_SHARES, AddedClass, Fate, Layer, LayerKind, Promotion
 from libs.generator.layout import Layout
 from libs.generator.model import Model, StaffState, StudentState
@@ -34,6 +34,22 @@ _EMPTYABLE = {
     "users": EntityType.USER,
     "enrollments": EntityType.ENROLLMENT,
 }
+
+
+# teachers who leave at each rollover (per cent)
+TEACHER_TURNOVER_PERCENT = 5.0
+
+
+def _replace_leaving_teachers(model: Model, layer: Layer) -> None:
+    """A leaving teacher's seat (and sections) passes to a new hire with a new id."""
+    layer.first_teacher = model.teachers_allocated
+    for index in range(model.teachers_allocated):
+        if layer.fate("teacher", index) is Fate.DROP:
+            state = model.teacher(index)
+            if state.died is None:
+                new = layer.first_teacher + len(layer.replacements)
+                layer.replacements[new] = (state.school, state.slot)
+                layer.successor[index] = new
 
 
 def _promotion(layout: Layout, rollovers: int) -> Promotion:
@@ -251,15 +267,7 @@ class District:
         layer = Layer.make(LayerKind.CHURN, seed, percent, self.as_of + timedelta(days=1), model.rollovers, spec.seed)
         layer.first_student = model.students_allocated
         layer.added_students = round(spec.students * percent / 100 / CHURN_SHARES)
-        layer.first_teacher = model.teachers_allocated
-        for index in range(model.teachers_allocated):
-            if layer.fate("teacher", index) is Fate.DROP:
-                state = model.teacher(index)
-                if state.died is None:
-                    # a leaving teacher's sections pass to a new hire
-                    new = layer.first_teacher + len(layer.replacements)
-                    layer.replacements[new] = (state.school, state.slot)
-                    layer.successor[index] = new
+        _replace_leaving_teachers(model, layer)
         added = []
         first = model.classes_allocated
         for n in range(round(layout.classes * percent / 100 / CHURN_SHARES)):
@@ -282,6 +290,8 @@ class District:
         start = datetime(self.spec.school_year + rollovers - 1, 8, 1, tzinfo=UTC)
         at = max(start, self.as_of + timedelta(days=1))
         layer = Layer.make(LayerKind.ROLLOVER, seed, 0.0, at, rollovers, self.spec.seed)
+        layer.turnover = rate(TEACHER_TURNOVER_PERCENT)
+        _replace_leaving_teachers(model, layer)
         layer.promotion = _promotion(layout, rollovers)
         layer.first_student = model.students_allocated
         layer.added_students = layer.promotion.entrant_start[-1]
