@@ -7,12 +7,13 @@ output is byte-for-byte deterministic (zip entries carry a fixed timestamp).
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -127,7 +128,9 @@ def _flag(value: bool) -> str:
     return "true" if value else "false"
 
 
-def _date(value: Any) -> str:
+@functools.lru_cache(maxsize=64)
+def _date(value: date | None) -> str:
+    # a district has a handful of distinct dates and millions of rows that carry them
     return value.isoformat() if value is not None else ""
 
 
