@@ -71,6 +71,12 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".data")
     scheduler_tick_seconds: float = Field(default=5.0, gt=0, le=3600)
     staging_batch_rows: int = Field(default=50_000, ge=100)
+    api_max_body_bytes: int = Field(default=262_144, ge=1_024, description="largest request body the API reads")
+    api_requests_per_minute: int = Field(default=600, ge=1, description="per bearer token, all endpoints")
+    api_sync_triggers_per_minute: int = Field(
+        default=5, ge=1, description="per bearer token and provider: manual syncs and connection tests"
+    )
+    connection_test_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
 
     @field_validator("log_level", "app_env", mode="before")
     @classmethod
