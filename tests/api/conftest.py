@@ -56,7 +56,9 @@ def token(api_settings: Settings) -> Callable[..., str]:
     assert api_settings.auth_jwt_secret is not None
     secret = api_settings.auth_jwt_secret
 
-    def mint(role: str = "DISTRICT_ADMIN", tenant: str | None = TENANT_A, *, sub: str = "admin@a", ttl: int = 600) -> str:
+    def mint(
+        role: str = "DISTRICT_ADMIN", tenant: str | None = TENANT_A, *, sub: str = "admin@a", ttl: int = 600
+    ) -> str:
         return mint_token(secret, subject=sub, roles=[role], tenant_id=tenant, ttl_seconds=ttl)
 
     return mint

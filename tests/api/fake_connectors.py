@@ -10,7 +10,7 @@ import threading
 
 from pydantic import Field
 
-from libs.connectors.base import ConnectionResult, Connector, ExtractStep, Extraction, ProviderConfig
+from libs.connectors.base import ConnectionResult, Connector, Extraction, ExtractStep, ProviderConfig
 from libs.connectors.errors import AuthError
 from libs.enums import ProviderType
 
@@ -57,7 +57,9 @@ class OneRosterCsvConfig(ProviderConfig):
 
 class _Fake(Connector):
     def test_connection(self) -> ConnectionResult:
-        client_id = getattr(self.config, "clientId", None) or getattr(getattr(self.config, "sftp", None), "username", "")
+        client_id = getattr(self.config, "clientId", None) or getattr(
+            getattr(self.config, "sftp", None), "username", ""
+        )
         if client_id == "refused":
             raise AuthError(f"{self.provider_type.value} refused the credentials")
         if client_id == "slow":

@@ -35,7 +35,8 @@ def test_created_provider_comes_back_with_secrets_masked_and_flagged(
     assert data["enabled"] is True
     assert data["options"]["createUsers"] is True
     # 02:00 New York is 06:00 or 07:00 UTC depending on DST
-    assert data["nextRunAt"] is not None and data["nextRunAt"][11:16] in ("06:00", "07:00")
+    assert data["nextRunAt"] is not None
+    assert data["nextRunAt"][11:16] in ("06:00", "07:00")
 
 
 def test_nested_secret_of_an_sftp_config_is_masked_beside_its_field(
@@ -110,11 +111,13 @@ def test_patch_changes_only_given_fields_and_recomputes_next_run(
     assert data["nextRunAt"] != created["nextRunAt"]
     # disabling clears the next run; a null schedule removes it
     data = client.patch(f"/api/v1/providers/{created['id']}", json={"enabled": False}, headers=admin_a).json()
-    assert data["enabled"] is False and data["nextRunAt"] is None
+    assert data["enabled"] is False
+    assert data["nextRunAt"] is None
     data = client.patch(
         f"/api/v1/providers/{created['id']}", json={"enabled": True, "syncSchedule": None}, headers=admin_a
     ).json()
-    assert data["syncSchedule"] is None and data["nextRunAt"] is None
+    assert data["syncSchedule"] is None
+    assert data["nextRunAt"] is None
 
 
 def test_list_returns_the_tenants_providers_only(

@@ -69,7 +69,8 @@ def test_trigger_body_sets_mode_and_mass_deactivation(
     assert run.mode == "incremental"
     assert run.options == {"allowMassDeactivation": True}
     bad = client.post(f"/api/v1/providers/{provider['id']}/sync", json={"mode": "partial"}, headers=admin_a)
-    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "mode"
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "mode"
 
 
 def test_trigger_of_disabled_provider_is_refused(
@@ -103,7 +104,8 @@ def test_cancel_of_a_pending_run_ends_it_and_a_running_one_is_signalled(
     cancelled = client.post(f"{url}/sync/cancel", headers=admin_a)
     assert cancelled.json() == {"runId": run_id, "status": "IN_PROGRESS"}
     status = client.get(f"{url}/sync/status", headers=admin_a).json()
-    assert status["isRunning"] is True and status["cancelRequested"] is True
+    assert status["isRunning"] is True
+    assert status["cancelRequested"] is True
     assert ("sis.cancel_sync", [run_id]) in queued(redis_client, api_settings, "sis.control")
 
 
@@ -113,9 +115,11 @@ def _insert_run(db: Engine, provider_id: str, status: str, minutes_ago: int, **e
         conn.execute(
             text(
                 "INSERT INTO sis_sync_runs (id, provider_id, tenant_id, status, trigger, is_manual, requested_at, "
-                "started_at, completed_at, stats, phase) VALUES (:id, :p, :t, CAST(CAST(:s AS text) AS sis_sync_status), 'schedule', false, "
+                "started_at, completed_at, stats, phase) "
+                "VALUES (:id, :p, :t, CAST(CAST(:s AS text) AS sis_sync_status), 'schedule', false, "
                 "now() - make_interval(mins => :m), now() - make_interval(mins => :m), "
-                "CASE WHEN CAST(:s AS text) IN ('PENDING', 'IN_PROGRESS') THEN NULL ELSE now() - make_interval(mins => :m - 1) END, "
+                "CASE WHEN CAST(:s AS text) IN ('PENDING', 'IN_PROGRESS') THEN NULL "
+                "ELSE now() - make_interval(mins => :m - 1) END, "
                 "CAST(:stats AS jsonb), :phase)"
             ),
             {
@@ -137,7 +141,9 @@ def test_status_reports_last_result_and_the_active_runs_progress(
     provider = create_provider()
     url = f"/api/v1/providers/{provider['id']}/sync/status"
     idle = client.get(url, headers=admin_a).json()
-    assert idle["isRunning"] is False and idle["lastStatus"] is None and idle["progress"] is None
+    assert idle["isRunning"] is False
+    assert idle["lastStatus"] is None
+    assert idle["progress"] is None
     _insert_run(db, provider["id"], "PARTIAL", 120)
     active = _insert_run(db, provider["id"], "IN_PROGRESS", 5, phase="extract")
     with db.begin() as conn:
@@ -153,7 +159,8 @@ def test_status_reports_last_result_and_the_active_runs_progress(
     assert status["isRunning"] is True
     assert status["runId"] == active
     assert status["phase"] == "extract"
-    assert status["lastStatus"] == "PARTIAL" and status["lastSync"] is not None
+    assert status["lastStatus"] == "PARTIAL"
+    assert status["lastSync"] is not None
     assert status["progress"]["stepsTotal"] == 3
     assert status["progress"]["stepsDone"] == 2
     assert status["progress"]["records"] == 1150
@@ -163,12 +170,11 @@ def test_history_is_newest_first_with_paging_and_stats(
     client: TestClient, admin_a: dict[str, str], create_provider: Callable[..., dict[str, Any]], db: Engine
 ) -> None:
     provider = create_provider()
-    ids = [
-        _insert_run(db, provider["id"], "SUCCESS", m, stats={"users": {"created": m}}) for m in (300, 200, 100, 50)
-    ]
+    ids = [_insert_run(db, provider["id"], "SUCCESS", m, stats={"users": {"created": m}}) for m in (300, 200, 100, 50)]
     url = f"/api/v1/providers/{provider['id']}/runs"
     page = client.get(f"{url}?limit=2&offset=0", headers=admin_a).json()
-    assert page["total"] == 4 and page["limit"] == 2
+    assert page["total"] == 4
+    assert page["limit"] == 2
     assert [r["id"] for r in page["runs"]] == [ids[3], ids[2]]
     assert page["runs"][0]["stats"] == {"users": {"created": 50}}
     assert page["runs"][0]["durationSeconds"] == 60.0
@@ -199,7 +205,8 @@ def test_run_detail_and_errors_as_json_pages_and_csv_download(
         )
     detail = client.get(f"/api/v1/runs/{run_id}", headers=admin_a).json()
     assert detail["errorCount"] == 12001
-    assert detail["source"] == {"pages": 12} and detail["timings"] == {"extract": 3.5}
+    assert detail["source"] == {"pages": 12}
+    assert detail["timings"] == {"extract": 3.5}
     page = client.get(f"/api/v1/runs/{run_id}/errors?limit=5&offset=5", headers=admin_a).json()
     assert page["total"] == 12001
     assert [e["externalId"] for e in page["errors"]] == ["u6", "u7", "u8", "u9", "u10"]
@@ -210,7 +217,7 @@ def test_run_detail_and_errors_as_json_pages_and_csv_download(
     rows = list(csv.reader(io.StringIO(download.text)))
     assert rows[0][:3] == ["id", "entityType", "externalId"]
     assert len(rows) == 12002
-    assert rows[1][7] == "'=HYPERLINK(\"x\")"  # formula neutralised
+    assert rows[1][7] == '\'=HYPERLINK("x")'  # formula neutralised
 
 
 def test_manual_syncs_are_rate_limited_per_token_and_provider(
