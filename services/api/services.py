@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,8 @@ from libs.db.settings import Settings
 from libs.queue.broker import build_broker
 from libs.queue.messages import Message, send
 from services.api.ratelimit import RateLimiter
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -42,5 +45,9 @@ class Services:
         )
 
     def send(self, messages: list[Message]) -> None:
-        """Enqueue after commit. Must not fail the request: the scheduler repairs a lost send."""
-        send(messages, self.broker)
+        """Enqueue after commit. A failed send does not fail the request: the run is committed
+        PENDING, and the scheduler's admission (every tick) does what `start_sync` would."""
+        try:
+            send(messages, self.broker)
+        except Exception as exc:
+            log.warning("message send failed (%s); the scheduler will pick the run up", type(exc).__name__)
