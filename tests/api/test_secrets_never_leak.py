@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -66,24 +65,26 @@ def test_a_full_session_with_every_provider_type_never_shows_a_secret(
     assert "********" in haystacks["responses"]  # the masks were there, so the check looked at configs
 
 
-def test_masking_follows_each_models_secret_fields_for_real_connectors(
-    create_provider: Callable[..., dict[str, Any]],
-) -> None:
-    """Connectors that exist in this build: every declared secret path is masked generically."""
+def test_masking_is_driven_by_the_secret_fields_of_every_connector_in_this_build() -> None:
+    """The real registry, not the stand-ins: whatever a config model declares secret is masked."""
+    import json
+
     from libs.connectors import registry
     from services.api import configs, masking
 
-    for provider_type in ProviderType:
-        target = registry._CONNECTORS.get(provider_type)
+    types = registry.supported_types()
+    if not types:
+        pytest.skip("no provider connector is part of this build yet")
+    for provider_type in types:
         paths = configs.secret_paths(provider_type)
-        assert target is not None
         assert paths is not None
-        sample = copy.deepcopy(CONFIGS[provider_type])
-        masked = masking.mask(sample, paths)
-        for path in paths:
+        config: dict[str, Any] = {}
+        for i, path in enumerate(paths):
             *parents, leaf = path.split(".")
-            node: Any = masked
+            node = config
             for key in parents:
-                node = node[key]
-            assert node[leaf] in (masking.MASK, None)
-            assert ("has" + leaf[0].upper() + leaf[1:]) in node
+                node = node.setdefault(key, {})
+            node[leaf] = f"SECRET-{i}-{provider_type.value}"
+        masked = json.dumps(masking.mask(config, paths))
+        assert "SECRET-" not in masked, provider_type
+        assert masked.count('"has') == len(paths)

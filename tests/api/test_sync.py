@@ -239,3 +239,32 @@ def test_manual_syncs_are_rate_limited_per_token_and_provider(
         assert limited_response.status_code == 429
         assert int(limited_response.headers["retry-after"]) >= 1
         assert limited_response.json()["retryAfter"] >= 1
+
+
+class _BrokerDown:
+    def enqueue(self, message: Any) -> None:
+        raise ConnectionError("redis is down")
+
+
+def test_a_lost_send_after_commit_still_answers_202_and_leaves_the_run_pending(
+    client: TestClient, admin_a: dict[str, str], create_provider: Callable[..., dict[str, Any]], db: Engine
+) -> None:
+    provider = create_provider()
+    client.app.state.services.get().broker = _BrokerDown()  # type: ignore[attr-defined]
+    response = client.post(f"/api/v1/providers/{provider['id']}/sync", headers=admin_a)
+    assert response.status_code == 202
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT status FROM sis_sync_runs")).scalar_one() == "PENDING"
+
+
+def test_every_endpoint_is_rate_limited_per_token(
+    db: Engine, api_settings: Settings, connectors: None, token: Callable[..., str]
+) -> None:
+    limited = api_settings.model_copy(update={"api_requests_per_minute": 3})
+    mine = {"Authorization": f"Bearer {token(sub=f'user-{uuid.uuid4()}')}"}
+    other = {"Authorization": f"Bearer {token(sub=f'user-{uuid.uuid4()}')}"}
+    with TestClient(create_app(limited)) as client:
+        codes = [client.get("/api/v1/schedule-presets", headers=mine).status_code for _ in range(4)]
+        assert codes[:3] == [200, 200, 200]
+        assert codes[3] == 429
+        assert client.get("/api/v1/schedule-presets", headers=other).status_code == 200
