@@ -137,6 +137,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
     for (_, status), count in per_op.items():
         statuses[status] += count
     report = "\n".join(f"{label} -> {status}: {count}" for (label, status), count in sorted(per_op.items()))
+    print(f"schemathesis: {sum(statuses.values())} requests, statuses {dict(sorted(statuses.items()))}")
     assert sum(statuses.values()) > 300, report
     assert {200, 201, 202, 404, 422} <= statuses.keys(), report
 
