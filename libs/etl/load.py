@@ -129,6 +129,8 @@ def _load(ctx: EtlContext, run_id: str, token: str, entity: EntityType) -> list[
         data_path_settings(conn)
         runs.fence_begin(conn, run_id, token)
         params = {"r": provider.run_id, "p": provider.provider_id, "tenant": provider.tenant_id}
+        # links grew by the previous load step; plan this one's joins with current statistics
+        conn.execute(text("ANALYZE sis_entity_links"))
         if entity is EntityType.USER:
             conn.execute(
                 text("SELECT pg_advisory_xact_lock(:ns, hashtext(:tenant))"),

@@ -71,10 +71,14 @@ def _stage(ctx: EtlContext, run_id: str, token: str) -> list[Message]:
         data_path_settings(conn)
         runs.fence_begin(conn, run_id, token)
         planned: dict[str, Any] = {}
+        # Fresh statistics before every set-based statement: staging and links grow by a district
+        # per run, and a plan made for an "empty" table (nested loops over seq scans) is quadratic.
+        conn.execute(text("ANALYZE sis_entity_links"))
         for entity in LOAD_ORDER:
             table = STAGING_TABLES[entity].name
             conn.execute(text(f"ANALYZE {table}"))
             planned[entity.value] = stage_entity(conn, scope, entity, run_feeds, provider.options)
+            conn.execute(text(f"ANALYZE {table}"))
         steps.complete(conn, run_id, "stage", detail={"entities": planned})
         runs.advance(
             conn, run_id, token, from_phase="stage", to_phase=steps.load_step(LOAD_ORDER[0]), lease_ms=ctx.lease_ms
