@@ -12,6 +12,7 @@ import hashlib
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
+from datetime import date
 from typing import Any, ClassVar
 
 from libs.enums import EntityType
@@ -33,11 +34,9 @@ class Record:
     # the source object as received, for debugging and for fields the model does not map
     raw: dict[str, Any] | None = None
 
-    # attrgetter of content_fields, set per record type below (C speed on the hot path)
-    _content_getter: ClassVar[Callable[[Any], tuple[Any, ...]]]
-
     def content(self) -> tuple[Any, ...]:
-        return self._content_getter(self)
+        content: tuple[Any, ...] = _CONTENT_GETTERS[type(self)](self)
+        return content
 
     def row_hash(self, content: tuple[Any, ...] | None = None) -> bytes:
         """A digest of the content: equal hashes mean nothing a roster consumer sees changed.
@@ -126,10 +125,11 @@ class Enrollment(Record):
     end_date: date | None = None
 
 
+# attrgetter of each type's content fields: C speed on the hot path
+_CONTENT_GETTERS: dict[type[Record], Callable[[Any], Any]] = {}
 for _cls in (School, Term, Class, User, Enrollment):
     _cls.content_fields = _content(_cls)
-    _getter = operator.attrgetter(*_cls.content_fields)
-    _cls._content_getter = staticmethod(_getter)  # type: ignore[assignment]
+    _CONTENT_GETTERS[_cls] = operator.attrgetter(*_cls.content_fields)
 
 RECORD_TYPES: dict[EntityType, type[Record]] = {cls.entity_type: cls for cls in (School, Term, Class, User, Enrollment)}
 
