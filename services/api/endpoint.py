@@ -119,9 +119,9 @@ def _camel(name: str) -> str:
     return head + "".join(p.title() for p in rest)
 
 
-def _parse_path(request: Request) -> dict[str, Any]:
+def _parse_path(params: dict[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    for name, raw in request.path_params.items():
+    for name, raw in params.items():
         if name in ("providerId", "runId"):
             try:
                 values[name] = uuid.UUID(str(raw))
@@ -167,20 +167,20 @@ def endpoint(op: Operation) -> Callable[[Request], Any]:
                 issuer=settings.auth_jwt_issuer,
                 audience=settings.auth_jwt_audience,
             )
-            token = token_key(request)
-            await run_in_threadpool(services.limiter.hit, f"req:{token}", settings.api_requests_per_minute)
-            path = _parse_path(request)
-            query = _parse(op.query, dict(request.query_params), prefix="query") if op.query else None
-            body = None
-            if op.body is not None:
+            raw = None
+            if op.body is not None or op.method in ("POST", "PATCH", "PUT"):
                 raw = await _read_json(request, settings.api_max_body_bytes)
-                if raw is None and op.body_required:
-                    raise ApiError(422, "a JSON request body is required", code="validation-error")
-                body = _parse(op.body, raw, prefix="body") if raw is not None else None
-            elif op.method in ("POST", "PATCH", "PUT"):
-                await _read_json(request, settings.api_max_body_bytes)
-            call = Call(request, principal, services, path, query, body, token)
-            result = await run_in_threadpool(op.handler, call)
+            result = await run_in_threadpool(
+                invoke,
+                op,
+                request,
+                principal,
+                services,
+                token_key(request),
+                path=dict(request.path_params),
+                query=dict(request.query_params),
+                body=raw,
+            )
         except ApiError as exc:
             return exc.response()
         if isinstance(result, Response):
@@ -188,6 +188,41 @@ def endpoint(op: Operation) -> Callable[[Request], Any]:
         return JSONResponse(result.model_dump(mode="json", by_alias=True), status_code=op.status)
 
     return run
+
+
+def find(operation_id: str) -> Operation:
+    for op in OPERATIONS:
+        if op.operation_id == operation_id:
+            return op
+    raise KeyError(operation_id)
+
+
+def invoke(
+    op: Operation,
+    request: Request,
+    principal: Principal,
+    services: Services,
+    token: str,
+    *,
+    path: dict[str, Any],
+    query: dict[str, Any] | None = None,
+    body: Any = None,
+) -> BaseModel | Response:
+    """Runs one operation for an authenticated caller (blocking; call it in a worker thread).
+
+    The REST routes and the admin UI both come through here, so rate limits, parsing, tenant
+    checks, validation, masking and the audit log are the same for both. `token` is the
+    caller's rate-limit key (`token_key`).
+    """
+    services.limiter.hit(f"req:{token}", services.settings.api_requests_per_minute)
+    parsed_path = _parse_path(path)
+    parsed_query = _parse(op.query, dict(query or {}), prefix="query") if op.query else None
+    parsed_body = None
+    if op.body is not None:
+        if body is None and op.body_required:
+            raise ApiError(422, "a JSON request body is required", code="validation-error")
+        parsed_body = _parse(op.body, body, prefix="body") if body is not None else None
+    return op.handler(Call(request, principal, services, parsed_path, parsed_query, parsed_body, token))
 
 
 def _parse(model: type[BaseModel], raw: Any, *, prefix: str) -> BaseModel:

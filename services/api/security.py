@@ -31,8 +31,22 @@ def bearer_token(request: Request) -> str:
 
 
 def authenticate(request: Request, secret: str, *, issuer: str | None, audience: str | None) -> Principal:
+    return principal_of(bearer_token(request), secret, issuer=issuer, audience=audience)
+
+
+def token_key(request: Request) -> str:
+    """A short stable id of the caller's token, for rate limits (never the token itself)."""
+    return key_of(bearer_token(request))
+
+
+def key_of(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()[:24]
+
+
+def principal_of(token: str, secret: str, *, issuer: str | None, audience: str | None) -> Principal:
+    """The caller a token speaks for, with the same role rules as the bearer header."""
     try:
-        principal = decode_token(bearer_token(request), secret, issuer=issuer, audience=audience)
+        principal = decode_token(token, secret, issuer=issuer, audience=audience)
     except TokenError as exc:
         raise _unauthorized(str(exc)) from None
     if principal.is_platform_admin:
@@ -42,11 +56,6 @@ def authenticate(request: Request, secret: str, *, issuer: str | None, audience:
             raise ApiError(403, "a DISTRICT_ADMIN token must carry a tenant_id claim")
         return principal
     raise ApiError(403, "this API is for DISTRICT_ADMIN and PLATFORM_ADMIN roles only")
-
-
-def token_key(request: Request) -> str:
-    """A short stable id of the caller's token, for rate limits (never the token itself)."""
-    return hashlib.sha256(bearer_token(request).encode()).hexdigest()[:24]
 
 
 def require_tenant(principal: Principal, tenant_id: str) -> None:
