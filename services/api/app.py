@@ -19,6 +19,7 @@ from services.api import endpoint, openapi
 from services.api.health import healthz, readyz
 from services.api.problems import ApiError
 from services.api.services import Services
+from services.api.ui import routes as ui_routes
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/readyz", readyz, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
         *endpoint.routes(),
+        *ui_routes(),
     ]
 
     holder = ServicesHolder(settings)

@@ -1,0 +1,247 @@
+"""The pages: sign-in, tenant picker, integration list, provider details, run details."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from services.api.problems import ApiError
+from services.api.schemas import (
+    PresetList,
+    Provider,
+    ProviderList,
+    ProviderTypeList,
+    RunDetail,
+    RunList,
+    SchedulePreview,
+    SyncErrorList,
+    SyncStatusOut,
+    TenantList,
+)
+from services.api.security import principal_of
+from services.api.ui import forms, present
+from services.api.ui.gateway import Gateway
+from services.api.ui.render import fragment, render
+from services.api.ui.session import PREFIX, sign_in, sign_out
+from services.api.ui.web import form_data, gateway, services_of, session_of, ui_route
+
+RUNS_PER_PAGE = 30
+ERRORS_PER_PAGE = 50
+
+
+def safe_next(value: str | None) -> str:
+    """Only a path inside the UI: a login link must not become a redirect to another site."""
+    if value and value.startswith(PREFIX) and "//" not in value and "\\" not in value:
+        return value
+    return PREFIX
+
+
+async def login_page(request: Request) -> Response:
+    services = services_of(request)
+    context: dict[str, Any] = {"next": safe_next(request.query_params.get("next")), "error": None}
+    return render(request, services, "login.html", context, session=session_of(request))
+
+
+async def login_submit(request: Request) -> Response:
+    services = services_of(request)
+    settings = services.settings
+    data: dict[str, str] = {}
+    try:
+        data = await form_data(request)
+        token = data.get("token", "").strip()
+        if not token:
+            raise ApiError(422, "paste a token (sis-sync token prints one)")
+        principal_of(token, services.jwt_secret, issuer=settings.auth_jwt_issuer, audience=settings.auth_jwt_audience)
+    except ApiError as exc:
+        context = {"next": safe_next(data.get("next")), "error": f"This token cannot be used: {exc.detail}."}
+        return render(request, services, "login.html", context, status=exc.status if exc.status < 500 else 400)
+    response = RedirectResponse(safe_next(data.get("next")), status_code=303)
+    sign_in(response, request, token)
+    return response
+
+
+async def logout(request: Request) -> Response:
+    await form_data(request)
+    response = RedirectResponse(f"{PREFIX}/login", status_code=303)
+    sign_out(response, request)
+    return response
+
+
+def tenant_of(gw: Gateway, request: Request) -> str | None:
+    chosen = request.query_params.get("tenant")
+    if chosen:
+        return chosen
+    return None if gw.principal.is_platform_admin else str(gw.principal.tenant_id)
+
+
+async def type_forms(gw: Gateway) -> list[forms.TypeForm]:
+    types = await gw.model(ProviderTypeList, "listProviderTypes")
+    allow_local = gw.services.settings.allow_local_csv_paths
+    return [forms.build(info, allow_local_paths=allow_local) for info in types.provider_types]
+
+
+async def provider_rows(gw: Gateway, tenant: str) -> list[dict[str, Any]]:
+    providers = await gw.model(ProviderList, "listProviders", tenantId=tenant)
+    rows = []
+    for provider in providers.providers:
+        status = await gw.model(SyncStatusOut, "syncStatus", providerId=provider.id)
+        rows.append({"provider": provider, "status": status})
+    return rows
+
+
+@ui_route
+async def index(request: Request) -> Response:
+    gw = gateway(request)
+    tenant = tenant_of(gw, request)
+    if tenant is None:
+        tenants = await gw.model(TenantList, "listTenants")
+        return render(request, gw.services, "tenants.html", {"tenants": tenants.tenants}, session=gw.session)
+    context = {
+        "tenant": tenant,
+        "rows": await provider_rows(gw, tenant),
+        "type_forms": await type_forms(gw),
+        "presets": (await gw.model(PresetList, "listSchedulePresets")).presets,
+    }
+    return render(request, gw.services, "list.html", context, session=gw.session)
+
+
+@ui_route
+async def rows_fragment(request: Request) -> Response:
+    gw = gateway(request)
+    tenant = tenant_of(gw, request)
+    if tenant is None:
+        raise ApiError(422, "choose a tenant")
+    rows = await provider_rows(gw, tenant)
+    active = any(r["status"].is_running for r in rows)
+    return fragment("_rows.html", {"rows": rows, "tenant": tenant}, headers={"X-Live-Active": _flag(active)})
+
+
+@ui_route
+async def new_provider_page(request: Request) -> Response:
+    gw = gateway(request)
+    tenant = tenant_of(gw, request)
+    if tenant is None:
+        return RedirectResponse(PREFIX, status_code=303)
+    context: dict[str, Any] = {
+        "tenant": tenant,
+        "type_forms": await type_forms(gw),
+        "presets": (await gw.model(PresetList, "listSchedulePresets")).presets,
+        "values": {},
+        "errors": {},
+        "test": None,
+    }
+    return render(request, gw.services, "add_provider.html", context, session=gw.session)
+
+
+async def provider_context(gw: Gateway, provider_id: str, offset: int) -> dict[str, Any]:
+    provider = await gw.model(Provider, "getProvider", providerId=provider_id)
+    status = await gw.model(SyncStatusOut, "syncStatus", providerId=provider_id)
+    runs = await gw.model(RunList, "listRuns", providerId=provider_id, query={"limit": RUNS_PER_PAGE, "offset": offset})
+    recent = runs if offset == 0 else await gw.model(RunList, "listRuns", providerId=provider_id, query={"limit": 30})
+    return {
+        "provider": provider,
+        "status": status,
+        "runs": runs,
+        "chart": present.chart(recent.runs),
+        "phases": present.phases(status.progress, status.phase),
+        "offset": offset,
+        "per_page": RUNS_PER_PAGE,
+    }
+
+
+def _offset(request: Request, name: str = "offset") -> int:
+    raw = request.query_params.get(name, "0")
+    return int(raw) if raw.isdigit() and int(raw) < 1_000_000 else 0
+
+
+@ui_route
+async def provider_page(request: Request) -> Response:
+    gw = gateway(request)
+    context = await provider_context(gw, request.path_params["providerId"], _offset(request))
+    provider: Provider = context["provider"]
+    context["presets"] = (await gw.model(PresetList, "listSchedulePresets")).presets
+    context["preview"] = await preview(gw, provider.sync_schedule, provider.schedule_timezone)
+    return render(request, gw.services, "provider.html", context, session=gw.session)
+
+
+@ui_route
+async def status_fragment(request: Request) -> Response:
+    gw = gateway(request)
+    provider_id = request.path_params["providerId"]
+    status = await gw.model(SyncStatusOut, "syncStatus", providerId=provider_id)
+    context = {"status": status, "phases": present.phases(status.progress, status.phase)}
+    key = f"{status.run_id or ''}|{status.last_status or ''}|{status.last_sync or ''}"
+    return fragment("_status.html", context, headers={"X-Live-Active": _flag(status.is_running), "X-Live-Key": key})
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+@ui_route
+async def history_fragment(request: Request) -> Response:
+    gw = gateway(request)
+    context = await provider_context(gw, request.path_params["providerId"], _offset(request))
+    return fragment("_history.html", context)
+
+
+async def preview(gw: Gateway, cron: str | None, timezone: str) -> dict[str, Any]:
+    if not cron:
+        return {"preview": None, "error": None, "words": present.schedule_words(None)}
+    try:
+        result = await gw.model(SchedulePreview, "previewSchedule", query={"cron": cron, "timezone": timezone})
+    except ApiError as exc:
+        if exc.status != 422:
+            raise
+        messages = [e["detail"] for e in exc.errors or []] or [exc.detail]
+        return {"preview": None, "error": "; ".join(messages), "words": None}
+    return {"preview": result, "error": None, "words": present.schedule_words(result.cron)}
+
+
+@ui_route
+async def preview_fragment(request: Request) -> Response:
+    gw = gateway(request)
+    choice = request.query_params.get("schedule", "")
+    cron = request.query_params.get("cron", "") if choice == "custom" else choice
+    timezone = request.query_params.get("timezone", "") or "UTC"
+    if choice == "none":
+        cron = ""
+    return fragment("_preview.html", await preview(gw, cron or None, timezone))
+
+
+@ui_route
+async def run_page(request: Request) -> Response:
+    gw = gateway(request)
+    run_id = request.path_params["runId"]
+    run = await gw.model(RunDetail, "getRun", runId=run_id)
+    offset = _offset(request, "errors")
+    errors = await gw.model(
+        SyncErrorList, "runErrors", runId=run_id, query={"limit": ERRORS_PER_PAGE, "offset": offset}
+    )
+    provider = await gw.model(Provider, "getProvider", providerId=run.provider_id)
+    context = {
+        "run": run,
+        "provider": provider,
+        "errors": errors,
+        "offset": offset,
+        "per_page": ERRORS_PER_PAGE,
+        "phases": present.phases(run.progress, run.phase),
+        "csv_url": f"{PREFIX}/runs/{run.id}/errors.csv",
+    }
+    return render(request, gw.services, "run.html", context, session=gw.session)
+
+
+@ui_route
+async def errors_csv(request: Request) -> Response:
+    gw = gateway(request)
+    result = await gw.call("runErrors", runId=request.path_params["runId"], query={"format": "csv"})
+    if not isinstance(result, Response):
+        raise TypeError("runErrors with format=csv answers a response")
+    return result
+
+
+def list_url(tenant: str) -> str:
+    return f"{PREFIX}?{urlencode({'tenant': tenant})}"

@@ -1,0 +1,149 @@
+"""How the pages show API results: schedules in words, durations, run progress, stats, a chart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cron_descriptor import CasingTypeEnum, ExpressionDescriptor, FormatException, Options
+
+from libs.enums import LOAD_ORDER
+from libs.etl import schedule
+from services.api.schemas import Progress, RunSummary
+
+ENTITIES = [e.plural for e in LOAD_ORDER]
+STATUS_WORDS = {
+    "PENDING": "Waiting",
+    "IN_PROGRESS": "Running",
+    "SUCCESS": "Success",
+    "PARTIAL": "Partial",
+    "FAILURE": "Failed",
+    "CANCELLED": "Cancelled",
+}
+
+
+def schedule_words(cron: str | None) -> str:
+    if not cron:
+        return "Manual only"
+    preset = schedule.preset_of(cron)
+    if preset is not None:
+        return schedule.PRESETS[preset].description
+    options = Options()
+    options.casing_type = CasingTypeEnum.Sentence
+    options.use_24hour_time_format = False
+    try:
+        return str(ExpressionDescriptor(cron, options).get_description())
+    except (FormatException, ValueError, KeyError, IndexError):
+        return cron
+
+
+def utc_text(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def status_word(status: str | None) -> str:
+    return STATUS_WORDS.get(status or "", status or "Never run")
+
+
+def entity_counts(stats: dict[str, Any], entity: str) -> dict[str, int]:
+    item = stats.get(entity) or {}
+    return {k: int(item.get(k) or 0) for k in ("received", "created", "updated", "unchanged", "deactivated", "errors")}
+
+
+@dataclass
+class Phase:
+    name: str
+    state: str  # waiting, running, done, failed, skipped
+    records: int = 0
+    entities: dict[str, int] = field(default_factory=dict)
+    parts: tuple[int, int] = (0, 0)  # steps done, steps in all
+
+
+_PHASES = [("plan", "Plan"), ("extract", "Extract"), ("stage", "Stage"), ("load", "Load")]
+_PHASES += [("deactivate", "Deactivate"), ("finalize", "Finalize")]
+
+
+def phases(progress: Progress | None, current: str | None) -> list[Phase]:
+    """The run's phases in order, each with its state and the counts its finished steps reported."""
+    steps = progress.steps if progress else []
+    out = []
+    for key, label in _PHASES:
+        mine = [s for s in steps if s.step == key or s.step.startswith(f"{key}:")]
+        phase = Phase(
+            name=label, state="waiting", parts=(sum(s.status in ("done", "skipped") for s in mine), len(mine))
+        )
+        if any(s.status == "failed" for s in mine):
+            phase.state = "failed"
+        elif mine and all(s.status in ("done", "skipped") for s in mine):
+            phase.state = "done"
+        elif any(s.status == "running" for s in mine) or current == key or any(s.status == "done" for s in mine):
+            phase.state = "running"
+        for s in mine:
+            phase.records += s.records
+            if key == "extract":
+                for entity, n in (s.detail.get("counts") or {}).items():
+                    plural = _plural(entity)
+                    phase.entities[plural] = phase.entities.get(plural, 0) + int(n)
+            elif key == "load" and s.status == "done":
+                entity = _plural(s.step.split(":", 1)[1])
+                phase.entities[entity] = s.records
+        out.append(phase)
+    return out
+
+
+def _plural(entity: str) -> str:
+    return {"class": "classes"}.get(entity, entity if entity.endswith("s") else entity + "s")
+
+
+@dataclass
+class Chart:
+    width: int
+    height: int
+    bars: list[dict[str, Any]]
+    line: str
+    points: list[dict[str, Any]]
+    max_seconds: float
+    max_records: int
+
+
+def chart(runs: list[RunSummary], *, width: int = 600, height: int = 140) -> Chart:
+    """Bars for durations and a line for records received over the last runs, oldest on the left."""
+    shown = list(reversed(runs[:30]))
+    pad = 4
+    slot = (width - 2 * pad) / max(len(shown), 1)
+    seconds = [r.duration_seconds or 0.0 for r in shown]
+    records = [sum(entity_counts(r.stats, e)["received"] for e in ENTITIES) for r in shown]
+    max_seconds = max(seconds, default=0.0) or 1.0
+    max_records = max(records, default=0) or 1
+    bars, points = [], []
+    for i, run in enumerate(shown):
+        bar_h = (height - 2 * pad) * seconds[i] / max_seconds
+        x = pad + i * slot
+        bars.append(
+            {
+                "x": round(x + slot * 0.15, 1),
+                "y": round(height - pad - bar_h, 1),
+                "w": round(slot * 0.7, 1),
+                "h": round(max(bar_h, 1.0), 1),
+                "status": run.status.value,
+                "label": f"{utc_text(run.requested_at)}: {status_word(run.status.value)}, "
+                f"{duration(run.duration_seconds)}, {records[i]:,} records",
+            }
+        )
+        y = height - pad - (height - 2 * pad) * records[i] / max_records
+        points.append({"x": round(x + slot / 2, 1), "y": round(y, 1)})
+    line = " ".join(f"{p['x']},{p['y']}" for p in points)
+    return Chart(width, height, bars, line, points, max_seconds if seconds else 0.0, max(records, default=0))

@@ -1,0 +1,118 @@
+"""Templates, the page context every page gets (user, CSRF token, flash), and flash messages."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from services.api.services import Services
+from services.api.ui import forms, present
+from services.api.ui.session import PREFIX, Session, csrf_token, ensure_nonce, new_nonce, nonce_of
+
+HERE = Path(__file__).parent
+FLASH_COOKIE = "sis_flash"
+
+
+@cache
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals.update(
+        prefix=PREFIX,
+        static=static_url,
+        entities=present.ENTITIES,
+        schedule_words=present.schedule_words,
+        duration=present.duration,
+        utc=present.utc_text,
+        status_word=present.status_word,
+        counts=present.entity_counts,
+        type_title=lambda name: forms.TYPE_TITLES.get(name, (name, ""))[0],
+    )
+    return env
+
+
+@cache
+def _asset_version(name: str) -> str:
+    return hashlib.sha256((HERE / "static" / name).read_bytes()).hexdigest()[:10]
+
+
+def static_url(name: str) -> str:
+    # the content hash in the URL lets browsers cache assets for good and still see new versions
+    return f"{PREFIX}/static/{name}?v={_asset_version(name)}"
+
+
+def render(
+    request: Request,
+    services: Services,
+    template: str,
+    context: dict[str, Any],
+    *,
+    session: Session | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    nonce = nonce_of(request) or new_nonce()
+    flash = read_flash(request)
+    html = (
+        environment()
+        .get_template(template)
+        .render(
+            request=request,
+            session=session,
+            principal=session.principal if session else None,
+            csrf=csrf_token(services.jwt_secret, nonce),
+            flash=flash,
+            **context,
+        )
+    )
+    response = HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+    ensure_nonce(request, response, nonce)
+    if flash is not None:
+        response.delete_cookie(FLASH_COOKIE, path=PREFIX)
+    return response
+
+
+def fragment(template: str, context: dict[str, Any], *, headers: dict[str, str] | None = None) -> HTMLResponse:
+    html = environment().get_template(template).render(**context)
+    return HTMLResponse(html, headers={**SECURITY_HEADERS, **(headers or {})})
+
+
+# pages show roster state and carry CSRF tokens: never cache them
+_NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
+SECURITY_HEADERS = {
+    **_NO_STORE,
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+}
+
+
+def flash(response: Response, text: str, kind: str = "success") -> None:
+    value = quote(json.dumps({"text": text, "kind": kind}))
+    response.set_cookie(FLASH_COOKIE, value, path=PREFIX, max_age=60, httponly=True, samesite="strict")
+
+
+def read_flash(request: Request) -> dict[str, str] | None:
+    raw = request.cookies.get(FLASH_COOKIE)
+    if not raw:
+        return None
+    try:
+        data = json.loads(unquote(raw))
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    return {"text": str(data.get("text", "")), "kind": str(data.get("kind", "success"))}

@@ -1,0 +1,415 @@
+// sis-sync admin UI: progressive enhancement of server-rendered pages. Every form also works
+// without this file; with it, forms submit in place, live regions poll, dialogs open as modals.
+"use strict";
+
+(function () {
+  const csrf = () => document.querySelector('meta[name="csrf-token"]')?.content || "";
+
+  // ---- messages -------------------------------------------------------------------------
+  function toast(message, kind = "success") {
+    const box = document.getElementById("toasts");
+    if (!box || !message) return;
+    const item = document.createElement("div");
+    item.className = `toast toast-${kind}`;
+    if (kind === "error") item.setAttribute("role", "alert");
+    item.textContent = message;
+    const close = document.createElement("button");
+    close.type = "button";
+    close.className = "icon";
+    close.setAttribute("aria-label", "Dismiss");
+    close.textContent = "×";
+    close.addEventListener("click", () => item.remove());
+    item.append(close);
+    box.append(item);
+    setTimeout(() => item.remove(), kind === "error" ? 12000 : 6000);
+  }
+
+  function localizeTimes(root) {
+    const fmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+    root.querySelectorAll("time[datetime]").forEach((el) => {
+      if (el.closest(".next-runs") || el.dataset.localized) return;
+      const when = new Date(el.getAttribute("datetime"));
+      if (Number.isNaN(when.getTime())) return;
+      el.title = el.textContent.trim();
+      el.textContent = fmt.format(when);
+      el.dataset.localized = "1";
+    });
+  }
+
+  // ---- requests -------------------------------------------------------------------------
+  async function post(form, submitter) {
+    const body = new URLSearchParams(new FormData(form, submitter));
+    const response = await fetch(form.action, {
+      method: "POST",
+      body,
+      credentials: "same-origin",
+      headers: { Accept: "application/json", "X-CSRF-Token": csrf() },
+    });
+    let data = {};
+    try {
+      data = await response.json();
+    } catch (_) {
+      data = { ok: false, message: `The server answered ${response.status} ${response.statusText}.` };
+    }
+    if (response.status === 401 && data.login) {
+      location.assign(`${data.login}?next=${encodeURIComponent(location.pathname + location.search)}`);
+    }
+    return data;
+  }
+
+  function clearErrors(form) {
+    form.querySelectorAll("[data-error-for]").forEach((el) => {
+      el.hidden = true;
+      el.textContent = "";
+    });
+    form.querySelectorAll('[aria-invalid="true"]').forEach((el) => el.removeAttribute("aria-invalid"));
+  }
+
+  // an API field path ("config.sftp.port") -> the error slot beside that input, in the visible part
+  function errorSlot(form, field) {
+    const scope = field.startsWith("config") ? form.querySelector(".type-settings.active") || form : form;
+    let path = field;
+    while (true) {
+      const slot = [...scope.querySelectorAll(`[data-error-for="${CSS.escape(path)}"]`)].find((el) => !el.closest("[data-inactive]"));
+      if (slot) return slot;
+      if (!path.includes(".")) break;
+      path = path.slice(0, path.lastIndexOf("."));
+    }
+    return form.querySelector('[data-error-for=""]');
+  }
+
+  function showErrors(form, data) {
+    let first = null;
+    for (const error of data.errors || []) {
+      const slot = errorSlot(form, error.field || "");
+      if (!slot) continue;
+      slot.textContent = slot.hidden ? error.message : `${slot.textContent} ${error.message}`;
+      slot.hidden = false;
+      const input = slot.parentElement.querySelector("[data-field]");
+      if (input && slot.dataset.errorFor) input.setAttribute("aria-invalid", "true");
+      first = first || input || slot;
+    }
+    if (!(data.errors || []).length) toast(data.message || "That did not work.", "error");
+    else toast(data.message, "error");
+    return first;
+  }
+
+  // ---- forms that submit in place ---------------------------------------------------------
+  function enhance(form) {
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const submitter = event.submitter;
+      clearErrors(form);
+      if (submitter) submitter.disabled = true;
+      form.setAttribute("aria-busy", "true");
+      try {
+        const data = await post(form, submitter);
+        if (!data.ok) {
+          const first = showErrors(form, data);
+          if (first && first.focus) first.focus();
+          return;
+        }
+        toast(data.message);
+        if (data.redirect) {
+          location.assign(data.redirect);
+          return;
+        }
+        if (form.matches("[data-toggle-enabled]")) flipEnabled(form);
+        form.closest("dialog")?.close();
+        refreshAll();
+      } catch (err) {
+        toast(`Could not reach the server: ${err.message}`, "error");
+      } finally {
+        if (submitter) submitter.disabled = false;
+        form.removeAttribute("aria-busy");
+      }
+    });
+  }
+
+  function flipEnabled(form) {
+    const field = form.querySelector('input[name="enabled"]');
+    const button = form.querySelector("button");
+    const nowEnabled = field.value === "true";
+    field.value = nowEnabled ? "false" : "true";
+    button.textContent = nowEnabled ? button.dataset.labelOn : button.dataset.labelOff;
+    const badge = document.querySelector("[data-enabled-badge]");
+    if (badge) {
+      badge.textContent = nowEnabled ? "Enabled" : "Disabled";
+      badge.className = `badge ${nowEnabled ? "ok" : "off"}`;
+    }
+  }
+
+  // ---- live regions ------------------------------------------------------------------------
+  const regions = new Map();
+
+  function swap(el, html) {
+    const focusedId = el.contains(document.activeElement) ? document.activeElement.id : null;
+    el.innerHTML = html;
+    localizeTimes(el);
+    if (focusedId) document.getElementById(focusedId)?.focus();
+  }
+
+  async function poll(el) {
+    const state = regions.get(el);
+    clearTimeout(state.timer);
+    let active = el.dataset.liveActive === "true";
+    try {
+      const response = await fetch(el.dataset.liveSrc, { credentials: "same-origin", headers: { Accept: "text/html" } });
+      if (response.redirected && response.url.includes("/login")) {
+        location.assign(response.url);
+        return;
+      }
+      if (response.ok) {
+        const html = await response.text();
+        if (html !== state.html) {
+          state.html = html;
+          swap(el, html);
+        }
+        const wasActive = active;
+        active = response.headers.get("X-Live-Active") === "true";
+        const key = response.headers.get("X-Live-Key");
+        el.dataset.liveActive = String(active);
+        if (el.dataset.refresh && (wasActive !== active || (state.key && key !== state.key))) {
+          document.querySelectorAll(el.dataset.refresh).forEach((target) => regions.has(target) && poll(target));
+        }
+        if (wasActive !== active) onActivity(active, el);
+        state.key = key;
+      }
+    } catch (_) {
+      // offline for a moment: try again on the next tick
+    }
+    const wait = Number(active ? el.dataset.activeMs : el.dataset.idleMs);
+    if (wait) state.timer = setTimeout(() => poll(el), wait);
+  }
+
+  function onActivity(active, el) {
+    document.querySelectorAll("[data-show-when]").forEach((node) => {
+      node.hidden = node.dataset.showWhen !== (active ? "active" : "idle");
+    });
+    if (!active && el.id === "status") {
+      const last = el.querySelector("[data-last-status]");
+      toast(`Sync finished: ${last ? last.textContent.trim() : "done"}.`, last && /Failed/.test(last.textContent) ? "error" : "success");
+    }
+  }
+
+  function refreshAll() {
+    regions.forEach((_, el) => poll(el));
+  }
+
+  function startLive(el) {
+    regions.set(el, { html: null, key: null, timer: null });
+    const wait = Number(el.dataset.liveActive === "true" ? el.dataset.activeMs : el.dataset.idleMs);
+    if (wait) regions.get(el).timer = setTimeout(() => poll(el), wait);
+  }
+
+  // ---- dialogs ---------------------------------------------------------------------------------
+  function initDialogs() {
+    document.querySelectorAll("dialog.fallback-open").forEach((dialog) => {
+      dialog.close();
+      dialog.classList.remove("fallback-open");
+      dialog.querySelectorAll("[data-close-dialog]").forEach((b) => (b.hidden = false));
+    });
+    document.querySelectorAll("[data-open-dialog]").forEach((opener) => {
+      opener.hidden = false;
+      opener.addEventListener("click", (event) => {
+        const dialog = document.getElementById(opener.dataset.openDialog);
+        if (!dialog) return;
+        event.preventDefault();
+        dialog.showModal();
+        const first = dialog.querySelector("input:not([type=hidden]):not(:disabled), select, textarea, button");
+        first?.focus();
+      });
+    });
+    document.addEventListener("click", (event) => {
+      const closer = event.target.closest("[data-close-dialog]");
+      if (closer) closer.closest("dialog")?.close();
+    });
+  }
+
+  // ---- schedule preview --------------------------------------------------------------------------
+  function initSchedule(fieldset) {
+    const target = document.getElementById(fieldset.dataset.previewTarget);
+    const cron = fieldset.querySelector('input[name="cron"]');
+    let timer = null;
+    const refresh = () => {
+      clearTimeout(timer);
+      timer = setTimeout(async () => {
+        const choice = fieldset.querySelector('input[name="schedule"]:checked')?.value || "none";
+        const params = new URLSearchParams({
+          schedule: choice,
+          cron: cron.value,
+          timezone: fieldset.querySelector('input[name="scheduleTimezone"]').value,
+        });
+        const response = await fetch(`${target.dataset.previewSrc}?${params}`, { credentials: "same-origin" });
+        if (response.ok) swap(target, await response.text());
+      }, 250);
+    };
+    cron.addEventListener("focus", () => {
+      const custom = fieldset.querySelector('input[name="schedule"][value="custom"]');
+      if (custom && !custom.checked) {
+        custom.checked = true;
+        refresh();
+      }
+    });
+    fieldset.addEventListener("input", refresh);
+    fieldset.addEventListener("change", refresh);
+    if (!target.textContent.trim()) refresh();
+  }
+
+  // ---- the add-provider wizard -------------------------------------------------------------------
+  function initWizard(form) {
+    const steps = [...form.querySelectorAll("[data-step]")];
+    const labels = [...form.querySelectorAll("[data-step-label]")];
+    const nav = form.querySelector("[data-wizard-nav]");
+    const prev = form.querySelector("[data-prev]");
+    const next = form.querySelector("[data-next]");
+    const save = form.querySelector("[data-save-button]");
+    const result = form.querySelector("[data-test-result]");
+    const tz = form.querySelector('input[name="scheduleTimezone"]');
+    let current = 0;
+    let tested = false;
+    form.querySelector("[data-steps]").hidden = false;
+    nav.hidden = false;
+    if (tz && tz.value === "UTC") tz.value = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+
+    const chosenType = () => form.querySelector('input[name="providerType"]:checked')?.value;
+
+    function syncVisibility() {
+      const type = chosenType();
+      form.querySelectorAll(".type-settings").forEach((block) => {
+        const on = block.dataset.type === type;
+        block.hidden = !on;
+        block.classList.toggle("active", on);
+        const source = block.querySelector("[data-source-choice]:checked")?.value;
+        block.querySelectorAll("[data-source]").forEach((section) => {
+          const shown = on && section.dataset.source === source;
+          section.hidden = !shown;
+          section.toggleAttribute("data-inactive", !shown);
+        });
+        block.querySelectorAll("input, select, textarea").forEach((input) => {
+          const section = input.closest("[data-source]");
+          input.disabled = !on || Boolean(section && section.hidden);
+        });
+      });
+    }
+
+    function show(index) {
+      current = index;
+      steps.forEach((step, i) => (step.hidden = i !== index));
+      labels.forEach((label, i) => {
+        if (i === index) label.setAttribute("aria-current", "step");
+        else label.removeAttribute("aria-current");
+        label.classList.toggle("done", i < index);
+      });
+      prev.hidden = index === 0;
+      next.hidden = index === steps.length - 1;
+      if (index === steps.length - 1) {
+        save.disabled = !tested;
+      }
+      const first = steps[index].querySelector("input:not([type=hidden]):not(:disabled), select, textarea");
+      first?.focus();
+    }
+
+    function checkStep(index) {
+      clearErrors(form);
+      const missing = [];
+      if (index === 0 && !chosenType()) missing.push(["providerType", "Choose a provider type."]);
+      if (index === 1) {
+        steps[1].querySelectorAll("[required]").forEach((input) => {
+          if (!input.disabled && !input.closest("[hidden]") && !input.value.trim()) {
+            missing.push([input.dataset.field, "Required."]);
+          }
+        });
+      }
+      if (!missing.length) return true;
+      showErrors(form, { message: "Please complete the highlighted fields.", errors: missing.map(([field, message]) => ({ field, message })) });
+      const firstInvalid = steps[index].querySelector('[aria-invalid="true"]');
+      firstInvalid?.focus();
+      return false;
+    }
+
+    function stepOf(node) {
+      const step = node.closest("[data-step]");
+      return step ? steps.indexOf(step) : current;
+    }
+
+    prev.addEventListener("click", () => show(Math.max(0, current - 1)));
+    next.addEventListener("click", () => {
+      if (checkStep(current)) show(Math.min(steps.length - 1, current + 1));
+    });
+    form.addEventListener("change", (event) => {
+      if (event.target.name === "providerType" || event.target.matches("[data-source-choice]")) syncVisibility();
+    });
+    form.addEventListener("input", (event) => {
+      if (event.target.closest("[data-step='2']")) {
+        tested = false;
+        result.textContent = "";
+        result.className = "test-result";
+      }
+    });
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const submitter = event.submitter;
+      const action = submitter?.value || "save";
+      clearErrors(form);
+      if (submitter) submitter.disabled = true;
+      form.setAttribute("aria-busy", "true");
+      if (action === "test") {
+        result.className = "test-result busy";
+        result.textContent = "Testing the connection…";
+      }
+      try {
+        const data = await post(form, submitter);
+        if (!data.ok) {
+          result.className = "test-result";
+          result.textContent = "";
+          const first = showErrors(form, data);
+          if (first) {
+            show(stepOf(first));
+            first.focus?.();
+          }
+          return;
+        }
+        if (action === "test") {
+          tested = true;
+          save.disabled = false;
+          const ok = data.test.success;
+          result.className = `test-result ${ok ? "ok" : "bad"}`;
+          result.textContent = `${ok ? "Connection works: " : "Connection failed: "}${data.test.message}`;
+          save.textContent = ok ? "Save provider" : "Save anyway";
+          return;
+        }
+        toast(data.message);
+        if (data.redirect) location.assign(data.redirect);
+      } catch (err) {
+        toast(`Could not reach the server: ${err.message}`, "error");
+      } finally {
+        if (submitter) submitter.disabled = false;
+        if (!tested) save.disabled = true;
+        form.removeAttribute("aria-busy");
+      }
+    });
+
+    syncVisibility();
+    show(0);
+  }
+
+  // ---- sign-in link: the token travels in the fragment, which never reaches a server log --------
+  function initLogin(form) {
+    const match = location.hash.match(/^#token=(.+)$/);
+    if (!match) return;
+    history.replaceState(null, "", location.pathname + location.search);
+    form.querySelector("textarea[name=token]").value = decodeURIComponent(match[1]);
+    form.submit();
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    localizeTimes(document);
+    document.querySelectorAll("form[data-enhance]").forEach(enhance);
+    document.querySelectorAll("[data-live-src]").forEach(startLive);
+    document.querySelectorAll("[data-schedule]").forEach(initSchedule);
+    document.querySelectorAll("form[data-wizard]").forEach(initWizard);
+    document.querySelectorAll("form[data-login]").forEach(initLogin);
+    initDialogs();
+  });
+})();

@@ -1,0 +1,190 @@
+"""The admin UI's pages and forms without a browser: sessions, CSRF, tenants, forms, errors."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import Engine, text
+from starlette.testclient import TestClient
+
+from libs.db.settings import Settings
+from libs.enums import ProviderType
+from libs.harness.providers import create_provider
+from tests.ui.conftest import LOGIN, TENANT_A, TENANT_B, csrf_of, sign_in
+
+UI = "/integrations/sis"
+JSON = {"Accept": "application/json"}
+
+
+def test_sign_in_sets_an_httponly_samesite_cookie_and_opens_the_tenants_integrations(
+    browser_client: TestClient, mint: Callable[..., str]
+) -> None:
+    page = browser_client.get(LOGIN)
+    response = browser_client.post(LOGIN, data={"token": mint(), "csrf": csrf_of(page.text), "next": UI})
+    assert response.status_code == 303
+    assert response.headers["location"] == UI
+    cookie = next(h for h in response.headers.get_list("set-cookie") if h.startswith("sis_session="))
+    assert "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie
+    assert "Secure" in cookie
+    assert "Path=/integrations/sis" in cookie
+    listing = browser_client.get(UI)
+    assert listing.status_code == 200
+    assert f"SIS integrations <span class=\"muted\">{TENANT_A}</span>" in listing.text
+    assert "no-store" in listing.headers["cache-control"]
+    assert "default-src 'self'" in listing.headers["content-security-policy"]
+
+
+def test_an_expired_token_or_one_signed_by_someone_else_is_refused_in_words(
+    browser_client: TestClient, mint: Callable[..., str]
+) -> None:
+    csrf = csrf_of(browser_client.get(LOGIN).text)
+    expired = browser_client.post(LOGIN, data={"token": mint(ttl=-10), "csrf": csrf})
+    assert expired.status_code == 401
+    assert "This token cannot be used: token expired." in expired.text
+    forged = mint().rsplit(".", 1)[0] + ".AAAA"
+    refused = browser_client.post(LOGIN, data={"token": forged, "csrf": csrf})
+    assert refused.status_code == 401
+    assert "sis_session" not in browser_client.cookies
+
+
+def test_a_page_without_a_session_sends_the_browser_to_sign_in_and_back(browser_client: TestClient) -> None:
+    response = browser_client.get(f"{UI}/providers/{uuid.uuid4()}")
+    assert response.status_code == 303
+    assert response.headers["location"].startswith(f"{LOGIN}?next=%2Fintegrations%2Fsis%2Fproviders%2F")
+    fetched = browser_client.get(f"{UI}/rows?tenant={TENANT_A}", headers=JSON)
+    assert fetched.status_code == 401
+
+
+def test_sign_in_never_redirects_off_the_ui(browser_client: TestClient, mint: Callable[..., str]) -> None:
+    for target in ("https://evil.example/", "//evil.example/x", "/integrations/sis//evil.example"):
+        # each sign-in rotates the CSRF nonce, so each form is fetched anew
+        csrf = csrf_of(browser_client.get(LOGIN).text)
+        response = browser_client.post(LOGIN, data={"token": mint(), "csrf": csrf, "next": target})
+        assert response.headers["location"] == UI
+
+
+def test_a_form_post_without_the_csrf_token_changes_nothing(
+    browser_client: TestClient, mint: Callable[..., str], db: Engine, ui_settings: Settings
+) -> None:
+    provider_id = create_provider(
+        db, ui_settings, provider_type=ProviderType.ONEROSTER_CSV, config={"localPath": "/x"}, tenant_id=TENANT_A
+    )
+    sign_in(browser_client, mint())
+    for headers, data in (({}, {}), ({}, {"csrf": "0" * 64}), ({"X-CSRF-Token": "f" * 64}, {})):
+        response = browser_client.post(f"{UI}/providers/{provider_id}/sync", data=data, headers={**headers, **JSON})
+        assert response.status_code == 403
+        assert "security token" in response.json()["message"]
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM sis_sync_runs")).scalar_one() == 0
+
+
+def test_a_district_admin_never_sees_another_tenants_provider(
+    browser_client: TestClient, mint: Callable[..., str], db: Engine, ui_settings: Settings
+) -> None:
+    theirs = create_provider(
+        db,
+        ui_settings,
+        provider_type=ProviderType.ONEROSTER_CSV,
+        config={"localPath": "/x"},
+        tenant_id=TENANT_B,
+        name="Other district feed",
+    )
+    csrf = sign_in(browser_client, mint("DISTRICT_ADMIN", TENANT_A))
+    assert "Other district feed" not in browser_client.get(UI).text
+    page = browser_client.get(f"{UI}/providers/{theirs}")
+    assert page.status_code == 404
+    assert "Provider not found." in page.text
+    assert browser_client.get(f"{UI}?tenant={TENANT_B}").status_code == 403
+    sync = browser_client.post(f"{UI}/providers/{theirs}/sync", data={"csrf": csrf}, headers=JSON)
+    assert sync.status_code == 404
+
+
+def test_a_platform_admin_picks_a_tenant_first(
+    browser_client: TestClient, mint: Callable[..., str], db: Engine, ui_settings: Settings
+) -> None:
+    create_provider(db, ui_settings, provider_type=ProviderType.ONEROSTER_CSV, config={"localPath": "/x"}, tenant_id=TENANT_B)
+    sign_in(browser_client, mint("PLATFORM_ADMIN", None, sub="ops"))
+    picker = browser_client.get(UI)
+    assert "Choose a tenant" in picker.text
+    assert f'href="{UI}?tenant={TENANT_B}"' in picker.text
+    assert "Test provider" in browser_client.get(f"{UI}?tenant={TENANT_B}").text
+
+
+def test_adding_a_provider_without_javascript_shows_each_error_beside_its_field_and_no_secret(
+    browser_client: TestClient, mint: Callable[..., str], db: Engine
+) -> None:
+    csrf = sign_in(browser_client, mint())
+    form = {
+        "csrf": csrf,
+        "tenantId": TENANT_A,
+        "providerType": "ONEROSTER_CSV",
+        "name": "Nightly CSV",
+        "ONEROSTER_CSV:source": "sftp",
+        "ONEROSTER_CSV:config.sftp.host": "sftp.example.org",
+        "ONEROSTER_CSV:config.sftp.port": "70000",
+        "ONEROSTER_CSV:config.sftp.username": "sis",
+        "ONEROSTER_CSV:config.sftp.password": "hunter2-very-secret",
+        "ONEROSTER_CSV:config.sftp.hostKeyFingerprint": "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s",
+        "ONEROSTER_CSV:config.remotePath": "exports",
+        "schedule": "daily",
+        "scheduleTimezone": "America/Chicago",
+        "enabled": "true",
+        "action": "save",
+    }
+    response = browser_client.post(f"{UI}/providers/new", data=form)
+    assert response.status_code == 422
+    html = response.text
+    assert 'data-error-for="config.sftp.port">Input should be less than or equal to 65535' in html
+    assert 'data-error-for="config.remotePath">Must be an absolute path' in html or "must be an absolute path" in html
+    assert "hunter2-very-secret" not in html
+    assert 'value="sftp.example.org"' in html
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM sis_providers")).scalar_one() == 0
+
+
+def test_adding_a_provider_tests_the_connection_then_saves_it_with_an_audit_entry(
+    browser_client: TestClient, mint: Callable[..., str], db: Engine, tmp_path: Path
+) -> None:
+    csrf = sign_in(browser_client, mint(sub="admin@a"))
+    base = {
+        "csrf": csrf,
+        "tenantId": TENANT_A,
+        "providerType": "ONEROSTER_CSV",
+        "name": "Local package",
+        "ONEROSTER_CSV:source": "local",
+        "ONEROSTER_CSV:config.localPath": str(tmp_path / "missing"),
+        "schedule": "custom",
+        "cron": "30 5 * * 1-5",
+        "scheduleTimezone": "America/Chicago",
+        "enabled": "true",
+    }
+    tested = browser_client.post(f"{UI}/providers/new", data={**base, "action": "test"}, headers=JSON).json()
+    assert tested["ok"] is True
+    assert tested["test"]["success"] is False
+    assert tested["test"]["message"]
+    saved = browser_client.post(f"{UI}/providers/new", data={**base, "action": "save"}, headers=JSON).json()
+    assert saved["ok"] is True, saved
+    assert saved["redirect"].startswith(f"{UI}/providers/")
+    with db.connect() as conn:
+        row = conn.execute(text("SELECT sync_schedule, schedule_timezone, enabled FROM sis_providers")).one()
+        audit = conn.execute(text("SELECT actor, action FROM audit_log")).all()
+    assert (row.sync_schedule, row.schedule_timezone, row.enabled) == ("30 5 * * 1-5", "America/Chicago", True)
+    assert [(a.actor, a.action) for a in audit] == [("admin@a", "provider.created")]
+    details = browser_client.get(saved["redirect"])
+    assert "Local package" in details.text
+    assert "At 05:30 AM, Monday through Friday" in details.text
+
+
+def test_the_schedule_preview_lists_the_next_five_runs_in_the_providers_zone(
+    browser_client: TestClient, mint: Callable[..., str]
+) -> None:
+    sign_in(browser_client, mint())
+    html = browser_client.get(f"{UI}/schedule-preview?schedule=weekdays&timezone=America/Chicago").text
+    assert "Weekdays at 6 AM" in html
+    assert html.count("<li>") == 5
+    assert html.count("06:00</time>") == 5
+    bad = browser_client.get(f"{UI}/schedule-preview?schedule=custom&cron=61+*+*+*+*&timezone=UTC").text
+    assert "not a valid cron expression" in bad.lower()
