@@ -3,15 +3,25 @@ and (tests/ui/browser) a real API server, worker and Chromium for what a person 
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
+import socket
+import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+import uvicorn
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, Page, sync_playwright
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
 from libs.auth import mint_token
 from libs.db.settings import Settings
+from libs.generator import District, DistrictSpec, write_oneroster_csv
+from libs.harness.processes import ServiceProcess, start_worker, wait_until
 from services.api.app import create_app
 
 TENANT_A = "district-a"
@@ -29,7 +39,9 @@ def mint(ui_settings: Settings) -> Callable[..., str]:
     secret = ui_settings.auth_jwt_secret
     assert secret is not None
 
-    def make(role: str = "DISTRICT_ADMIN", tenant: str | None = TENANT_A, *, sub: str = "admin@a", ttl: int = 600) -> str:
+    def make(
+        role: str = "DISTRICT_ADMIN", tenant: str | None = TENANT_A, *, sub: str = "admin@a", ttl: int = 600
+    ) -> str:
         return mint_token(secret, subject=sub, roles=[role], tenant_id=tenant, ttl_seconds=ttl)
 
     return make
@@ -54,3 +66,116 @@ def sign_in(client: TestClient, token: str) -> str:
     response = client.post(LOGIN, data={"token": token, "csrf": csrf_of(page.text), "next": "/integrations/sis"})
     assert response.status_code == 303, response.text
     return csrf_of(client.get("/integrations/sis").text) if "sis_session" in client.cookies else ""
+
+
+# ---- a real server, worker and browser ------------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+# without the background-networking flags Chromium keeps calling home on a closed network
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def require_chromium() -> None:
+    if CHROMIUM.exists():
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{CHROMIUM} is missing; .ci/run installs Debian's chromium package")
+    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); browser tests need it")
+
+
+class ApiServer:
+    """`create_app` on uvicorn in a thread, on a free port of 127.0.0.1."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.bind(("127.0.0.1", 0))
+        self.port = self._socket.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(create_app(settings), log_level="warning", access_log=False, lifespan="on")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._server.serve([self._socket])), daemon=True)
+
+    def __enter__(self) -> ApiServer:
+        self._thread.start()
+        wait_until(lambda: self._server.started or not self._thread.is_alive(), timeout=30, what="the API server")
+        if not self._server.started:
+            raise RuntimeError("the API server did not start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(15)
+        self._socket.close()
+
+
+@pytest.fixture(scope="module")
+def browser_settings(settings: Settings) -> Settings:
+    return settings.model_copy(
+        update={
+            "api_requests_per_minute": 1_000_000,
+            "api_sync_triggers_per_minute": 1_000,
+            "allow_local_csv_paths": True,
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def api_server(browser_settings: Settings, engine: Engine) -> Iterator[ApiServer]:
+    with ApiServer(browser_settings) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def ui_worker(browser_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    worker = start_worker(browser_settings, tmp_path_factory.mktemp("ui-logs"), threads=4)
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture(scope="module")
+def s_tier_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_oneroster_csv(District(DistrictSpec.for_tier("S", seed=1)), tmp_path_factory.mktemp("s-tier") / "pkg")
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    require_chromium()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium: Browser, api_server: ApiServer) -> Iterator[Page]:
+    context = chromium.new_context(base_url=api_server.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
+
+
+def assert_accessible(page: Page, what: str) -> None:
+    """axe-core (bundled by axe-playwright-python): no serious or critical violation."""
+    results = Axe().run(page)
+    bad = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    details = "\n".join(
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}" for v in bad
+    )
+    assert not bad, f"{what}: accessibility violations\n{details}"

@@ -32,7 +32,7 @@ def test_sign_in_sets_an_httponly_samesite_cookie_and_opens_the_tenants_integrat
     assert "Path=/integrations/sis" in cookie
     listing = browser_client.get(UI)
     assert listing.status_code == 200
-    assert f"SIS integrations <span class=\"muted\">{TENANT_A}</span>" in listing.text
+    assert f'SIS integrations <span class="muted">{TENANT_A}</span>' in listing.text
     assert "no-store" in listing.headers["cache-control"]
     assert "default-src 'self'" in listing.headers["content-security-policy"]
 
@@ -105,7 +105,9 @@ def test_a_district_admin_never_sees_another_tenants_provider(
 def test_a_platform_admin_picks_a_tenant_first(
     browser_client: TestClient, mint: Callable[..., str], db: Engine, ui_settings: Settings
 ) -> None:
-    create_provider(db, ui_settings, provider_type=ProviderType.ONEROSTER_CSV, config={"localPath": "/x"}, tenant_id=TENANT_B)
+    create_provider(
+        db, ui_settings, provider_type=ProviderType.ONEROSTER_CSV, config={"localPath": "/x"}, tenant_id=TENANT_B
+    )
     sign_in(browser_client, mint("PLATFORM_ADMIN", None, sub="ops"))
     picker = browser_client.get(UI)
     assert "Choose a tenant" in picker.text
@@ -188,3 +190,48 @@ def test_the_schedule_preview_lists_the_next_five_runs_in_the_providers_zone(
     assert html.count("06:00</time>") == 5
     bad = browser_client.get(f"{UI}/schedule-preview?schedule=custom&cron=61+*+*+*+*&timezone=UTC").text
     assert "not a valid cron expression" in bad.lower()
+
+
+def test_a_runs_page_lists_its_record_errors_and_downloads_them_as_csv(
+    browser_client: TestClient, mint: Callable[..., str], db: Engine, ui_settings: Settings
+) -> None:
+    provider_id = create_provider(
+        db, ui_settings, provider_type=ProviderType.ONEROSTER_CSV, config={"localPath": "/x"}, tenant_id=TENANT_A
+    )
+    run_id = uuid.uuid4()
+    with db.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO sis_sync_runs (id, provider_id, tenant_id, status, trigger, is_manual, started_at, "
+                "completed_at, stats, error_message) VALUES (:r, :p, :t, 'PARTIAL', 'manual', true, "
+                "now() - interval '75 seconds', now(), CAST(:s AS jsonb), '2 record(s) rejected')"
+            ),
+            {
+                "r": run_id,
+                "p": provider_id,
+                "t": TENANT_A,
+                "s": '{"users": {"received": 9, "created": 7, "errors": 2}}',
+            },
+        )
+        conn.execute(
+            text(
+                "INSERT INTO sis_sync_errors (run_id, entity_type, external_id, source, line, field, code, message) "
+                "VALUES (:r, 'user', 'u-1', 'users.csv', 4, 'email', 'invalid', 'not an email address'), "
+                "(:r, 'user', '=cmd()', 'users.csv', 9, 'role', 'invalid', 'unknown role')"
+            ),
+            {"r": run_id},
+        )
+    sign_in(browser_client, mint())
+    history = browser_client.get(f"{UI}/providers/{provider_id}/history").text
+    assert f'href="{UI}/runs/{run_id}#errors">2</a>' in history
+    assert "1 min 15 s" in history
+    page = browser_client.get(f"{UI}/runs/{run_id}").text
+    assert "not an email address" in page
+    assert 'Record errors <span class="muted">(2)</span>' in page
+    csv = browser_client.get(f"{UI}/runs/{run_id}/errors.csv")
+    assert csv.status_code == 200
+    assert csv.headers["content-type"].startswith("text/csv")
+    lines = csv.text.strip().splitlines()
+    assert lines[0].startswith("id,entityType,externalId")
+    assert len(lines) == 3
+    assert "'=cmd()" in csv.text  # a formula is defused for spreadsheets

@@ -43,7 +43,7 @@ LABELS = {
     "hostKeyFingerprint": "Host key fingerprint",
     "connectTimeout": "Connect timeout (seconds)",
     "remotePath": "Remote path",
-    "localPath": "Folder or zip on this server",
+    "localPath": "Package path on this server",
     "filePattern": "Package file pattern",
     "stableSeconds": "Upload settle time (seconds)",
     "studentNumberIdType": "Student number ID type",
@@ -80,6 +80,8 @@ SOURCES: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
     ],
 }
 LOCAL_ONLY_KEYS = {"localPath"}
+# optional overrides most setups never touch
+ADVANCED_KEYS = {"studentNumberIdType", "studentNumberUserIdType", "baseUrl", "tokenUrl", "scope"}
 
 
 @dataclass
@@ -223,7 +225,7 @@ def build(info: ProviderTypeInfo, *, allow_local_paths: bool) -> TypeForm:
 
 def _place(section: Section, item: Input, nullable: bool) -> None:
     # optional fields with a real default are tuning knobs: tucked under "Advanced"
-    if not item.required and item.default is not None and not nullable:
+    if not item.required and ((item.default is not None and not nullable) or item.key in ADVANCED_KEYS):
         section.advanced.append(item)
     else:
         section.inputs.append(item)

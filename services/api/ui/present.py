@@ -108,6 +108,9 @@ def _plural(entity: str) -> str:
     return {"class": "classes"}.get(entity, entity if entity.endswith("s") else entity + "s")
 
 
+CHART_RUNS = 30
+
+
 @dataclass
 class Chart:
     width: int
@@ -121,9 +124,10 @@ class Chart:
 
 def chart(runs: list[RunSummary], *, width: int = 600, height: int = 140) -> Chart:
     """Bars for durations and a line for records received over the last runs, oldest on the left."""
-    shown = list(reversed(runs[:30]))
+    shown = list(reversed(runs[:CHART_RUNS]))
     pad = 4
-    slot = (width - 2 * pad) / max(len(shown), 1)
+    # a fixed slot per run, so one run is one narrow bar and the scale never jumps
+    slot = (width - 2 * pad) / CHART_RUNS
     seconds = [r.duration_seconds or 0.0 for r in shown]
     records = [sum(entity_counts(r.stats, e)["received"] for e in ENTITIES) for r in shown]
     max_seconds = max(seconds, default=0.0) or 1.0

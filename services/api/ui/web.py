@@ -121,10 +121,14 @@ def problem_title(exc: ApiError) -> str:
 
 
 def problem_body(exc: ApiError) -> dict[str, Any]:
+    fields = [e for e in exc.errors or [] if e.get("field")]
+    message = sentence(exc.detail)
+    if fields:
+        message = "Please correct the highlighted field" + ("s." if len(fields) > 1 else ".")
     return {
         "ok": False,
         "status": exc.status,
-        "message": sentence(exc.detail),
+        "message": message,
         "errors": [{"field": e.get("field", ""), "message": sentence(e.get("detail", ""))} for e in exc.errors or []],
         **{k: v for k, v in exc.extra.items() if isinstance(v, str | int | float | bool)},
     }

@@ -24,6 +24,19 @@
     setTimeout(() => item.remove(), kind === "error" ? 12000 : 6000);
   }
 
+  // a message that outlives the navigation it causes, shown by the next page
+  function go(url, message) {
+    if (message) sessionStorage.setItem("sis-toast", message);
+    location.assign(url);
+  }
+
+  function pendingToast() {
+    const message = sessionStorage.getItem("sis-toast");
+    if (!message) return;
+    sessionStorage.removeItem("sis-toast");
+    toast(message);
+  }
+
   function localizeTimes(root) {
     const fmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
     root.querySelectorAll("time[datetime]").forEach((el) => {
@@ -37,9 +50,14 @@
   }
 
   // ---- requests -------------------------------------------------------------------------
-  async function post(form, submitter) {
-    const body = new URLSearchParams(new FormData(form, submitter));
-    const response = await fetch(form.action, {
+  // the body is taken before the submitter is disabled: a disabled button is left out of a form
+  function bodyOf(form, submitter) {
+    return new URLSearchParams(new FormData(form, submitter));
+  }
+
+  async function post(form, body) {
+    // getAttribute: a control named "action" would shadow form.action
+    const response = await fetch(form.getAttribute("action"), {
       method: "POST",
       body,
       credentials: "same-origin",
@@ -99,21 +117,22 @@
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const submitter = event.submitter;
+      const body = bodyOf(form, submitter);
       clearErrors(form);
       if (submitter) submitter.disabled = true;
       form.setAttribute("aria-busy", "true");
       try {
-        const data = await post(form, submitter);
+        const data = await post(form, body);
         if (!data.ok) {
           const first = showErrors(form, data);
           if (first && first.focus) first.focus();
           return;
         }
-        toast(data.message);
         if (data.redirect) {
-          location.assign(data.redirect);
+          go(data.redirect, data.message);
           return;
         }
+        toast(data.message);
         if (form.matches("[data-toggle-enabled]")) flipEnabled(form);
         form.closest("dialog")?.close();
         refreshAll();
@@ -351,6 +370,7 @@
       event.preventDefault();
       const submitter = event.submitter;
       const action = submitter?.value || "save";
+      const body = bodyOf(form, submitter);
       clearErrors(form);
       if (submitter) submitter.disabled = true;
       form.setAttribute("aria-busy", "true");
@@ -359,7 +379,7 @@
         result.textContent = "Testing the connection…";
       }
       try {
-        const data = await post(form, submitter);
+        const data = await post(form, body);
         if (!data.ok) {
           result.className = "test-result";
           result.textContent = "";
@@ -379,8 +399,8 @@
           save.textContent = ok ? "Save provider" : "Save anyway";
           return;
         }
-        toast(data.message);
-        if (data.redirect) location.assign(data.redirect);
+        if (data.redirect) go(data.redirect, data.message);
+        else toast(data.message);
       } catch (err) {
         toast(`Could not reach the server: ${err.message}`, "error");
       } finally {
@@ -405,6 +425,7 @@
 
   document.addEventListener("DOMContentLoaded", () => {
     localizeTimes(document);
+    pendingToast();
     document.querySelectorAll("form[data-enhance]").forEach(enhance);
     document.querySelectorAll("[data-live-src]").forEach(startLive);
     document.querySelectorAll("[data-schedule]").forEach(initSchedule);
