@@ -103,7 +103,8 @@ def test_a_district_admin_adds_a_csv_provider_runs_it_and_reads_the_run(
     expect(preview).to_contain_text("Weekdays at 6 AM")
     expect(preview.locator("ol.next-runs li")).to_have_count(5)
     for item in preview.locator("ol.next-runs li").all_inner_texts():
-        assert "06:00" in item and "America/Chicago" in item
+        assert "06:00" in item
+        assert "America/Chicago" in item
     schedule.get_by_role("button", name="Save schedule").click()
     expect(page.locator("#toasts")).to_contain_text("Schedule saved: Weekdays at 6 AM")
     screenshot(page, "provider-details")
@@ -193,9 +194,11 @@ def test_an_admin_of_another_district_cannot_see_the_provider(
     expect(page.get_by_role("heading", name=re.compile(TENANT_B))).to_be_visible()
     expect(page.get_by_text("District A feed")).to_have_count(0)
     response = page.goto(f"{UI}/providers/{provider_id}")
-    assert response is not None and response.status == 404
+    assert response is not None
+    assert response.status == 404
     expect(page.get_by_role("heading", name="Not found")).to_be_visible()
     expect(page.get_by_text("District A feed")).to_have_count(0)
     response = page.goto(f"{UI}?tenant={TENANT_A}")
-    assert response is not None and response.status == 403
+    assert response is not None
+    assert response.status == 403
     assert_accessible(page, "error page")
