@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import importlib
 import json
 import secrets
 import signal
@@ -20,6 +19,7 @@ from typing import Any
 
 import paramiko
 
+from libs.generator import District, DistrictSpec, write_oneroster_csv
 from libs.simulators.sftp.server import SftpSimulator, load_or_create_host_key
 
 DEFAULT_OUT = Path(".data") / "simulators" / "sftp"
@@ -44,18 +44,14 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def generate(size: str, seed: int, out: Path, *, layout: str = "zip") -> Path:
     """Write a generated district's package under `out` and return the folder to serve."""
-    try:
-        generator: Any = importlib.import_module("libs.generator")
-    except ModuleNotFoundError:
-        raise SystemExit("the district generator (libs.generator) is not part of this build; use --dir") from None
     served = out / f"district-{size.upper()}-seed{seed}"
     marker = served / ".complete"
     if not marker.exists():
-        district = generator.District(generator.DistrictSpec.for_tier(size, seed=seed))
+        district = District(DistrictSpec.for_tier(size, seed=seed))
         if layout == "zip":
-            generator.write_oneroster_csv(district, served / f"oneroster-{size.upper()}.zip", zip=True)
+            write_oneroster_csv(district, served / f"oneroster-{size.upper()}.zip", zip=True)
         else:
-            generator.write_oneroster_csv(district, served)
+            write_oneroster_csv(district, served)
         marker.touch()
     return served
 

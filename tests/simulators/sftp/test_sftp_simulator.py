@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -114,9 +113,6 @@ def test_cli_prints_the_fingerprint_and_a_provider_config_that_works(served, tmp
             process.stdout.close()
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("libs.generator") is None, reason="the district generator is not in this build"
-)
 def test_generated_district_is_served_as_a_zip(tmp_path):
     from libs.simulators.sftp.cli import generate
 
