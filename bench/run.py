@@ -236,3 +236,5 @@ def _print(results: list[Result], floor: dict[str, float], total_records: int) -
     )
     for scenario, wall in full_wall.items():
         print(f"pipeline / floor, {scenario} full sync: {wall / floor['total']:.2f}x")
+    if "csv-local" in full_wall and "csv-sftp" in full_wall:
+        print(f"csv-sftp / csv-local, full sync: {full_wall['csv-sftp'] / full_wall['csv-local']:.2f}x")

@@ -29,6 +29,17 @@ from libs.connectors.sftp.keys import fingerprint, parse_private_key
 
 log = logging.getLogger(__name__)
 
+# paramiko logs a client that hangs up without a goodbye as an error; for a simulator that is noise
+_TRANSPORT_LOG = "libs.simulators.sftp.transport"
+
+
+class _DropHangups(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Socket exception")
+
+
+logging.getLogger(_TRANSPORT_LOG).addFilter(_DropHangups())
+
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 
@@ -225,6 +236,7 @@ class SftpSimulator:
         # responses are small and frequent: Nagle plus delayed ACKs would add ~40 ms to each
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         transport = paramiko.Transport(conn)
+        transport.set_log_channel(_TRANSPORT_LOG)
         transport.add_server_key(self.host_key)
         transport.set_subsystem_handler("sftp", paramiko.SFTPServer, _ReadOnlyFolder, self.root)
         with self._lock:
