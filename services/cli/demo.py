@@ -6,8 +6,12 @@ import argparse
 import signal
 from typing import Any
 
+from libs.auth import Role
 from libs.db.settings import AppEnv, load_settings
 from libs.logs import configure_logging
+from services.cli.token import login_url, mint
+from services.demo.seed import TENANT, SeedError, seed
+from services.demo.seeders import start_sources
 from services.demo.stack import DemoStack
 
 
@@ -29,8 +33,21 @@ def run(args: argparse.Namespace) -> int:
     try:
         stack.start_servers()
         stack.start_processes(port=port)
-        print(f"\nsis-sync demo is up: http://localhost:{port}/healthz  http://localhost:{port}/readyz")
-        print("Press Ctrl-C to stop.\n")
+        print("starting the simulated SIS sources (an S-tier district)")
+        stack.sources = start_sources(settings.data_dir / "demo")
+        seeder = mint(settings, role=Role.DISTRICT_ADMIN, tenant=TENANT, sub="demo-setup", ttl=600)
+        try:
+            seeded = seed(f"http://127.0.0.1:{port}", seeder, stack.sources)
+        except SeedError as exc:
+            print(f"\nthe demo providers could not be set up: {exc}")
+            seeded = []
+        print(f"\nsis-sync demo is up. Tenant {TENANT} has {len(seeded)} providers, each running a first sync:")
+        for item in seeded:
+            print(f"  - {item.name} ({item.provider_type})")
+        token = mint(settings, role=Role.DISTRICT_ADMIN, tenant=TENANT, sub="demo-admin")
+        link = login_url(settings, token, port=port)
+        print(f"\nOpen the District Admin UI (this link signs you in for 12 hours):\n\n  {link}\n")
+        print("Press Ctrl-C to stop.\n", flush=True)
         stack.wait()
     except KeyboardInterrupt:
         print("\nstopping the demo")

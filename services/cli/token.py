@@ -7,7 +7,9 @@ from typing import Any
 
 from libs.auth import Role, mint_token
 from libs.db.dev_secrets import jwt_secret
-from libs.db.settings import load_settings
+from libs.db.settings import Settings, load_settings
+
+LOGIN_PATH = "/integrations/sis/login"
 
 
 def register(subparsers: Any) -> None:
@@ -24,18 +26,24 @@ def run(args: argparse.Namespace) -> int:
     if args.role == Role.DISTRICT_ADMIN and not args.tenant:
         raise SystemExit("sis-sync token: --tenant is required for a DISTRICT_ADMIN token")
     settings = load_settings()
-    token = mint_token(
+    token = mint(settings, role=args.role, tenant=args.tenant, sub=args.sub, ttl=args.ttl)
+    print(login_url(settings, token) if args.login_url else token)
+    return 0
+
+
+def mint(settings: Settings, *, role: str, tenant: str | None, sub: str, ttl: int = 12 * 3600) -> str:
+    return mint_token(
         jwt_secret(settings),
-        subject=args.sub,
-        roles=[args.role],
-        tenant_id=args.tenant,
-        ttl_seconds=args.ttl,
+        subject=sub,
+        roles=[role],
+        tenant_id=tenant,
+        ttl_seconds=ttl,
         issuer=settings.auth_jwt_issuer,
         audience=settings.auth_jwt_audience,
     )
-    if args.login_url:
-        host = "localhost" if settings.host in ("0.0.0.0", "::") else settings.host  # noqa: S104
-        print(f"http://{host}:{settings.port}/integrations/sis/login#token={token}")
-    else:
-        print(token)
-    return 0
+
+
+def login_url(settings: Settings, token: str, *, port: int | None = None) -> str:
+    """The UI's sign-in link. The token rides in the fragment, which browsers never send."""
+    host = "localhost" if settings.host in ("0.0.0.0", "::") else settings.host  # noqa: S104
+    return f"http://{host}:{port or settings.port}{LOGIN_PATH}#token={token}"

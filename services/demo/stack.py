@@ -18,6 +18,7 @@ from libs.db import migrate
 from libs.db.settings import Settings
 from libs.embedded.postgres import EmbeddedPostgres
 from libs.embedded.redis import EmbeddedRedis
+from services.demo.seeders import Source, stop_sources
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ class DemoStack:
     postgres: EmbeddedPostgres | None = None
     redis: EmbeddedRedis | None = None
     env: dict[str, str] = field(default_factory=dict)
+    sources: list[Source] = field(default_factory=list)
 
     def start_servers(self) -> None:
         data_dir = self.settings.data_dir
@@ -48,6 +50,8 @@ class DemoStack:
             "REDIS_URL": redis_url,
             "APP_ENV": self.settings.app_env.value,
             "DATA_DIR": str(data_dir.resolve()),
+            # the demo's "local folder" provider reads a package under DATA_DIR
+            "ALLOW_LOCAL_CSV_PATHS": "true",
         }
         print("migrating the database")
         migrate.upgrade(database_url)
@@ -97,6 +101,8 @@ class DemoStack:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         self.processes.clear()
+        stop_sources(self.sources)
+        self.sources = []
         if self.redis is not None:
             self.redis.stop()
             self.redis = None

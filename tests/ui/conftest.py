@@ -3,16 +3,12 @@ and (tests/ui/browser) a real API server, worker and Chromium for what a person 
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
-import socket
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, sync_playwright
 from sqlalchemy import Engine
@@ -21,7 +17,8 @@ from starlette.testclient import TestClient
 from libs.auth import mint_token
 from libs.db.settings import Settings
 from libs.generator import District, DistrictSpec, write_oneroster_csv
-from libs.harness.processes import ServiceProcess, start_worker, wait_until
+from libs.harness.api import ThreadedApi
+from libs.harness.processes import ServiceProcess, start_worker
 from services.api.app import create_app
 
 TENANT_A = "district-a"
@@ -92,31 +89,6 @@ def require_chromium() -> None:
     pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); browser tests need it")
 
 
-class ApiServer:
-    """`create_app` on uvicorn in a thread, on a free port of 127.0.0.1."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.bind(("127.0.0.1", 0))
-        self.port = self._socket.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(create_app(settings), log_level="warning", access_log=False, lifespan="on")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._server.serve([self._socket])), daemon=True)
-
-    def __enter__(self) -> ApiServer:
-        self._thread.start()
-        wait_until(lambda: self._server.started or not self._thread.is_alive(), timeout=30, what="the API server")
-        if not self._server.started:
-            raise RuntimeError("the API server did not start")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(15)
-        self._socket.close()
-
-
 @pytest.fixture(scope="module")
 def browser_settings(settings: Settings) -> Settings:
     return settings.model_copy(
@@ -129,8 +101,8 @@ def browser_settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def api_server(browser_settings: Settings, engine: Engine) -> Iterator[ApiServer]:
-    with ApiServer(browser_settings) as server:
+def api_server(browser_settings: Settings, engine: Engine) -> Iterator[ThreadedApi]:
+    with ThreadedApi(browser_settings) as server:
         yield server
 
 
@@ -156,7 +128,7 @@ def chromium() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(chromium: Browser, api_server: ApiServer) -> Iterator[Page]:
+def page(chromium: Browser, api_server: ThreadedApi) -> Iterator[Page]:
     context = chromium.new_context(base_url=api_server.url, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(15_000)
     page = context.new_page()

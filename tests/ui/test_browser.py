@@ -13,9 +13,10 @@ from sqlalchemy import Engine, text
 
 from libs.db.settings import Settings, to_libpq_url
 from libs.enums import ProviderType
+from libs.harness.api import ThreadedApi
 from libs.harness.processes import ServiceProcess
 from libs.harness.providers import create_provider
-from tests.ui.conftest import TENANT_A, TENANT_B, ApiServer, assert_accessible, screenshot
+from tests.ui.conftest import TENANT_A, TENANT_B, assert_accessible, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -23,7 +24,7 @@ UI = "/integrations/sis"
 
 
 @pytest.fixture
-def stack(db: Engine, api_server: ApiServer, ui_worker: ServiceProcess) -> Iterator[Engine]:
+def stack(db: Engine, api_server: ThreadedApi, ui_worker: ServiceProcess) -> Iterator[Engine]:
     yield db
     assert ui_worker.alive(), ui_worker.output()[-3000:]
 
