@@ -136,9 +136,14 @@ def page(chromium: Browser, api_server: ThreadedApi) -> Iterator[Page]:
     context.close()
 
 
-def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
+def screenshot_path(name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
+    return SCREENSHOTS / f"{name}.png"
+
+
+def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
+    path = screenshot_path(name)
+    page.evaluate("document.getElementById('toasts')?.replaceChildren()")
     page.screenshot(path=str(path), full_page=full_page)
     return path
 

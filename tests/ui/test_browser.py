@@ -14,9 +14,9 @@ from sqlalchemy import Engine, text
 from libs.db.settings import Settings, to_libpq_url
 from libs.enums import ProviderType
 from libs.harness.api import ThreadedApi
-from libs.harness.processes import ServiceProcess
+from libs.harness.processes import ServiceProcess, wait_until
 from libs.harness.providers import create_provider
-from tests.ui.conftest import TENANT_A, TENANT_B, assert_accessible, screenshot
+from tests.ui.conftest import TENANT_A, TENANT_B, assert_accessible, screenshot, screenshot_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -27,6 +27,20 @@ UI = "/integrations/sis"
 def stack(db: Engine, api_server: ThreadedApi, ui_worker: ServiceProcess) -> Iterator[Engine]:
     yield db
     assert ui_worker.alive(), ui_worker.output()[-3000:]
+    # a cancelled run's last step may still be rolling back: the next test's TRUNCATE waits for it
+    wait_until(lambda: _quiet(db), timeout=60, interval=0.2, what="the worker to go idle")
+
+
+def _quiet(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        busy = conn.execute(
+            text(
+                "SELECT (SELECT count(*) FROM sis_sync_runs WHERE status IN ('PENDING', 'IN_PROGRESS')) + "
+                "(SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND state NOT IN ('idle'))"
+            )
+        ).scalar_one()
+    return busy == 0
 
 
 def sign_in(page: Page, token: str) -> None:
@@ -37,7 +51,7 @@ def sign_in(page: Page, token: str) -> None:
 
 
 def test_a_district_admin_adds_a_csv_provider_runs_it_and_reads_the_run(
-    page: Page, stack: Engine, mint: Callable[..., str], s_tier_package: Path
+    page: Page, stack: Engine, mint: Callable[..., str], s_tier_package: Path, browser_settings: Settings
 ) -> None:
     sign_in(page, mint("DISTRICT_ADMIN", TENANT_A))
     expect(page.get_by_role("heading", name=re.compile("SIS integrations"))).to_be_visible()
@@ -45,8 +59,17 @@ def test_a_district_admin_adds_a_csv_provider_runs_it_and_reads_the_run(
     assert_accessible(page, "empty integration list")
 
     # the modal: type, then settings with an error the API finds, then schedule, test and save
-    page.get_by_role("link", name="Add provider").click()
+    # the modal by keyboard: Enter opens it with focus inside, Escape closes it back to its opener
+    opener = page.get_by_role("link", name="Add provider")
+    opener.focus()
+    page.keyboard.press("Enter")
     dialog = page.get_by_role("dialog", name="Add provider")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_role("radio").first).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(opener).to_be_focused()
+    page.keyboard.press("Enter")
     expect(dialog).to_be_visible()
     dialog.get_by_role("radio", name=re.compile("OneRoster CSV")).check()
     dialog.get_by_role("button", name="Next").click()
@@ -110,8 +133,18 @@ def test_a_district_admin_adds_a_csv_provider_runs_it_and_reads_the_run(
     expect(page.locator("#toasts")).to_contain_text("Schedule saved: Weekdays at 6 AM")
     screenshot(page, "provider-details")
 
-    # the run's stats, from the history table
-    history.get_by_role("link", name="Success").first.click()
+    # a second run of the same package changes nothing, and the history shows both
+    page.get_by_role("button", name="Run sync now").click()
+    expect(history.get_by_role("link", name="Success")).to_have_count(2, timeout=180_000)
+    expect(status.get_by_text("Idle")).to_be_visible(timeout=30_000)
+    unchanged = history.locator("tbody tr").first
+    expect(unchanged.locator("td.counts").nth(3)).to_contain_text("+0")
+    expect(history.locator("figure.chart svg rect")).to_have_count(2)
+    page.evaluate("document.getElementById('toasts').replaceChildren()")
+    page.locator("section:has(#history)").screenshot(path=str(screenshot_path("sync-history")))
+
+    # the first run's stats, from the history table
+    history.get_by_role("link", name="Success").last.click()
     page.wait_for_url(re.compile(r"/runs/[0-9a-f-]{36}$"))
     stats = page.locator("#run-stats")
     users = stats.get_by_role("row", name=re.compile("^Users"))
@@ -123,6 +156,15 @@ def test_a_district_admin_adds_a_csv_provider_runs_it_and_reads_the_run(
     screenshot(page, "run-details")
 
     # back on the list: the provider with its schedule in words and cron, its last status
+    create_provider(
+        stack,
+        browser_settings,
+        provider_type=ProviderType.ONEROSTER_CSV,
+        config={"localPath": "/srv/exports/legacy"},
+        tenant_id=TENANT_A,
+        name="Legacy export (paused)",
+        enabled=False,
+    )
     page.goto(UI)
     row = page.get_by_role("row", name=re.compile("Nightly OneRoster CSV"))
     expect(row).to_contain_text("Weekdays at 6 AM")
@@ -162,6 +204,7 @@ def test_cancelling_a_running_sync_stops_it_and_the_page_says_so(
         page.get_by_role("button", name="Run sync now").click()
         status = page.locator("#status")
         expect(status.locator(".status-IN_PROGRESS")).to_be_visible(timeout=60_000)
+        wait_until(lambda: _waiting_on_enrollments(stack), timeout=60, what="the run to wait for the lock")
         cancel = page.get_by_role("button", name="Cancel sync")
         expect(cancel).to_be_visible()
         expect(page.get_by_role("button", name="Run sync now")).to_be_hidden()
@@ -178,6 +221,14 @@ def test_cancelling_a_running_sync_stops_it_and_the_page_says_so(
         assert conn.execute(text("SELECT status FROM sis_sync_runs")).scalar_one() == "CANCELLED"
         actions = conn.execute(text("SELECT action FROM audit_log ORDER BY id")).scalars().all()
     assert actions == ["sync.requested", "sync.cancelled"]
+
+
+def _waiting_on_enrollments(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        waiting = conn.execute(
+            text("SELECT count(*) FROM pg_locks WHERE relation = 'enrollments'::regclass AND NOT granted")
+        ).scalar_one()
+    return bool(waiting)
 
 
 def test_an_admin_of_another_district_cannot_see_the_provider(

@@ -172,7 +172,12 @@ async def status_fragment(request: Request) -> Response:
     gw = gateway(request)
     provider_id = request.path_params["providerId"]
     status = await gw.model(SyncStatusOut, "syncStatus", providerId=provider_id)
-    context = {"status": status, "phases": present.phases(status.progress, status.phase)}
+    provider = await gw.model(Provider, "getProvider", providerId=provider_id)
+    context = {
+        "status": status,
+        "phases": present.phases(status.progress, status.phase),
+        "timezone": provider.schedule_timezone,
+    }
     key = f"{status.run_id or ''}|{status.last_status or ''}|{status.last_sync or ''}"
     return fragment("_status.html", context, headers={"X-Live-Active": _flag(status.is_running), "X-Live-Key": key})
 

@@ -42,6 +42,17 @@ def utc_text(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
 
 
+def zoned_text(value: datetime | None, zone: str) -> str:
+    """A schedule's instant as the provider's admins read it: in the provider's own zone."""
+    if value is None:
+        return "—"
+    try:
+        local = value.astimezone(schedule.zone(zone))
+    except schedule.ScheduleError:
+        return utc_text(value)
+    return local.strftime("%a %Y-%m-%d %H:%M %Z")
+
+
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return "—"

@@ -36,6 +36,7 @@ def environment() -> Environment:
         schedule_words=present.schedule_words,
         duration=present.duration,
         utc=present.utc_text,
+        zoned=present.zoned_text,
         status_word=present.status_word,
         counts=present.entity_counts,
         type_title=lambda name: forms.TYPE_TITLES.get(name, (name, ""))[0],

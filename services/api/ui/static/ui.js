@@ -40,7 +40,8 @@
   function localizeTimes(root) {
     const fmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
     root.querySelectorAll("time[datetime]").forEach((el) => {
-      if (el.closest(".next-runs") || el.dataset.localized) return;
+      // schedule times stay in the provider's zone, as the server wrote them
+      if (el.closest(".next-runs") || el.hasAttribute("data-zoned") || el.dataset.localized) return;
       const when = new Date(el.getAttribute("datetime"));
       if (Number.isNaN(when.getTime())) return;
       el.title = el.textContent.trim();
@@ -235,7 +236,10 @@
         if (!dialog) return;
         event.preventDefault();
         dialog.showModal();
-        const first = dialog.querySelector("input:not([type=hidden]):not(:disabled), select, textarea, button");
+        // the first field of the visible step, else the first control
+        const first =
+          dialog.querySelector("[data-step]:not([hidden]) :is(input:not([type=hidden]), select, textarea):not(:disabled)") ||
+          dialog.querySelector("input:not([type=hidden]):not(:disabled), select, textarea, button");
         first?.focus();
       });
     });
