@@ -219,8 +219,21 @@ def test_cancelling_a_running_sync_stops_it_and_the_page_says_so(
     expect(page.get_by_role("button", name="Run sync now")).to_be_visible()
     with stack.connect() as conn:
         assert conn.execute(text("SELECT status FROM sis_sync_runs")).scalar_one() == "CANCELLED"
+
+    # delete, with its confirmation
+    page.get_by_role("button", name="Delete provider…").click()
+    confirm = page.get_by_role("dialog", name=re.compile("Delete “Slow feed”"))
+    expect(confirm).to_be_visible()
+    confirm.get_by_role("button", name="Delete provider").click()
+    expect(confirm.locator('[data-error-for="confirm"]')).to_contain_text("Tick the box")
+    confirm.get_by_label("Yes, delete Slow feed").check()
+    confirm.get_by_role("button", name="Delete provider").click()
+    page.wait_for_url(re.compile(r"/integrations/sis\?tenant=district-a$"))
+    expect(page.locator("#toasts")).to_contain_text("Provider “Slow feed” deleted.")
+    expect(page.get_by_text("No SIS integration is configured")).to_be_visible()
+    with stack.connect() as conn:
         actions = conn.execute(text("SELECT action FROM audit_log ORDER BY id")).scalars().all()
-    assert actions == ["sync.requested", "sync.cancelled"]
+    assert actions == ["sync.requested", "sync.cancelled", "provider.deleted"]
 
 
 def _waiting_on_enrollments(engine: Engine) -> bool:

@@ -235,3 +235,49 @@ def test_a_runs_page_lists_its_record_errors_and_downloads_them_as_csv(
     assert lines[0].startswith("id,entityType,externalId")
     assert len(lines) == 3
     assert "'=cmd()" in csv.text  # a formula is defused for spreadsheets
+
+
+def test_provider_actions_answer_in_words_and_refuse_what_the_api_refuses(
+    browser_client: TestClient, mint: Callable[..., str], db: Engine, ui_settings: Settings
+) -> None:
+    provider_id = create_provider(
+        db, ui_settings, provider_type=ProviderType.ONEROSTER_CSV, config={"localPath": "/x"}, tenant_id=TENANT_A
+    )
+    csrf = sign_in(browser_client, mint())
+    base = f"{UI}/providers/{provider_id}"
+
+    bad = browser_client.post(
+        f"{base}/schedule", data={"csrf": csrf, "schedule": "custom", "cron": "99 * * * *", "scheduleTimezone": "UTC"}
+    )
+    assert bad.status_code == 303  # without JavaScript: back to the page with the message
+    assert "not a valid cron expression" in browser_client.get(base).text.lower()
+    as_json = browser_client.post(
+        f"{base}/schedule",
+        data={"csrf": csrf, "schedule": "weekdays", "scheduleTimezone": "Mars/Olympus"},
+        headers=JSON,
+    )
+    assert as_json.status_code == 422
+    assert as_json.json()["errors"][0]["field"] == "scheduleTimezone"
+
+    saved = browser_client.post(
+        f"{base}/schedule",
+        data={"csrf": csrf, "schedule": "weekdays", "scheduleTimezone": "America/Chicago"},
+        headers=JSON,
+    ).json()
+    assert saved["message"].startswith("Schedule saved: Weekdays at 6 AM. Next run:")
+
+    off = browser_client.post(f"{base}/enabled", data={"csrf": csrf, "enabled": "false"}, headers=JSON).json()
+    assert off["message"] == "Provider disabled: no sync runs until it is enabled again."
+    refused = browser_client.post(f"{base}/sync", data={"csrf": csrf}, headers=JSON)
+    assert refused.status_code == 409
+    assert refused.json()["message"] == "Provider disabled: enable it before running a sync"
+
+    unconfirmed = browser_client.post(f"{base}/delete", data={"csrf": csrf}, headers=JSON)
+    assert unconfirmed.status_code == 422
+    assert unconfirmed.json()["errors"] == [{"field": "confirm", "message": "Tick the box to confirm the deletion"}]
+    deleted = browser_client.post(f"{base}/delete", data={"csrf": csrf, "confirm": "yes"}, headers=JSON).json()
+    assert deleted["redirect"] == f"{UI}?tenant={TENANT_A}"
+    assert browser_client.get(base).status_code == 404
+    with db.connect() as conn:
+        actions = conn.execute(text("SELECT action FROM audit_log ORDER BY id")).scalars().all()
+    assert actions == ["provider.updated", "provider.updated", "provider.deleted"]
