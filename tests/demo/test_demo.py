@@ -103,5 +103,10 @@ def test_the_demo_seeds_a_tenant_syncs_every_source_prints_the_link_and_stops_on
         assert "stopping the demo" in log.read_text()
     finally:
         if demo.poll() is None:
-            demo.kill()
-            demo.wait()
+            # Ctrl-C first: a killed demo would leave its api, worker and scheduler running
+            demo.send_signal(signal.SIGINT)
+            try:
+                demo.wait(timeout=90)
+            except subprocess.TimeoutExpired:
+                demo.kill()
+                demo.wait()
