@@ -44,6 +44,9 @@ def test_an_expired_token_or_one_signed_by_someone_else_is_refused_in_words(
     expired = browser_client.post(LOGIN, data={"token": mint(ttl=-10), "csrf": csrf})
     assert expired.status_code == 401
     assert "This token cannot be used: token expired." in expired.text
+    stale = browser_client.post(LOGIN, data={"token": mint(), "csrf": "0" * 64})
+    assert stale.status_code == 403
+    assert "The sign-in form had expired" in stale.text
     forged = mint().rsplit(".", 1)[0] + ".AAAA"
     refused = browser_client.post(LOGIN, data={"token": forged, "csrf": csrf})
     assert refused.status_code == 401

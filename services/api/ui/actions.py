@@ -21,6 +21,7 @@ from services.api.schemas import (
     SyncAccepted,
 )
 from services.api.ui import forms, present
+from services.api.ui.gateway import Gateway
 from services.api.ui.pages import list_url, type_forms
 from services.api.ui.render import render
 from services.api.ui.session import PREFIX
@@ -79,7 +80,7 @@ def _field_errors(exc: ApiError) -> dict[str, str]:
     return {e.get("field", ""): e.get("detail", "") for e in exc.errors or []} or {"": exc.detail}
 
 
-async def _after_test(request: Request, gw: Any, data: dict[str, str], result: ConnectionTestResult) -> Response:
+async def _after_test(request: Request, gw: Gateway, data: dict[str, str], result: ConnectionTestResult) -> Response:
     if wants_json(request):
         return JSONResponse({"ok": True, "test": result.model_dump(mode="json"), "message": result.message})
     return await _form_again(request, gw, data, errors={}, test=result)
@@ -87,7 +88,7 @@ async def _after_test(request: Request, gw: Any, data: dict[str, str], result: C
 
 async def _form_again(
     request: Request,
-    gw: Any,
+    gw: Gateway,
     data: dict[str, str],
     *,
     errors: dict[str, str],

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from libs.auth import Principal
 from services.api import endpoint
 from services.api.services import Services
 from services.api.ui.session import Session
@@ -27,7 +28,7 @@ class Gateway:
         self.session = session
 
     @property
-    def principal(self) -> Any:
+    def principal(self) -> Principal:
         return self.session.principal
 
     async def call(

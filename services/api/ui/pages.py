@@ -25,7 +25,7 @@ from services.api.security import principal_of
 from services.api.ui import forms, present
 from services.api.ui.gateway import Gateway
 from services.api.ui.render import fragment, render
-from services.api.ui.session import PREFIX, sign_in, sign_out
+from services.api.ui.session import CSRF_FIELD, PREFIX, check_csrf, sign_in, sign_out
 from services.api.ui.web import form_data, gateway, services_of, session_of, ui_route
 
 RUNS_PER_PAGE = 30
@@ -50,7 +50,12 @@ async def login_submit(request: Request) -> Response:
     settings = services.settings
     data: dict[str, str] = {}
     try:
-        data = await form_data(request)
+        data = await form_data(request, check=False)
+        check_csrf(request, services.jwt_secret, data.get(CSRF_FIELD))
+    except ApiError:
+        context = {"next": safe_next(data.get("next")), "error": "The sign-in form had expired. Please try again."}
+        return render(request, services, "login.html", context, status=403)
+    try:
         token = data.get("token", "").strip()
         if not token:
             raise ApiError(422, "paste a token (sis-sync token prints one)")

@@ -100,7 +100,7 @@ def phases(progress: Progress | None, current: str | None) -> list[Phase]:
             phase.state = "failed"
         elif mine and all(s.status in ("done", "skipped") for s in mine):
             phase.state = "done"
-        elif any(s.status == "running" for s in mine) or current == key or any(s.status == "done" for s in mine):
+        elif any(s.status in ("running", "done") for s in mine) or (current or "").split(":")[0] == key:
             phase.state = "running"
         for s in mine:
             phase.records += s.records
@@ -113,6 +113,14 @@ def phases(progress: Progress | None, current: str | None) -> list[Phase]:
                 phase.entities[entity] = s.records
         out.append(phase)
     return out
+
+
+def phase_words(phase: str | None) -> str:
+    """`load:enrollment` -> `load (enrollments)`."""
+    if not phase:
+        return ""
+    name, _, entity = phase.partition(":")
+    return f"{name} ({_plural(entity)})" if entity else name
 
 
 def _plural(entity: str) -> str:

@@ -38,6 +38,7 @@ def environment() -> Environment:
         utc=present.utc_text,
         zoned=present.zoned_text,
         status_word=present.status_word,
+        phase_words=present.phase_words,
         counts=present.entity_counts,
         type_title=lambda name: forms.TYPE_TITLES.get(name, (name, ""))[0],
     )

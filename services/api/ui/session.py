@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import jwt
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -58,8 +59,6 @@ def current(request: Request, services: Services) -> Session | None:
 
 def _expiry(token: str) -> int:
     # the signature was checked by principal_of; this only reads exp back for the cookie's lifetime
-    import jwt
-
     claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
     return int(claims.get("exp", 0))
 

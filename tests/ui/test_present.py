@@ -1,0 +1,140 @@
+"""The UI's pure helpers: schedules in words, run phases, the chart, and provider-type forms."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from libs.connectors import registry
+from libs.enums import ProviderType, SyncMode, SyncStatus
+from services.api.schemas import Progress, ProviderTypeInfo, RunStep, RunSummary
+from services.api.ui import forms, present
+
+
+def test_schedules_read_as_words_from_presets_custom_crons_and_no_schedule() -> None:
+    assert present.schedule_words("0 6 * * 1-5") == "Weekdays at 6 AM"
+    assert present.schedule_words("30 5 * * 1-5") == "At 05:30 AM, Monday through Friday"
+    assert present.schedule_words(None) == "Manual only"
+
+
+def test_next_runs_are_written_in_the_providers_zone() -> None:
+    instant = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    assert present.zoned_text(instant, "America/Chicago") == "Thu 2026-11-26 06:00 CST"
+    assert present.zoned_text(instant, "Not/AZone") == "2026-11-26 12:00 UTC"
+
+
+def _step(name: str, status: str, records: int = 0, **detail: object) -> RunStep:
+    return RunStep(step=name, status=status, records=records, detail=dict(detail), started_at=None, finished_at=None)
+
+
+def test_phases_show_what_is_done_running_and_waiting_with_counts_per_entity() -> None:
+    steps = [
+        _step("plan", "done", 2),
+        _step("extract:users", "done", 900, counts={"user": 900}),
+        _step("extract:classes", "done", 40, counts={"class": 40, "enrollment": 0}),
+        _step("stage", "done"),
+        _step("load:school", "done", 3),
+        _step("load:user", "running"),
+        _step("deactivate", "pending"),
+    ]
+    progress = Progress(steps_total=7, steps_done=5, steps_failed=0, records=940, steps=steps)
+    by_name = {p.name: p for p in present.phases(progress, "load:user")}
+    assert by_name["Extract"].state == "done"
+    assert by_name["Extract"].entities == {"users": 900, "classes": 40, "enrollments": 0}
+    assert by_name["Extract"].parts == (2, 2)
+    assert by_name["Load"].state == "running"
+    assert by_name["Load"].entities == {"schools": 3}
+    assert by_name["Deactivate"].state == "waiting"
+    assert by_name["Finalize"].state == "waiting"
+    assert present.phase_words("load:enrollment") == "load (enrollments)"
+
+
+def _csv_form(*, allow_local: bool) -> forms.TypeForm:
+    model = registry.connector_class(ProviderType.ONEROSTER_CSV).config_model
+    info = ProviderTypeInfo(
+        provider_type=ProviderType.ONEROSTER_CSV,
+        config_schema=model.model_json_schema(by_alias=True),
+        secret_fields=["sftp.password", "sftp.privateKey", "sftp.privateKeyPassphrase"],
+    )
+    return forms.build(info, allow_local_paths=allow_local)
+
+
+def test_the_csv_form_offers_sftp_or_a_local_folder_only_where_local_paths_are_allowed() -> None:
+    local = _csv_form(allow_local=True)
+    assert local.sources == [("sftp", "SFTP server"), ("local", "A folder or zip on this server")]
+    assert "config.localPath" in {i.path for i in local.all_inputs()}
+    remote = _csv_form(allow_local=False)
+    assert remote.sources == []
+    assert "config.localPath" not in {i.path for i in remote.all_inputs()}
+    inputs = {i.path: i for i in local.all_inputs()}
+    assert inputs["config.sftp.password"].kind == "password"
+    assert inputs["config.sftp.password"].secret
+    assert inputs["config.sftp.privateKey"].kind == "textarea"
+    assert inputs["config.sftp.privateKey"].secret
+    assert inputs["config.sftp.port"].kind == "integer"
+    assert inputs["config.sftp.hostKeyFingerprint"].label == "Host key fingerprint"
+    sftp = next(s for s in local.sections if s.path == "config.sftp")
+    assert "config.sftp.connectTimeout" in {i.path for i in sftp.advanced}
+
+
+def test_a_submitted_form_becomes_the_config_of_the_chosen_source_with_numbers_as_numbers() -> None:
+    form = _csv_form(allow_local=True)
+    data = {
+        "ONEROSTER_CSV:source": "sftp",
+        "ONEROSTER_CSV:config.sftp.host": " sftp.example.org ",
+        "ONEROSTER_CSV:config.sftp.port": "2222",
+        "ONEROSTER_CSV:config.sftp.username": "sis",
+        "ONEROSTER_CSV:config.sftp.password": "s3cret",
+        "ONEROSTER_CSV:config.sftp.connectTimeout": "",
+        "ONEROSTER_CSV:config.remotePath": "/exports",
+        "ONEROSTER_CSV:config.localPath": "/ignored/because/sftp/was/chosen",
+    }
+    assert forms.config_from_form(form, data) == {
+        "sftp": {"host": "sftp.example.org", "port": 2222, "username": "sis", "password": "s3cret"},
+        "remotePath": "/exports",
+    }
+    assert (
+        forms.config_from_form(form, {**data, "ONEROSTER_CSV:config.sftp.port": "twenty"})["sftp"]["port"] == "twenty"
+    )
+    safe = forms.safe_values(form, data)
+    assert "ONEROSTER_CSV:config.sftp.password" not in safe
+    assert safe["ONEROSTER_CSV:config.sftp.host"] == " sftp.example.org "
+
+
+def _run(seconds: float, received: int, status: str = "SUCCESS") -> RunSummary:
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    return RunSummary(
+        id=uuid.uuid4(),
+        provider_id=uuid.uuid4(),
+        tenant_id="t",
+        status=SyncStatus(status),
+        trigger="manual",
+        is_manual=True,
+        mode=SyncMode.FULL,
+        requested_by=None,
+        requested_at=start,
+        schedule_slot=None,
+        started_at=start,
+        completed_at=start,
+        duration_seconds=seconds,
+        phase=None,
+        stats={"users": {"received": received}},
+        error_message=None,
+        error_count=0,
+        cancel_requested_at=None,
+        cancel_requested_by=None,
+        options={},
+    )
+
+
+def test_the_chart_gives_every_run_the_same_slot_oldest_first_scaled_to_the_longest() -> None:
+    newest_first = [_run(10.0, 500), _run(40.0, 1000, "FAILURE")]
+    chart = present.chart(newest_first, width=608, height=108)
+    slot = (608 - 8) / 30
+    assert [b["status"] for b in chart.bars] == ["FAILURE", "SUCCESS"]
+    assert chart.bars[1]["x"] - chart.bars[0]["x"] == round(slot, 1)
+    assert chart.bars[0]["h"] == 100.0  # the longest run fills the height
+    assert chart.bars[1]["h"] == 25.0
+    assert [p["y"] for p in chart.points] == [4.0, 54.0]  # 1000 records at the top, 500 half-way
+    assert (chart.max_seconds, chart.max_records) == (40.0, 1000)
+    assert "Failed, 40.0 s, 1,000 records" in chart.bars[0]["label"]
