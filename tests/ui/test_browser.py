@@ -100,6 +100,7 @@ def test_a_district_admin_adds_a_csv_provider_runs_it_and_reads_the_run(
     save.click()
 
     page.wait_for_url(re.compile(r"/providers/[0-9a-f-]{36}$"))
+    provider_url = page.url
     expect(page.get_by_role("heading", name=re.compile("Nightly OneRoster CSV"))).to_be_visible()
     expect(page.locator("#toasts")).to_contain_text("added")
 
@@ -175,9 +176,13 @@ def test_a_district_admin_adds_a_csv_provider_runs_it_and_reads_the_run(
 
     # phone width: still readable, nothing wider than the screen but the scrollable tables
     page.set_viewport_size({"width": 390, "height": 844})
-    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    assert overflow <= 0
+    overflow = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    assert page.evaluate(overflow) <= 0
     screenshot(page, "integration-list-phone")
+    page.goto(provider_url)
+    expect(page.locator("#history tbody tr")).to_have_count(2)
+    assert page.evaluate(overflow) <= 0
+    screenshot(page, "provider-details-phone")
 
 
 def test_cancelling_a_running_sync_stops_it_and_the_page_says_so(
