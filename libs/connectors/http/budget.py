@@ -9,6 +9,7 @@ the whole pool at once.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
 import time
@@ -42,6 +43,16 @@ if until_ms > current then
 end
 return until_ms
 """
+
+
+def credential_key(*parts: str) -> str:
+    """A budget key for a credential (token, client id + district) that does not reveal it.
+
+    Sources limit per credential, not per provider row: two providers sharing a token share
+    its budget. Only a digest reaches Redis, never the secret itself.
+    """
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+    return f"cred-{digest[:32]}"
 
 
 class RequestBudget:
