@@ -77,7 +77,8 @@ def test_rejected_client_credentials_say_so(make_api: Callable[..., CleverApi]) 
 
 def test_a_district_that_never_authorized_the_app_has_no_token(make_api: Callable[..., CleverApi]) -> None:
     other = [{"owner": {"type": "district", "id": "someone-else"}, "access_token": "x"}]
-    api = make_api(lambda r: httpx.Response(200, json={"data": other}), accessToken=None, clientId="c", clientSecret="s")
+    credentials = {"accessToken": None, "clientId": "c", "clientSecret": "s"}
+    api = make_api(lambda r: httpx.Response(200, json={"data": other}), **credentials)
 
     with pytest.raises(NotFoundError, match=f"no token for district {DISTRICT}"):
         list(api.listing("/schools"))

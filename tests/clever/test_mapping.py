@@ -15,7 +15,12 @@ def teacher_and_staff() -> dict[str, Any]:
         "email": "pat@example.org",
         "name": {"first": "Pat", "middle": "", "last": "Lee"},
         "roles": {
-            "teacher": {"school": "s1", "schools": ["s1"], "sis_id": "T-9", "credentials": {"district_username": "plee"}},
+            "teacher": {
+                "school": "s1",
+                "schools": ["s1"],
+                "sis_id": "T-9",
+                "credentials": {"district_username": "plee"},
+            },
             "staff": {"schools": ["s2"], "staff_id": "ST-4", "title": "Coach"},
             "district_admin": {"title": "IT"},
         },
