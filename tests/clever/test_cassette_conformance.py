@@ -107,7 +107,7 @@ def test_recorded_objects_map_to_canonical_fields(connector: Callable[..., Cleve
 
     school = next(r for r in records[School] if r.external_id == "58da8c58155b940248000007")
     assert (school.name, school.school_number, school.state_id) == ("Pineapple Elementary School", "13K123", "30890")
-    assert (school.low_grade, school.high_grade) == ("TransitionalKindergarten", "5")
+    assert (school.low_grade, school.high_grade) == ("TK", "05")
     term = next(r for r in records[Term] if r.external_id == "5b42365868c8d6104f634d34")
     assert term.start_date is not None
     assert term.end_date is not None
@@ -118,7 +118,7 @@ def test_recorded_objects_map_to_canonical_fields(connector: Callable[..., Cleve
     assert section.term_external_ids == ("5b42365868c8d6104f634d34",)
     assert section.subjects == ("homeroom/advisory",)
     assert section.periods == ("4",)
-    assert section.grades == ("6",)
+    assert section.grades == ("06",)
     student = next(r for r in records[User] if isinstance(r, User) and r.role == "student")
     assert student.primary_school_external_id in student.school_external_ids
     assert student.sis_id

@@ -87,7 +87,7 @@ def test_a_student_in_several_schools_lists_them_all_with_the_primary_first_know
     assert user.school_external_ids == ("s2", "s1", "s3")
     assert user.primary_school_external_id == "s2"
     assert (user.student_number, user.sis_id, user.state_id) == ("1001", "S-1001", "ST1")
-    assert user.grades == ("Kindergarten",)
+    assert user.grades == ("KG",)  # CEDS, as OneRoster
 
 
 def section(**fields: Any) -> dict[str, Any]:
@@ -160,3 +160,15 @@ def test_objects_without_id_are_record_errors() -> None:
     assert isinstance(mapping.school({"name": "x"}, "r"), RecordError)
     assert isinstance(mapping.user({"roles": {"student": {}}}, "student", "r"), RecordError)
     assert isinstance(next(iter(mapping.section({"name": "x"}, {}, "r"))), RecordError)
+
+
+def test_grades_become_ceds_codes_and_unknown_values_are_kept() -> None:
+    assert [mapping.grade(g) for g in ("Kindergarten", "1", "12", "PreKindergarten", "Ungraded", "")] == [
+        "KG",
+        "01",
+        "12",
+        "PK",
+        "UG",
+        None,
+    ]
+    assert mapping.grade("Grade 5") == "Grade 5"

@@ -16,6 +16,25 @@ from libs.enums import EntityType
 # the roster role of a multi-role user is the highest it holds
 ROLE_RANK = {"student": 0, "staff": 1, "teacher": 2}
 
+# Clever's grade enum -> the CEDS codes OneRoster uses, so every provider speaks one vocabulary
+CEDS_GRADES = {
+    "InfantToddler": "IT",
+    "Preschool": "PR",
+    "PreKindergarten": "PK",
+    "TransitionalKindergarten": "TK",
+    "Kindergarten": "KG",
+    **{str(n): f"{n:02d}" for n in range(1, 14)},
+    "PostGraduate": "PS",
+    "Ungraded": "UG",
+    "Other": "Other",
+}
+
+
+def grade(value: Any) -> str | None:
+    """A Clever grade as a CEDS code; a value outside Clever's enum is kept as sent."""
+    found = text(value)
+    return CEDS_GRADES.get(found, found) if found else None
+
 
 def text(value: Any) -> str | None:
     if value is None:
@@ -57,8 +76,8 @@ def school(obj: dict[str, Any], ref: str) -> Item:
         school_number=text(obj.get("school_number")) or text(obj.get("sis_id")),
         state_id=text(obj.get("state_id")),
         nces_id=text(obj.get("nces_id")),
-        low_grade=text(obj.get("low_grade")),
-        high_grade=text(obj.get("high_grade")),
+        low_grade=grade(obj.get("low_grade")),
+        high_grade=grade(obj.get("high_grade")),
         source_ref=ref,
         raw=obj,
     )
@@ -111,7 +130,7 @@ def section(obj: dict[str, Any], courses: Mapping[str, dict[str, Any]], ref: str
         course_title=text(course.get("name")) if course else None,
         term_external_ids=_one(obj.get("term_id")),
         subjects=_one(obj.get("subject")),
-        grades=_one(obj.get("grade")),
+        grades=_one(grade(obj.get("grade"))),
         periods=_one(obj.get("period")),
         source_ref=ref,
         raw=obj,
@@ -192,7 +211,7 @@ def user(obj: dict[str, Any], role: str, ref: str) -> Item:
         sis_id=text(main.get("sis_id")) or text(main.get("teacher_number")) or text(main.get("staff_id")),
         student_number=text(student.get("student_number")),
         state_id=text(main.get("state_id")),
-        grades=_one(student.get("grade")) if role == "student" else (),
+        grades=_one(grade(student.get("grade"))) if role == "student" else (),
         school_external_ids=tuple(schools),
         primary_school_external_id=text(main.get("school")),
         source_ref=ref,
