@@ -20,6 +20,18 @@ from typing import Any
 
 import yaml
 
+with warnings.catch_warnings():
+    # bravado's dependencies still use jsonschema's deprecated RefResolver at import time
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from bravado.client import SwaggerClient
+    from bravado.exception import HTTPNotFound
+    from bravado.requests_client import RequestsClient
+    from bravado_core.exception import SwaggerValidationError
+    from bravado_core.formatter import SwaggerFormat
+    from jsonschema.exceptions import ValidationError
+
+__all__ = ["HTTPNotFound", "ValidationError", "clever_client", "reality_spec"]
+
 # "Guaranteed" fields per object (dev.clever.com object pages, research notes §2)
 GUARANTEED: dict[str, list[str]] = {
     "District": ["id", "name"],
@@ -82,21 +94,16 @@ def reality_spec(spec_file: Path, host: str) -> dict[str, Any]:
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z")
 
 
-def _check_timestamp(value: str) -> None:
-    from bravado_core.exception import SwaggerValidationError
-
-    if not TIMESTAMP.fullmatch(value):
+def _check_timestamp(value: str | None) -> None:
+    # null is the schema's business (x-nullable), not the format's
+    if value is not None and not TIMESTAMP.fullmatch(value):
         raise SwaggerValidationError(f"{value!r} is not a Clever timestamp")
 
 
 def clever_client(spec_file: Path, base_url: str, token: str) -> Any:
-    from bravado.client import SwaggerClient
-    from bravado.requests_client import RequestsClient
-    from bravado_core.formatter import SwaggerFormat
-
     host = base_url.split("://", 1)[1]
     http = RequestsClient()
-    http.set_api_key(host.split(":")[0], f"Bearer {token}", param_name="Authorization", param_in="header")
+    http.set_api_key(host, f"Bearer {token}", param_name="Authorization", param_in="header")
     timestamp = SwaggerFormat(
         format="datetime", to_wire=str, to_python=str, validate=_check_timestamp, description="Clever timestamp"
     )

@@ -37,10 +37,11 @@ def grade(value: Any) -> str | None:
 
 
 def text(value: Any) -> str | None:
-    if value is None:
+    if value is None or value == "":
         return None
-    value = str(value)
-    return value if value.strip() else None
+    if type(value) is not str:
+        value = str(value)
+    return None if value.isspace() else value
 
 
 def _ids(values: Any) -> list[str]:
@@ -194,12 +195,6 @@ def user(obj: dict[str, Any], role: str, ref: str) -> Item:
     main: dict[str, Any] = roles.get(role) or {}
     student: dict[str, Any] = roles.get("student") or {}
     name: dict[str, Any] = obj["name"] if isinstance(obj.get("name"), dict) else {}
-    schools: list[str] = []
-    for key in (role, "teacher", "staff", "student"):
-        data = roles.get(key) or {}
-        for school_id in [*_ids([data.get("school")]), *_ids(data.get("schools"))]:
-            if school_id not in schools:
-                schools.append(school_id)
     return User(
         external_id=external_id,
         role=role,
@@ -212,11 +207,30 @@ def user(obj: dict[str, Any], role: str, ref: str) -> Item:
         student_number=text(student.get("student_number")),
         state_id=text(main.get("state_id")),
         grades=_one(grade(student.get("grade"))) if role == "student" else (),
-        school_external_ids=tuple(schools),
+        school_external_ids=_schools(roles, role),
         primary_school_external_id=text(main.get("school")),
         source_ref=ref,
         raw=obj,
     )
+
+
+def _schools(roles: dict[str, Any], role: str) -> tuple[str, ...]:
+    """Every school of every roster role: the main role's primary school first."""
+    schools: list[str] = []
+    for key in (role, *_OTHER_ROLES[role]):
+        data = roles.get(key)
+        if not data:
+            continue
+        primary = data.get("school")
+        if primary and primary not in schools:
+            schools.append(str(primary))
+        for school_id in data.get("schools") or ():
+            if school_id and school_id not in schools:
+                schools.append(str(school_id))
+    return tuple(schools)
+
+
+_OTHER_ROLES = {role: tuple(r for r in ("teacher", "staff", "student") if r != role) for role in ROLE_RANK}
 
 
 def _username(roles: dict[str, Any], role: str) -> str | None:

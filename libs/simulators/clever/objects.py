@@ -177,7 +177,8 @@ def user(
             "state_id": record.state_id,
             "grade": clever_grade(record.grades[0] if record.grades else None),
             "credentials": credentials,
-            "enrollments": [{"school": s, "start_date": None, "end_date": None} for s in schools],
+            # open-ended school enrollments: no end_date (the spec does not let it be null)
+            "enrollments": [{"school": s, "start_date": created} for s in schools],
             "legacy_id": clever_id,
             "ext": {},
         }
