@@ -101,7 +101,8 @@ def test_the_district_token_comes_from_oauth_tokens_with_basic_auth(
             params={"owner_type": "district", "district": "0" * 24},
             headers={"Authorization": f"Basic {good}"},
         )
-        refused = client.get("/oauth/tokens", params={"owner_type": "district"}, headers={"Authorization": "Basic eDp5"})
+        wrong = {"Authorization": "Basic " + base64.b64encode(b"sim-client-id:wrong").decode()}
+        refused = client.get("/oauth/tokens", params={"owner_type": "district"}, headers=wrong)
         info = client.get("/oauth/tokeninfo", headers={"Authorization": f"Bearer {simulator.token}"})
 
     (entry,) = ok.json()["data"]
