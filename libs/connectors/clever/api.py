@@ -58,6 +58,7 @@ class Listing:
         url = self._api.url(API_PREFIX + self.path, self.params)
         visited: set[str] = set()
         last_id = ""
+        probing = False
         while True:
             visited.add(url)
             body = self._api.get_json(url)
@@ -66,6 +67,8 @@ class Listing:
                 raise ProtocolError(f"Clever answered GET {display} without a data list")
             items = [_unwrap(item, display) for item in raw_items]
             self.pages += 1
+            if probing and items:
+                self.missing_next += 1
             kept = []
             for item in items:
                 item_id = str(item.get("id") or "")
@@ -83,9 +86,10 @@ class Listing:
                 if len(items) < limit or not last_id:
                     return
                 # a full page without `next`: only the continuation can tell whether it was the end
-                self.missing_next += 1
+                probing = True
                 url = self._api.url(API_PREFIX + self.path, {**self.params, "starting_after": last_id})
             else:
+                probing = False
                 url = self._api.join(next_uri)
             if url in visited:
                 raise ProtocolError(f"Clever's next link for GET {display} points back to a page already read")
