@@ -70,7 +70,14 @@ class Settings(BaseSettings):
     allow_local_csv_paths: bool = False
     data_dir: Path = Path(".data")
     scheduler_tick_seconds: float = Field(default=5.0, gt=0, le=3600)
-    staging_batch_rows: int = Field(default=50_000, ge=100)
+    staging_batch_rows: int = Field(default=10_000, ge=100)
+    # a run whose lease is live but which has neither heartbeated nor moved on for this long
+    # gets its phase message re-sent by the scheduler (duplicates are harmless)
+    resend_after_seconds: float = Field(default=300.0, ge=5)
+    # how soon Redis hands a dead worker's unacknowledged messages to a live one (ms), and how
+    # often (per million broker commands) a worker runs that maintenance
+    broker_heartbeat_timeout_ms: int = Field(default=15_000, ge=1_000)
+    broker_maintenance_chance: int = Field(default=10_000, ge=1, le=1_000_000)
 
     @field_validator("log_level", "app_env", mode="before")
     @classmethod
