@@ -9,9 +9,10 @@ class taught over two semesters is filed under the first.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from libs.connectors.records import Class, School, Term, User
+from libs.generator import Course
 
 # CEDS grade codes (the generator's, OneRoster's) -> Clever's grade enum
 CLEVER_GRADES = {
@@ -46,13 +47,6 @@ _SUBJECTS = (
 )
 
 STAFF_TITLES = {"administrator": "School Administrator", "aide": "Instructional Aide"}
-
-
-class CourseLike(Protocol):
-    external_id: str
-    title: str
-    code: str
-    school_external_id: str
 
 
 def timestamp(moment: datetime) -> str:
@@ -126,7 +120,7 @@ def term(record: Term, clever_id: str, district_id: str) -> dict[str, Any]:
     }
 
 
-def course(record: CourseLike, clever_id: str, district_id: str) -> dict[str, Any]:
+def course(record: Course, clever_id: str, district_id: str) -> dict[str, Any]:
     return {"id": clever_id, "district": district_id, "name": record.title, "number": record.code}
 
 

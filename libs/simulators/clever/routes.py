@@ -169,9 +169,9 @@ def _nested(
             ids = [u for u in ids if _primary_school(c["users"].objects[u]) == object_id]
         return page(ids, c["users"].blobs)
     if rel == "users" and name == "sections":
-        role = _role(params["role"], SECTION_USER_ROLES) if params.get("role") else None
-        members = [*obj["students"]] if role in (None, "student") else []
-        members += obj["teachers"] if role in (None, "teacher") else []
+        wanted = _role(params["role"], SECTION_USER_ROLES) if params.get("role") else None
+        members = [*obj["students"]] if wanted in (None, "student") else []
+        members += obj["teachers"] if wanted in (None, "teacher") else []
         return page(sorted(set(members)), c["users"].blobs)
     if rel in ("terms", "courses") and name == "schools":
         key = "term_id" if rel == "terms" else "course"
