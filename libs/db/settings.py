@@ -78,6 +78,14 @@ class Settings(BaseSettings):
     # often (per million broker commands) a worker runs that maintenance
     broker_heartbeat_timeout_ms: int = Field(default=15_000, ge=1_000)
     broker_maintenance_chance: int = Field(default=10_000, ge=1, le=1_000_000)
+    # longest pause of an idle worker between two polls of a queue (ms)
+    worker_poll_ms: int = Field(default=100, ge=10, le=10_000)
+    api_max_body_bytes: int = Field(default=262_144, ge=1_024, description="largest request body the API reads")
+    api_requests_per_minute: int = Field(default=600, ge=1, description="per bearer token, all endpoints")
+    api_sync_triggers_per_minute: int = Field(
+        default=5, ge=1, description="per bearer token and provider: manual syncs and connection tests"
+    )
+    connection_test_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
 
     @field_validator("log_level", "app_env", mode="before")
     @classmethod

@@ -73,12 +73,13 @@ def _stage(ctx: EtlContext, run_id: str, token: str) -> list[Message]:
         planned: dict[str, Any] = {}
         # Fresh statistics before every set-based statement: staging and links grow by a district
         # per run, and a plan made for an "empty" table (nested loops over seq scans) is quadratic.
+        # A small sample is plenty to tell a join planner "this is a district, not an empty table".
+        conn.execute(text("SET LOCAL default_statistics_target = 10"))
         conn.execute(text("ANALYZE sis_entity_links"))
         for entity in LOAD_ORDER:
-            table = STAGING_TABLES[entity].name
-            conn.execute(text(f"ANALYZE {table}"))
+            conn.execute(text(f"ANALYZE {STAGING_TABLES[entity].name}"))
+        for entity in LOAD_ORDER:
             planned[entity.value] = stage_entity(conn, scope, entity, run_feeds, provider.options)
-            conn.execute(text(f"ANALYZE {table}"))
         steps.complete(conn, run_id, "stage", detail={"entities": planned})
         runs.advance(
             conn, run_id, token, from_phase="stage", to_phase=steps.load_step(LOAD_ORDER[0]), lease_ms=ctx.lease_ms
@@ -301,24 +302,24 @@ def _match_users(conn: Connection, scope: Scope, table: str, *, by: str) -> None
     is linked to another record of this very feed is not a candidate.
     """
     if by == "email":
-        key, candidate_key, extra = "lower(t.email)", "lower(x.email)", ""
+        key, candidate_key, extra, candidate_extra = "lower(t.email)", "lower(x.email)", "", ""
         label, what = "email", "email"
     else:
-        key, candidate_key, extra = (
-            "t.student_number",
-            "x.student_number",
-            "AND t.role = 'student' AND x.role = 'student'",
-        )
+        key, candidate_key = "t.student_number", "x.student_number"
+        extra, candidate_extra = "AND t.role = 'student'", "AND x.role = 'student'"
         label, what = "student_number", "student number"
     conn.execute(
         text(
             f"""
-            WITH cand AS (
-                SELECT t.seq, t.external_id, x.id AS user_id
-                  FROM {table} t
-                  JOIN users x ON x.tenant_id = :tenant AND {candidate_key} = {key}
+            WITH unlinked AS MATERIALIZED (
+                -- the few rows without a link first: a re-sync must not join every user by email
+                SELECT t.seq, t.external_id, t.email, t.student_number, t.role FROM {table} t
                  WHERE {_UNLINKED} AND coalesce({key}, '') <> '' {extra}
-                   AND NOT EXISTS (
+            ), cand AS (
+                SELECT t.seq, t.external_id, x.id AS user_id
+                  FROM unlinked t
+                  JOIN users x ON x.tenant_id = :tenant AND {candidate_key} = {key} {candidate_extra}
+                 WHERE NOT EXISTS (
                         SELECT 1 FROM sis_entity_links ol
                           JOIN {table} s ON s.run_id = :r AND s.external_id = ol.external_id AND NOT s.tombstone
                          WHERE ol.provider_id = :p AND ol.entity_type = 'user' AND ol.entity_id = x.id)

@@ -60,8 +60,11 @@ class Simulator:
 
     def churn(self, percent: float, seed: int) -> dict[str, Any]:
         """Move the district one churn step on and record the events between the two states."""
+        return self.advance(self.store.generated.with_churn(percent, seed))
+
+    def advance(self, district: District) -> dict[str, Any]:
+        """Serve `district` (a later state of the current one) and record the events between them."""
         old = self.store
-        district = old.generated.with_churn(percent, seed)
         new = Store(district, built_at=_now())
         changes = list(district.changes_since(old.generated))
         count = self.events.record_changes(old, new, changes, time.time())
