@@ -6,6 +6,7 @@ kinds add a function here and a line in SCENARIOS.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 from libs.enums import ProviderType
 from libs.generator import District
+from libs.simulators.sftp import SftpSimulator
 
 
 @dataclass
@@ -40,6 +42,22 @@ def csv_local(ctx: BenchContext) -> Served:
     )
 
 
+def csv_sftp(ctx: BenchContext) -> Served:
+    """The same packages as csv-local, fetched over SFTP from the simulator (a real socket and SSH)."""
+    root = ctx.packages["base"].parent
+    simulator = SftpSimulator(root, password=secrets.token_urlsafe(12)).start()
+
+    def remote(name: str) -> dict[str, Any]:
+        return simulator.provider_config("/" + ctx.packages[name].relative_to(root).as_posix())
+
+    return Served(
+        provider_type=ProviderType.ONEROSTER_CSV,
+        config=remote("base"),
+        churn=lambda: remote("churned"),
+        close=simulator.stop,
+    )
+
+
 def clever(ctx: BenchContext) -> Served:
     """The Clever simulator over HTTP on loopback; churn moves it on and records Clever events."""
     from libs.simulators.clever.app import Simulator, create_app
@@ -64,5 +82,6 @@ def clever(ctx: BenchContext) -> Served:
 
 SCENARIOS: dict[str, Callable[[BenchContext], Served]] = {
     "csv-local": csv_local,
+    "csv-sftp": csv_sftp,
     "clever": clever,
 }

@@ -98,15 +98,17 @@ def stage_entity(
     _reject_missing_ids(conn, scope, entity, table)
     _reject_duplicates(conn, scope, entity, table)
     _reject_invalid(conn, scope, entity, table, run_feeds)
-    _plan_linked(conn, scope, entity, table)
     if entity is EntityType.USER:
+        _plan_linked(conn, scope, entity, table, create=False)
         _match_users(conn, scope, table, by="email")
         _match_users(conn, scope, table, by="student_number")
         _plan_creates(conn, scope, entity, table, allowed=options.create_users)
-    else:
-        if entity is EntityType.SCHOOL and options.match_schools_by:
-            _match_schools(conn, scope, table, options.match_schools_by)
+    elif entity is EntityType.SCHOOL and options.match_schools_by:
+        _plan_linked(conn, scope, entity, table, create=False)
+        _match_schools(conn, scope, table, options.match_schools_by)
         _plan_creates(conn, scope, entity, table, allowed=True)
+    else:
+        _plan_linked(conn, scope, entity, table, create=True)
     return _count(conn, scope, table)
 
 
@@ -269,18 +271,29 @@ def _reject_invalid(
     )
 
 
-def _plan_linked(conn: Connection, scope: Scope, entity: EntityType, table: str) -> None:
-    """Rows already linked: update when the content hash moved, reactivate an inactive link."""
+def _plan_linked(conn: Connection, scope: Scope, entity: EntityType, table: str, *, create: bool) -> None:
+    """One join of the run's rows with their links plans every row that has one: update when the
+    content hash moved, reactivate an inactive link. With `create`, rows without a link are planned
+    as new entities in the same pass (users are matched first instead, see `_match_users`)."""
+    missing = "l.external_id IS NULL OR " if create else ""
     conn.execute(
         text(
             f"""
+            WITH planned AS (
+                SELECT t.seq, t.external_id, l.entity_id, l.active, l.external_id IS NULL AS unlinked
+                  FROM {table} t
+                  LEFT JOIN sis_entity_links l
+                    ON l.provider_id = :p AND l.entity_type = :entity AND l.external_id = t.external_id
+                 WHERE t.run_id = :r AND t.status IS NULL AND NOT t.tombstone AND t.action IS NULL
+                   AND ({missing}NOT l.active OR l.row_hash IS DISTINCT FROM t.row_hash)
+                   {"" if create else "AND l.external_id IS NOT NULL"}
+            )
             UPDATE {table} t
-               SET action = CASE WHEN l.active THEN 'update' ELSE 'reactivate' END,
-                   entity_id = l.entity_id, matched_by = 'link'
-              FROM sis_entity_links l
-             WHERE t.run_id = :r AND t.status IS NULL AND NOT t.tombstone
-               AND l.provider_id = :p AND l.entity_type = :entity AND l.external_id = t.external_id
-               AND (NOT l.active OR l.row_hash IS DISTINCT FROM t.row_hash)
+               SET action = CASE WHEN p.unlinked THEN 'create' WHEN p.active THEN 'update' ELSE 'reactivate' END,
+                   entity_id = CASE WHEN p.unlinked THEN gen_random_uuid() ELSE p.entity_id END,
+                   matched_by = CASE WHEN p.unlinked THEN 'new' ELSE 'link' END
+              FROM planned p
+             WHERE t.run_id = :r AND t.external_id = p.external_id AND t.seq = p.seq
             """
         ),
         scope.params(entity),
@@ -381,7 +394,10 @@ def _match_schools(conn: Connection, scope: Scope, table: str, fields: list[str]
 def _plan_creates(conn: Connection, scope: Scope, entity: EntityType, table: str, *, allowed: bool) -> None:
     if allowed:
         conn.execute(
-            text(f"UPDATE {table} t SET action = 'create', entity_id = t.new_id, matched_by = 'new' WHERE {_UNLINKED}"),
+            text(
+                f"UPDATE {table} t SET action = 'create', entity_id = gen_random_uuid(), matched_by = 'new' "
+                f"WHERE {_UNLINKED}"
+            ),
             scope.params(entity),
         )
         return
