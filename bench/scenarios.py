@@ -58,7 +58,30 @@ def csv_sftp(ctx: BenchContext) -> Served:
     )
 
 
+def clever(ctx: BenchContext) -> Served:
+    """The Clever simulator over HTTP on loopback; churn moves it on and records Clever events."""
+    from libs.simulators.clever.app import Simulator, create_app
+    from libs.simulators.serving import ThreadedServer
+
+    simulator = Simulator(ctx.district)
+    server = ThreadedServer(create_app(simulator)).start()
+    config = {
+        "clientId": simulator.client_id,
+        "clientSecret": simulator.client_secret,
+        "districtId": simulator.district_id,
+        "apiUrl": server.url,
+        "oauthUrl": server.url,
+    }
+
+    def churn() -> dict[str, Any]:
+        simulator.advance(ctx.churned)
+        return config
+
+    return Served(provider_type=ProviderType.CLEVER, config=config, churn=churn, close=server.stop)
+
+
 SCENARIOS: dict[str, Callable[[BenchContext], Served]] = {
     "csv-local": csv_local,
     "csv-sftp": csv_sftp,
+    "clever": clever,
 }
