@@ -1,0 +1,36 @@
+"""Per-provider sync options (stored in `sis_providers.options`, camelCase as the API speaks).
+
+They decide how a run matches, creates and deactivates; the API validates them with this
+model and the engine reads them through it, so both agree on names and defaults.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ProviderOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    # create a roster user when no existing user matches (by link, email or student number)
+    create_users: bool = Field(default=True, alias="createUsers")
+    # a run may deactivate at most this share (percent) of an entity type's active links;
+    # above it nothing of that type is deactivated and the run ends PARTIAL
+    deactivation_threshold_percent: float = Field(default=20.0, ge=0, le=100, alias="deactivationThresholdPercent")
+    # below this many active links the percentage guard does not apply (tiny districts churn a lot)
+    deactivation_guard_minimum: int = Field(default=50, ge=0, alias="deactivationGuardMinimum")
+    # let schools of this provider match existing schools of the tenant by number / state id
+    match_schools_by: list[str] = Field(default_factory=list, alias="matchSchoolsBy")
+    # use the source's change feed (Clever events, OneRoster dateLastModified) between full syncs
+    incremental: bool = False
+    # with incremental on, run a full reconciliation at least this often
+    full_sync_every_days: int = Field(default=7, ge=1, le=365, alias="fullSyncEveryDays")
+
+    @classmethod
+    def from_stored(cls, value: dict[str, Any] | None) -> ProviderOptions:
+        return cls.model_validate(value or {})
+
+    def to_stored(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True)
