@@ -13,25 +13,22 @@ from typing import ClassVar
 
 from pydantic import Field, field_validator
 
-from libs.connectors.base import ProviderConfig
-from libs.connectors.oneroster_api.config import Partitioning, check_http_url
+from libs.connectors.oneroster_api.config import OneRosterTuning, check_http_url
 
 ROSTER_SERVER_URL = "https://{server}.rosterserver.com/ims/oneroster/v1p1"
 _TENANT = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 
-class ClassLinkConfig(ProviderConfig):
+class ClassLinkConfig(OneRosterTuning):
     secret_fields: ClassVar[tuple[str, ...]] = ("clientSecret",)
 
     client_id: str = Field(alias="clientId", min_length=1)
     client_secret: str = Field(alias="clientSecret", min_length=1)
     tenant_id: str = Field(alias="tenantId", min_length=1)
     base_url: str | None = Field(default=None, alias="baseUrl")
-    page_size: int = Field(default=1000, alias="pageSize", ge=1, le=10_000)
     # ClassLink publishes no number, only "back off on 429"; 10 requests/s per credential is
     # well under what one Roster Server answers (a page takes ~0.4 s to generate)
     requests_per_minute: int = Field(default=600, alias="requestsPerMinute", ge=1, le=1_000_000)
-    enrollment_partitions: Partitioning = Field(default="school", alias="enrollmentPartitions")
 
     @field_validator("tenant_id")
     @classmethod

@@ -37,6 +37,8 @@ class ClassLinkConnector(OneRosterApiConnector):
             page_size=config.page_size,
             requests_per_minute=config.requests_per_minute,
             enrollment_partitions=config.enrollment_partitions,
+            delta_overlap_seconds=config.delta_overlap_seconds,
+            student_number_user_id_type=config.student_number_user_id_type,
             source_name="ClassLink",
             budget_prefix="classlink",
         )

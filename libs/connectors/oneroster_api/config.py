@@ -31,7 +31,22 @@ def check_http_url(value: str, field: str) -> str:
     return value.rstrip("/")
 
 
-class OneRosterApiConfig(ProviderConfig):
+class OneRosterTuning(ProviderConfig):
+    """Optional fields every OneRoster-speaking provider accepts (generic servers, ClassLink)."""
+
+    # servers clamp silently (ClassLink, Ed-Fi: 500); asking for more only saves requests
+    page_size: int = Field(default=1000, alias="pageSize", ge=1, le=10_000)
+    # the provider's published limit per credential; shared by every worker through Redis
+    requests_per_minute: int = Field(default=1200, alias="requestsPerMinute", ge=1, le=1_000_000)
+    enrollment_partitions: Partitioning = Field(default="school", alias="enrollmentPartitions")
+    # incremental runs re-read changes this far before the last run began (servers that stamp
+    # a change before its transaction commits would otherwise lose it)
+    delta_overlap_seconds: int = Field(default=60, alias="deltaOverlapSeconds", ge=0, le=86_400)
+    # the userIds type holding students' numbers (e.g. "StudentNumber"); default: identifier
+    student_number_user_id_type: str | None = Field(default=None, alias="studentNumberUserIdType")
+
+
+class OneRosterApiConfig(OneRosterTuning):
     secret_fields: ClassVar[tuple[str, ...]] = ("clientSecret",)
 
     base_url: str = Field(alias="baseUrl", description="the OneRoster root, ending in /ims/oneroster/v1p1")
@@ -44,11 +59,6 @@ class OneRosterApiConfig(ProviderConfig):
     scope: str | None = None
     # OAuth 1 only; a few 1.1 servers still verify HMAC-SHA1
     signature_method: SignatureMethod = Field(default="HMAC-SHA256", alias="signatureMethod")
-    # servers clamp silently (ClassLink, Ed-Fi: 500); asking for more only saves requests
-    page_size: int = Field(default=1000, alias="pageSize", ge=1, le=10_000)
-    # the provider's published limit per credential; shared by every worker through Redis
-    requests_per_minute: int = Field(default=1200, alias="requestsPerMinute", ge=1, le=1_000_000)
-    enrollment_partitions: Partitioning = Field(default="school", alias="enrollmentPartitions")
 
     @field_validator("base_url")
     @classmethod
@@ -71,4 +81,4 @@ class OneRosterApiConfig(ProviderConfig):
         return self.token_url or f"{self.base_url}/token"
 
 
-__all__ = ["AuthMode", "OneRosterApiConfig", "Partitioning", "SignatureMethod", "check_http_url"]
+__all__ = ["AuthMode", "OneRosterApiConfig", "OneRosterTuning", "Partitioning", "SignatureMethod", "check_http_url"]

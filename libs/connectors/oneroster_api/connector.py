@@ -8,7 +8,7 @@ per credential shared through Redis); authentication is OAuth 1.0a signing or OA
 Incremental runs (the engine sets `context.mode`; the provider options `incremental` and
 `fullSyncEveryDays` decide when) ask for objects modified since the cursor this connector
 left after the last successful run: the server's clock (its Date header) when that run began,
-less `deltaOverlapSeconds` (default 60) for servers that stamp a change before committing it.
+less the config's `deltaOverlapSeconds` (default 60) for servers that stamp a change before committing it.
 Deletes the server drops instead of marking `tobedeleted` are caught by the full runs.
 """
 
@@ -47,7 +47,6 @@ from libs.connectors.oneroster_api.paging import CollectionResult, check_respons
 from libs.connectors.oneroster_api.settings import ApiSettings, from_oneroster_config
 from libs.enums import EntityType, ProviderType, SyncMode
 
-DEFAULT_DELTA_OVERLAP_SECONDS = 60
 # a connection test should answer in seconds, not wait out a long outage
 TEST_POLICY = RetryPolicy(max_attempts=2, max_wait=5.0, base_delay=0.2, max_delay=1.0)
 
@@ -175,8 +174,7 @@ class OneRosterApiConnector(Connector):
         last = _parse_time(self.context.cursor.get("lastModified"))
         if last is None:
             return None
-        overlap = self.context.options.get("deltaOverlapSeconds", DEFAULT_DELTA_OVERLAP_SECONDS)
-        since = last - timedelta(seconds=float(overlap))
+        since = last - timedelta(seconds=self.settings.delta_overlap_seconds)
         return since.strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def next_cursor(self, extractions: list[Mapping[str, Any]]) -> dict[str, Any]:

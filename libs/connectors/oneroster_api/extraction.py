@@ -65,8 +65,8 @@ class OneRosterExtraction(Extraction):
         elif entity_type is EntityType.CLASS:
             build = partial(mapping.class_, courses=self._courses())
         elif entity_type is EntityType.USER:
-            id_type = self._connector.context.options.get("studentNumberUserIdType")
-            build = partial(mapping.user, schools=self._school_ids(), student_number_type=id_type or None)
+            id_type = self._connector.settings.student_number_user_id_type
+            build = partial(mapping.user, schools=self._school_ids(), student_number_type=id_type)
         else:
             build = mapping.enrollment
             school = self.step.params.get("school")

@@ -24,6 +24,8 @@ class ApiSettings:
     page_size: int
     requests_per_minute: int
     enrollment_partitions: str  # school | none
+    delta_overlap_seconds: int
+    student_number_user_id_type: str | None
     # how messages name the source: "the OneRoster server", "ClassLink"
     source_name: str
     # the request budget is per credential: two providers on one key share one limit
@@ -47,6 +49,8 @@ def from_oneroster_config(config: OneRosterApiConfig) -> ApiSettings:
         page_size=config.page_size,
         requests_per_minute=config.requests_per_minute,
         enrollment_partitions=config.enrollment_partitions,
+        delta_overlap_seconds=config.delta_overlap_seconds,
+        student_number_user_id_type=config.student_number_user_id_type,
         source_name="the OneRoster server",
         budget_prefix="oneroster",
     )
