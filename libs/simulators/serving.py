@@ -29,7 +29,9 @@ class ServerThread:
     """`with ServerThread(app) as server: httpx.get(server.url + "/...")`."""
 
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # the protocol must read IPPROTO_TCP (not 0): asyncio disables Nagle only on such sockets,
+        # and with Nagle on every answer waits ~40 ms for the client's delayed ACK
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
         self._socket.listen(128)

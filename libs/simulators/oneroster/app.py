@@ -232,8 +232,11 @@ class Simulator:
         if fault == 429:
             retry = {"retry-after": str(self.faults.retry_after)}
             return self._answer(429, status_body("server_busy", "too many requests"), retry)
+        if fault == 503:
+            retry = {"retry-after": str(self.faults.retry_after)}
+            return self._answer(503, status_body("server_busy", "temporarily unavailable"), retry)
         if fault is not None:
-            return self._answer(fault, status_body("server_busy", "temporarily unavailable"))
+            return self._answer(fault, status_body("server_busy", "bad gateway"))
         parts = [p for p in request.path_params["path"].split("/") if p]
         try:
             return self._route(request, parts)

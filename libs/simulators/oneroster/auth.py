@@ -56,15 +56,15 @@ class Credentials:
         now = int(time.time())
         if abs(now - stamp) > TIMESTAMP_WINDOW:
             return "oauth_timestamp outside the accepted window"
-        nonce = fields.get("oauth_nonce", "")
-        if not nonce or (nonce, str(stamp)) in self._nonces:
-            return "oauth_nonce missing or already used"
         request = OAuthRequest(uri, http_method=method.upper(), headers={"Authorization": authorization})  # type: ignore[arg-type]
         # what oauthlib's endpoints set before verifying: every parameter but the signature
         request.params = [(k, v) for k, v in collected if k != "oauth_signature"]  # type: ignore[attr-defined]
         request.signature = fields.get("oauth_signature", "")  # type: ignore[attr-defined]
         if not verifier(request, self.client_secret):
             return "invalid signature"
+        nonce = fields.get("oauth_nonce", "")
+        if not nonce or (nonce, str(stamp)) in self._nonces:
+            return "oauth_nonce missing or already used"
         self._remember(nonce, stamp, now)
         return None
 
