@@ -47,8 +47,8 @@ class FieldError(ValueError):
 def as_bool(value: Any, field: str, default: bool) -> bool:
     if value is None:
         return default
-    if isinstance(value, bool):
-        return value
+    if value is True or value is False:
+        return bool(value)
     if isinstance(value, int | float):
         return value != 0
     text = str(value).strip().lower()
@@ -62,7 +62,7 @@ def as_bool(value: Any, field: str, default: bool) -> bool:
 def as_date(value: Any, field: str) -> date | None:
     if value is None or value == "":
         return None
-    text = str(value).strip()
+    text = value if type(value) is str else str(value)
     try:
         # a datetime where a date belongs ("2024-08-15T00:00:00Z") keeps its calendar date
         return date.fromisoformat(text[:10])
@@ -72,9 +72,12 @@ def as_date(value: Any, field: str) -> date | None:
 
 def ref_id(value: Any) -> str | None:
     """The sourcedId of a GUIDRef ({href, sourcedId, type}); the href is deliberately ignored."""
-    if isinstance(value, Mapping):
+    # JSON objects are dicts: an exact type check is several times cheaper than an ABC check
+    if type(value) is dict:
         sid = value.get("sourcedId")
-        return str(sid) if sid not in (None, "") else None
+        if type(sid) is str:
+            return sid or None
+        return str(sid) if sid is not None else None
     if isinstance(value, str) and value:
         return value
     return None
@@ -110,6 +113,8 @@ def text(value: Any) -> str | None:
 
 def is_deleted(obj: Mapping[str, Any]) -> bool:
     status = obj.get("status")
+    if status is None or status == "active":
+        return False
     return isinstance(status, str) and status.lower() in ("tobedeleted", "inactive")
 
 
@@ -254,7 +259,7 @@ def convert(
     source_ref: str,
 ) -> Item | None:
     """One source object -> a record, a tombstone, a RecordError, or None (skipped)."""
-    if not isinstance(obj, Mapping):
+    if type(obj) is not dict and not isinstance(obj, Mapping):
         return RecordError(
             entity_type=entity_type, code="not_an_object", message="expected a JSON object", source=source_ref
         )

@@ -158,8 +158,8 @@ def read_collection(
             result.incomplete.append(f"{path}: a page announced {page_count} records but held {len(items)}")
         fresh = 0
         for item in items:
-            sid = item.get("sourcedId") if isinstance(item, Mapping) else None
-            if isinstance(sid, str):
+            sid = item.get("sourcedId") if type(item) is dict else None
+            if type(sid) is str:
                 if sid in seen:
                     result.duplicates += 1
                     continue

@@ -280,7 +280,7 @@ class Simulator:
             kinds = selector[1]
             indices = [i for i in indices if collection.kind[i] in kinds]
         elif selector[0] == "school":
-            indices = [i for i in indices if collection.school[i] == selector[1]]
+            indices = collection.of_school(selector[1])
         elif selector[0] == "class":
             wanted = {user for user, role in self._class_roster(selector[1]) if role == selector[2]}
             indices = [i for i in indices if collection.ids[i] in wanted]

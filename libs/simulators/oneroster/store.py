@@ -49,8 +49,24 @@ class Collection:
     kind: list[str | None] = field(default_factory=list)
     views: dict[tuple[Any, ...], list[int]] = field(default_factory=dict)
 
+    # caches; a collection is never changed in place (churn builds a new one), so they stay true
+    _index: dict[str, int] | None = None
+    _by_school: dict[str, list[int]] | None = None
+
     def index(self) -> dict[str, int]:
-        return {sid: i for i, sid in enumerate(self.ids)}
+        if self._index is None:
+            self._index = {sid: i for i, sid in enumerate(self.ids)}
+        return self._index
+
+    def of_school(self, school: str) -> list[int]:
+        """Positions of the records of one school (one pass builds the index of all schools)."""
+        if self._by_school is None:
+            grouped: dict[str, list[int]] = {}
+            for i, sid in enumerate(self.school):
+                if sid is not None:
+                    grouped.setdefault(sid, []).append(i)
+            self._by_school = grouped
+        return self._by_school.get(school, [])
 
 
 def _content(blob: bytes) -> bytes:
