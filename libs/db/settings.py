@@ -70,7 +70,10 @@ class Settings(BaseSettings):
     allow_local_csv_paths: bool = False
     data_dir: Path = Path(".data")
     scheduler_tick_seconds: float = Field(default=5.0, gt=0, le=3600)
-    staging_batch_rows: int = Field(default=50_000, ge=100)
+    staging_batch_rows: int = Field(default=10_000, ge=100)
+    # a run whose lease is live but which has neither heartbeated nor moved on for this long
+    # gets its phase message re-sent by the scheduler (duplicates are harmless)
+    resend_after_seconds: float = Field(default=300.0, ge=5)
 
     @field_validator("log_level", "app_env", mode="before")
     @classmethod

@@ -32,6 +32,8 @@ from libs.enums import SyncMode, SyncStatus, SyncTrigger
 # Registry of transaction-level advisory lock keys (pg_advisory_xact_lock(namespace, key)).
 LOCK_NAMESPACE = 0x5155  # "SIS" sync service
 ADMISSION_LOCK = 1
+# pg_advisory_xact_lock(TENANT_USERS_LOCK, hashtext(tenant_id)): one user load per tenant at a time
+TENANT_USERS_LOCK = 0x5156
 
 
 class RunError(Exception):
@@ -48,6 +50,10 @@ class RunCancelled(RunError):
 
 class ProviderNotFound(RunError):
     pass
+
+
+class PhaseMoved(RunError):
+    """Another delivery of the same phase message already completed it; this one must not commit."""
 
 
 @dataclass(frozen=True)
@@ -182,11 +188,12 @@ def admit_pending(conn: Connection, *, max_concurrent: int, lease_ms: int) -> li
                              ORDER BY requested_at, id
                              LIMIT :free
                              FOR UPDATE SKIP LOCKED)
-            RETURNING r.id, r.lease_token
+            RETURNING r.id, r.lease_token, r.requested_at
             """
         ),
         {"free": free, "lease": lease_ms},
     ).all()
+    rows = sorted(rows, key=lambda row: (row.requested_at, str(row.id)))
     return [Admitted(run_id=row.id, lease_token=row.lease_token) for row in rows]
 
 
@@ -235,6 +242,57 @@ def _extend(conn: Connection, run_id: uuid.UUID | str, token: uuid.UUID | str, l
         raise LeaseLost(str(run_id))
     if row.cancel_requested_at is not None:
         raise RunCancelled(str(run_id))
+
+
+def advance(
+    conn: Connection,
+    run_id: uuid.UUID | str,
+    token: uuid.UUID | str,
+    *,
+    from_phase: str,
+    to_phase: str,
+    lease_ms: int,
+) -> None:
+    """`fence_commit` that also moves the phase on, as a compare-and-set.
+
+    Dramatiq delivers at least once; two deliveries of one phase serialize on this row and the
+    second finds the phase already moved (PhaseMoved) and rolls back instead of redoing it.
+    """
+    row = conn.execute(
+        text(
+            """
+            UPDATE sis_sync_runs
+               SET phase = :to, heartbeat_at = now(), dispatched_at = now(),
+                   lease_expires_at = now() + make_interval(secs => :lease / 1000.0)
+             WHERE id = :r AND lease_token = :t AND status = 'IN_PROGRESS' AND phase = :from
+            RETURNING cancel_requested_at
+            """
+        ),
+        {"r": run_id, "t": token, "lease": lease_ms, "from": from_phase, "to": to_phase},
+    ).first()
+    if row is None:
+        state = conn.execute(text("SELECT status, lease_token FROM sis_sync_runs WHERE id = :r"), {"r": run_id}).first()
+        if state is None or state.status != SyncStatus.IN_PROGRESS.value or str(state.lease_token) != str(token):
+            raise LeaseLost(str(run_id))
+        raise PhaseMoved(str(run_id))
+    if row.cancel_requested_at is not None:
+        raise RunCancelled(str(run_id))
+
+
+def current_phase(conn: Connection, run_id: uuid.UUID | str, token: uuid.UUID | str) -> str:
+    """The phase of a run this worker owns; LeaseLost otherwise."""
+    row = conn.execute(
+        text(
+            "SELECT phase, cancel_requested_at FROM sis_sync_runs "
+            "WHERE id = :r AND lease_token = :t AND status = 'IN_PROGRESS'"
+        ),
+        {"r": run_id, "t": token},
+    ).first()
+    if row is None:
+        raise LeaseLost(str(run_id))
+    if row.cancel_requested_at is not None:
+        raise RunCancelled(str(run_id))
+    return str(row.phase)
 
 
 def set_phase(conn: Connection, run_id: uuid.UUID | str, token: uuid.UUID | str, phase: str) -> None:

@@ -1,0 +1,71 @@
+"""A provider as a run sees it: decrypted config, options, cursor; and its connector."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from libs.connectors.base import Connector, ConnectorContext
+from libs.connectors.registry import build_connector
+from libs.enums import ProviderType, SyncMode
+from libs.etl.context import EtlContext
+from libs.etl.options import ProviderOptions
+
+
+@dataclass(frozen=True)
+class RunProvider:
+    run_id: uuid.UUID
+    provider_id: uuid.UUID
+    tenant_id: str
+    provider_type: ProviderType
+    config: dict[str, Any]
+    options: ProviderOptions
+    cursor: dict[str, Any]
+    mode: SyncMode
+    run_options: dict[str, Any]
+
+
+def load_for_run(ctx: EtlContext, conn: Connection, run_id: uuid.UUID | str) -> RunProvider:
+    row = conn.execute(
+        text(
+            """
+            SELECT r.id AS run_id, r.mode, r.options AS run_options, p.id, p.tenant_id, p.provider_type,
+                   p.config_ciphertext, p.options, p.sync_cursor
+              FROM sis_sync_runs r JOIN sis_providers p ON p.id = r.provider_id
+             WHERE r.id = :r
+            """
+        ),
+        {"r": run_id},
+    ).one()
+    config = ctx.cipher.decrypt(row.config_ciphertext, provider_id=str(row.id))
+    return RunProvider(
+        run_id=row.run_id,
+        provider_id=row.id,
+        tenant_id=row.tenant_id,
+        provider_type=ProviderType(row.provider_type),
+        config=config,
+        options=ProviderOptions.from_stored(row.options),
+        cursor=dict(row.sync_cursor or {}),
+        mode=SyncMode(row.mode),
+        run_options=dict(row.run_options or {}),
+    )
+
+
+def connector_for(ctx: EtlContext, provider: RunProvider) -> Connector:
+    work_dir = ctx.settings.data_dir / "work" / str(provider.run_id)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    context = ConnectorContext(
+        provider_id=provider.provider_id,
+        tenant_id=provider.tenant_id,
+        mode=provider.mode,
+        options=provider.options.to_stored(),
+        cursor=provider.cursor,
+        redis=ctx.redis,
+        redis_namespace=ctx.settings.redis_namespace,
+        allow_local_paths=ctx.settings.allow_local_csv_paths,
+        work_dir=work_dir,
+    )
+    return build_connector(provider.provider_type, provider.config, context)

@@ -1,0 +1,115 @@
+"""A run end to end through every phase, in-process, against real Postgres."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from sqlalchemy import Engine, text
+
+from libs.enums import SyncStatus
+from tests.etl.conftest import Driver
+from tests.etl.district import SmallDistrict
+from tests.etl.memory import Dataset
+from tests.support.providers import run_row, store_counts, store_versions
+
+MakeProvider = Callable[..., tuple[object, Dataset]]
+
+
+def test_first_sync_creates_the_whole_district(driver: Driver, make_provider: MakeProvider, db: Engine) -> None:
+    district = SmallDistrict()
+    provider_id, _ = make_provider(district.records())
+
+    run_id = driver.sync(provider_id)
+
+    run = run_row(db, run_id)
+    assert run["status"] == SyncStatus.SUCCESS, run["error_message"]
+    counts = store_counts(db, "district-1")
+    assert {table: active for table, (active, _) in counts.items()} == district.counts()
+    for plural, n in district.counts().items():
+        assert run["stats"][plural]["created"] == n
+        assert run["stats"][plural]["errors"] == 0
+    assert run["stats"]["rowsWritten"] > 0
+    assert set(run["timings"]) >= {"extract", "stage", "load", "deactivate", "total"}
+
+
+def test_references_resolve_to_roster_ids(driver: Driver, make_provider: MakeProvider, db: Engine) -> None:
+    provider_id, _ = make_provider(SmallDistrict().records())
+    driver.sync(provider_id)
+    with db.connect() as conn:
+        orphans = conn.execute(
+            text(
+                """
+                SELECT count(*) FROM enrollments e
+                 WHERE NOT EXISTS (SELECT 1 FROM classes c WHERE c.id = e.class_id)
+                    OR NOT EXISTS (SELECT 1 FROM users u WHERE u.id = e.user_id)
+                """
+            )
+        ).scalar_one()
+        class_terms = conn.execute(text("SELECT term_ids FROM classes")).scalars().all()
+        fall = conn.execute(text("SELECT id, parent_id FROM terms WHERE name = 'Fall'")).one()
+        year = conn.execute(text("SELECT id FROM terms WHERE name = '2026-27'")).scalar_one()
+        schools = conn.execute(text("SELECT count(*) FROM users WHERE primary_school_id IS NULL")).scalar_one()
+    assert orphans == 0
+    assert all(terms == [fall.id] for terms in class_terms)
+    assert fall.parent_id == year
+    assert schools == 0
+
+
+def test_second_sync_of_unchanged_district_writes_nothing(
+    driver: Driver, make_provider: MakeProvider, db: Engine
+) -> None:
+    district = SmallDistrict()
+    provider_id, _ = make_provider(district.records())
+    driver.sync(provider_id)
+    before = store_versions(db)
+
+    run_id = driver.sync(provider_id)
+
+    run = run_row(db, run_id)
+    assert run["status"] == SyncStatus.SUCCESS
+    assert store_versions(db) == before
+    assert run["stats"]["rowsWritten"] == 0
+    for plural, n in district.counts().items():
+        assert run["stats"][plural]["unchanged"] == n
+        assert run["stats"][plural]["created"] == run["stats"][plural]["updated"] == 0
+
+
+def test_changes_update_deactivate_and_reactivate(driver: Driver, make_provider: MakeProvider, db: Engine) -> None:
+    district = SmallDistrict()
+    provider_id, dataset = make_provider(district.records())
+    driver.sync(provider_id)
+    users = dataset.items[district.users[0].entity_type]
+    leaving = users.pop()  # the last student leaves, with their enrollments
+    enrollments = dataset.items[district.enrollments[0].entity_type]
+    dataset.items[district.enrollments[0].entity_type] = [
+        e
+        for e in enrollments
+        if e.user_external_id != leaving.external_id  # type: ignore[attr-defined]
+    ]
+    users[3] = replace(users[3], family_name="Renamed")
+
+    changed = run_row(db, driver.sync(provider_id))
+
+    assert changed["status"] == SyncStatus.SUCCESS, changed["error_message"]
+    assert changed["stats"]["users"]["updated"] == 1
+    assert changed["stats"]["users"]["deactivated"] == 1
+    assert changed["stats"]["enrollments"]["deactivated"] == 2
+    with db.connect() as conn:
+        gone = conn.execute(
+            text("SELECT active, deactivated_at FROM users WHERE student_number = :n"),
+            {"n": leaving.student_number},  # type: ignore[attr-defined]
+        ).one()
+    assert gone.active is False
+    assert gone.deactivated_at is not None
+
+    users.append(leaving)
+    dataset.items[district.enrollments[0].entity_type] = enrollments
+    back = run_row(db, driver.sync(provider_id))
+
+    assert back["stats"]["users"]["reactivated"] == 1
+    assert back["stats"]["enrollments"]["reactivated"] == 2
+    assert back["stats"]["users"]["created"] == 0
+    counts = store_counts(db, "district-1")
+    assert counts["users"] == (len(district.users), 0)
+    assert counts["enrollments"] == (len(district.enrollments), 0)
