@@ -85,3 +85,25 @@ def test_classlink_signs_with_hmac_sha256_and_reads_its_quirks() -> None:
     assert isinstance(connector, ClassLinkConnector)
     assert connector.settings.requests_per_minute == 600
     assert connector.settings.source_name == "ClassLink"
+
+
+def test_the_request_budget_is_per_credential_and_names_no_secret() -> None:
+    def settings(provider: ProviderType, **config: str) -> str:
+        connector = build_connector(provider, config, ConnectorContext(provider_id="p"))
+        try:
+            assert isinstance(connector, OneRosterApiConnector)
+            return connector.settings.budget_key
+        finally:
+            connector.close()
+
+    base = "https://sis.example.org/ims/oneroster/v1p1"
+    one = settings(ProviderType.ONEROSTER_API, baseUrl=base, clientId="a", clientSecret="secret-1")
+    same_key = settings(ProviderType.ONEROSTER_API, baseUrl=base, clientId="a", clientSecret="secret-2")
+    other = settings(ProviderType.ONEROSTER_API, baseUrl=base, clientId="b", clientSecret="secret-1")
+    classlink = settings(ProviderType.CLASSLINK, tenantId="district-tx", clientId="a", clientSecret="secret-1")
+
+    assert one == same_key
+    assert one != other
+    assert one.startswith("oneroster:")
+    assert classlink.startswith("classlink:")
+    assert "secret" not in one + classlink
