@@ -1,33 +1,238 @@
-"""`make bench`: each benchmark syncs a generated district of one tier and prints its figures.
+"""`make bench`: sync a generated district through the real pipeline and print the figures.
 
-python -m bench.run --size M [--only oneroster_api]
+For each scenario: a full sync, a no-change re-sync and a 1% churn re-sync, each timed from
+request to final status, with records/s, store rows written and the peak RSS of the worker
+processes; then the floor (binary COPY + one MERGE of the same rows) measured in the same
+session on the same rows. Figures, not assertions: the bars live in the issues.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import sys
-from collections.abc import Sequence
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
-# module name -> what it measures; each module has run(size: str, args) -> int
-BENCHES = {
-    "oneroster_api": "a OneRoster 1.1 REST sync from the simulator through the pipeline",
-}
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from sqlalchemy import Engine
+
+from bench.floor import measure_floor
+from bench.memory import PeakRss
+from bench.scenarios import SCENARIOS, BenchContext, Served
+from libs.db import migrate
+from libs.db.crypto import generate_key
+from libs.db.engine import make_engine
+from libs.db.settings import Settings, load_settings
+from libs.generator import District, DistrictSpec, write_oneroster_csv
+from libs.harness.processes import Syncs, start_worker
+from libs.harness.providers import create_provider, update_config
+
+OUT = Path(__file__).resolve().parent / "out"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench.run", description=__doc__)
-    parser.add_argument("--size", default="M", help="district tier: S, M, L or XL (default M)")
-    parser.add_argument("--only", choices=sorted(BENCHES), action="append", help="run only these benchmarks")
-    parser.add_argument("--extract-workers", type=int, default=2, help="extract steps run in parallel (default 2)")
+@contextmanager
+def servers() -> Iterator[tuple[str, str]]:
+    """A Postgres server URL and a Redis URL: from the environment, else embedded ones."""
+    pg = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
+    rd = os.environ.get("BENCH_REDIS_URL") or os.environ.get("TEST_REDIS_URL")
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sis-bench-")))
+        if not pg:
+            from libs.embedded.postgres import EmbeddedPostgres
+
+            server = EmbeddedPostgres(tmp / "pg")
+            stack.callback(server.stop)
+            pg = server.url("postgres")
+        if not rd:
+            from libs.embedded.redis import EmbeddedRedis
+
+            redis_server = EmbeddedRedis(tmp / "redis")
+            stack.callback(redis_server.stop)
+            rd = redis_server.url
+        yield pg, rd
+
+
+@contextmanager
+def fresh_database(server_url: str) -> Iterator[str]:
+    name = f"sis_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(make_conninfo(server_url), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    params = conninfo_to_dict(server_url)
+    params["dbname"] = name
+    url = make_conninfo(**{k: str(v) for k, v in params.items()})
+    try:
+        yield url
+    finally:
+        with psycopg.connect(make_conninfo(server_url), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _packages(district: District, churned: District, size: str, seed: int) -> dict[str, Path]:
+    root = OUT / f"{size}-{seed}"
+    marker = root / ".complete"
+    paths = {"base": root / "base", "churned": root / "churned"}
+    if not marker.exists():
+        root.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        write_oneroster_csv(district, paths["base"])
+        write_oneroster_csv(churned, paths["churned"])
+        marker.write_text("ok")
+        print(f"generated {size} packages in {time.perf_counter() - started:.1f}s under {root}")
+    return paths
+
+
+def _as_url(conninfo: str) -> str:
+    params = conninfo_to_dict(conninfo)
+    from urllib.parse import quote
+
+    host = str(params.get("host") or "127.0.0.1")
+    auth = quote(str(params.get("user") or "postgres")) + (
+        ":" + quote(str(params["password"])) if params.get("password") else ""
+    )
+    db = params["dbname"]
+    if host.startswith("/"):
+        return f"postgresql://{auth}@/{db}?host={quote(host)}" + (
+            f"&port={params['port']}" if params.get("port") else ""
+        )
+    return f"postgresql://{auth}@{host}:{params.get('port') or 5432}/{db}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make bench")
+    parser.add_argument("--size", default="M", choices=["S", "M", "L", "XL"])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help=f"comma-separated: {', '.join(SCENARIOS)}")
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
-    status = 0
-    for name in args.only or BENCHES:
-        print(f"== {name}: {BENCHES[name]} ({args.size} tier)", flush=True)
-        status |= importlib.import_module(f"bench.{name}").run(args.size.upper(), args)
-    return status
+    names = [n.strip() for n in args.scenarios.split(",") if n.strip()]
+    unknown = set(names) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+
+    district = District(DistrictSpec.for_tier(args.size, seed=args.seed))
+    churned = district.with_churn(percent=1.0, seed=args.seed + 1)
+    counts = district.counts()
+    total_records = sum(counts.values())
+    print(f"tier {args.size} (seed {args.seed}): " + ", ".join(f"{n:,} {e.plural}" for e, n in counts.items()))
+    packages = _packages(district, churned, args.size, args.seed)
+
+    with servers() as (pg_server, redis_url), fresh_database(pg_server) as conninfo, ExitStack() as stack:
+        database_url = _as_url(conninfo)
+        migrate.upgrade(database_url)
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sis-bench-work-")))
+        settings = load_settings(
+            database_url=database_url,
+            redis_url=redis_url,
+            redis_namespace=f"sis-bench-{uuid.uuid4().hex[:6]}",
+            app_env="test",
+            config_encryption_keys=generate_key(),
+            auth_jwt_secret="bench-" + "x" * 40,
+            data_dir=work / "data",
+            allow_local_csv_paths=True,
+        )
+        engine = make_engine(database_url)
+        stack.callback(engine.dispose)
+        worker = start_worker(settings, work, processes=args.processes, threads=args.threads)
+        stack.callback(worker.stop)
+        syncs = Syncs(settings, engine)
+        stack.callback(syncs.close)
+        ctx = BenchContext(district=district, churned=churned, packages=packages, work_dir=work)
+        results: list[Result] = []
+        with PeakRss(worker.pid) as rss:
+            for name in names:
+                served: Served = SCENARIOS[name](ctx)
+                try:
+                    results.extend(_scenario(name, served, syncs, engine, settings, rss, total_records))
+                finally:
+                    served.close()
+        floor = measure_floor(database_url, district)
+
+    _print(results, floor, total_records)
+    return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+@dataclass
+class Result:
+    scenario: str
+    run: str
+    status: str
+    wall: float
+    records_per_s: float
+    rows_written: int
+    peak_rss_mb: float
+    timings: dict[str, float]
+    message: str | None
+
+
+def _scenario(
+    name: str,
+    served: Served,
+    syncs: Syncs,
+    engine: Engine,
+    settings: Settings,
+    rss: PeakRss,
+    total_records: int,
+) -> list[Result]:
+    provider_id = create_provider(
+        engine, settings, provider_type=served.provider_type, config=served.config, tenant_id=f"bench-{name}"
+    )
+    rows = []
+    for label in ("full", "no-change", "churn-1%"):
+        if label == "churn-1%":
+            update_config(engine, settings, provider_id, served.churn())
+        rss.reset()
+        started = time.perf_counter()
+        run = syncs.run(provider_id, timeout=3600)
+        wall = time.perf_counter() - started
+        stats = run["stats"] or {}
+        rows.append(
+            Result(
+                scenario=name,
+                run=label,
+                status=str(run["status"]),
+                wall=wall,
+                records_per_s=total_records / wall if wall else 0.0,
+                rows_written=int(stats.get("rowsWritten", 0)),
+                peak_rss_mb=rss.peak_child_mb,
+                timings=dict(run["timings"] or {}),
+                message=run["error_message"],
+            )
+        )
+        print(f"  {name:<12} {label:<10} {run['status']:<8} {wall:7.1f}s", flush=True)
+    return rows
+
+
+def _print(results: list[Result], floor: dict[str, float], total_records: int) -> None:
+    print()
+    header = f"{'scenario':<12} {'run':<10} {'status':<8} {'wall s':>8} {'records/s':>10} {'rows written':>13} "
+    header += f"{'worker peak RSS MB':>19}  phases (s)"
+    print(header)
+    print("-" * len(header))
+    full_wall: dict[str, float] = {}
+    for row in results:
+        if row.run == "full":
+            full_wall[row.scenario] = row.wall
+        share = ""
+        if row.run == "no-change" and row.scenario in full_wall:
+            share = f"  ({100 * row.wall / full_wall[row.scenario]:.0f}% of full)"
+        phases = " ".join(f"{k}={v}" for k, v in row.timings.items() if k != "total")
+        print(
+            f"{row.scenario:<12} {row.run:<10} {row.status:<8} {row.wall:8.1f} {row.records_per_s:>10,.0f} "
+            f"{row.rows_written:>13,} {row.peak_rss_mb:>19.0f}  {phases}{share}"
+        )
+        if row.message:
+            print(f"{'':<23} note: {row.message}")
+    print()
+    print(
+        f"floor (binary COPY + one MERGE of the same {total_records:,} rows): {floor['total']:.1f}s "
+        f"({', '.join(f'{k} {v}s' for k, v in floor.items() if k != 'total')})"
+    )
+    for scenario, wall in full_wall.items():
+        print(f"pipeline / floor, {scenario} full sync: {wall / floor['total']:.2f}x")

@@ -9,28 +9,13 @@ phase validates in SQL.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import date
 from typing import Any, ClassVar
 
 from libs.enums import EntityType
-
-_NONE = "\x00"
-_FIELD_SEP = "\x1f"
-_ITEM_SEP = "\x1e"
-
-
-def _part(value: Any) -> str:
-    if value is None:
-        return _NONE
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, tuple | list):
-        return _ITEM_SEP.join(_part(item) for item in value)
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -50,11 +35,16 @@ class Record:
     raw: dict[str, Any] | None = None
 
     def content(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self.content_fields)
+        content: tuple[Any, ...] = _CONTENT_GETTERS[type(self)](self)
+        return content
 
-    def row_hash(self) -> bytes:
-        """A digest of the content: equal hashes mean nothing a roster consumer sees changed."""
-        text = _FIELD_SEP.join(_part(value) for value in self.content())
+    def row_hash(self, content: tuple[Any, ...] | None = None) -> bytes:
+        """A digest of the content: equal hashes mean nothing a roster consumer sees changed.
+
+        The repr of a tuple of str, None, bool, date and tuples is exact and stable, and
+        computed in C, which matters at millions of records per run.
+        """
+        text = repr(self.content() if content is None else content)
         return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
 
 
@@ -135,8 +125,11 @@ class Enrollment(Record):
     end_date: date | None = None
 
 
+# attrgetter of each type's content fields: C speed on the hot path
+_CONTENT_GETTERS: dict[type[Record], Callable[[Any], Any]] = {}
 for _cls in (School, Term, Class, User, Enrollment):
     _cls.content_fields = _content(_cls)
+    _CONTENT_GETTERS[_cls] = operator.attrgetter(*_cls.content_fields)
 
 RECORD_TYPES: dict[EntityType, type[Record]] = {cls.entity_type: cls for cls in (School, Term, Class, User, Enrollment)}
 

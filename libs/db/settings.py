@@ -74,6 +74,18 @@ class Settings(BaseSettings):
     # a run whose lease is live but which has neither heartbeated nor moved on for this long
     # gets its phase message re-sent by the scheduler (duplicates are harmless)
     resend_after_seconds: float = Field(default=300.0, ge=5)
+    # how soon Redis hands a dead worker's unacknowledged messages to a live one (ms), and how
+    # often (per million broker commands) a worker runs that maintenance
+    broker_heartbeat_timeout_ms: int = Field(default=15_000, ge=1_000)
+    broker_maintenance_chance: int = Field(default=10_000, ge=1, le=1_000_000)
+    # longest pause of an idle worker between two polls of a queue (ms)
+    worker_poll_ms: int = Field(default=100, ge=10, le=10_000)
+    api_max_body_bytes: int = Field(default=262_144, ge=1_024, description="largest request body the API reads")
+    api_requests_per_minute: int = Field(default=600, ge=1, description="per bearer token, all endpoints")
+    api_sync_triggers_per_minute: int = Field(
+        default=5, ge=1, description="per bearer token and provider: manual syncs and connection tests"
+    )
+    connection_test_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
 
     @field_validator("log_level", "app_env", mode="before")
     @classmethod

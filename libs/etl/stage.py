@@ -71,9 +71,14 @@ def _stage(ctx: EtlContext, run_id: str, token: str) -> list[Message]:
         data_path_settings(conn)
         runs.fence_begin(conn, run_id, token)
         planned: dict[str, Any] = {}
+        # Fresh statistics before every set-based statement: staging and links grow by a district
+        # per run, and a plan made for an "empty" table (nested loops over seq scans) is quadratic.
+        # A small sample is plenty to tell a join planner "this is a district, not an empty table".
+        conn.execute(text("SET LOCAL default_statistics_target = 10"))
+        conn.execute(text("ANALYZE sis_entity_links"))
         for entity in LOAD_ORDER:
-            table = STAGING_TABLES[entity].name
-            conn.execute(text(f"ANALYZE {table}"))
+            conn.execute(text(f"ANALYZE {STAGING_TABLES[entity].name}"))
+        for entity in LOAD_ORDER:
             planned[entity.value] = stage_entity(conn, scope, entity, run_feeds, provider.options)
         steps.complete(conn, run_id, "stage", detail={"entities": planned})
         runs.advance(
@@ -93,15 +98,17 @@ def stage_entity(
     _reject_missing_ids(conn, scope, entity, table)
     _reject_duplicates(conn, scope, entity, table)
     _reject_invalid(conn, scope, entity, table, run_feeds)
-    _plan_linked(conn, scope, entity, table)
     if entity is EntityType.USER:
+        _plan_linked(conn, scope, entity, table, create=False)
         _match_users(conn, scope, table, by="email")
         _match_users(conn, scope, table, by="student_number")
         _plan_creates(conn, scope, entity, table, allowed=options.create_users)
-    else:
-        if entity is EntityType.SCHOOL and options.match_schools_by:
-            _match_schools(conn, scope, table, options.match_schools_by)
+    elif entity is EntityType.SCHOOL and options.match_schools_by:
+        _plan_linked(conn, scope, entity, table, create=False)
+        _match_schools(conn, scope, table, options.match_schools_by)
         _plan_creates(conn, scope, entity, table, allowed=True)
+    else:
+        _plan_linked(conn, scope, entity, table, create=True)
     return _count(conn, scope, table)
 
 
@@ -264,18 +271,29 @@ def _reject_invalid(
     )
 
 
-def _plan_linked(conn: Connection, scope: Scope, entity: EntityType, table: str) -> None:
-    """Rows already linked: update when the content hash moved, reactivate an inactive link."""
+def _plan_linked(conn: Connection, scope: Scope, entity: EntityType, table: str, *, create: bool) -> None:
+    """One join of the run's rows with their links plans every row that has one: update when the
+    content hash moved, reactivate an inactive link. With `create`, rows without a link are planned
+    as new entities in the same pass (users are matched first instead, see `_match_users`)."""
+    missing = "l.external_id IS NULL OR " if create else ""
     conn.execute(
         text(
             f"""
+            WITH planned AS (
+                SELECT t.seq, t.external_id, l.entity_id, l.active, l.external_id IS NULL AS unlinked
+                  FROM {table} t
+                  LEFT JOIN sis_entity_links l
+                    ON l.provider_id = :p AND l.entity_type = :entity AND l.external_id = t.external_id
+                 WHERE t.run_id = :r AND t.status IS NULL AND NOT t.tombstone AND t.action IS NULL
+                   AND ({missing}NOT l.active OR l.row_hash IS DISTINCT FROM t.row_hash)
+                   {"" if create else "AND l.external_id IS NOT NULL"}
+            )
             UPDATE {table} t
-               SET action = CASE WHEN l.active THEN 'update' ELSE 'reactivate' END,
-                   entity_id = l.entity_id, matched_by = 'link'
-              FROM sis_entity_links l
-             WHERE t.run_id = :r AND t.status IS NULL AND NOT t.tombstone
-               AND l.provider_id = :p AND l.entity_type = :entity AND l.external_id = t.external_id
-               AND (NOT l.active OR l.row_hash IS DISTINCT FROM t.row_hash)
+               SET action = CASE WHEN p.unlinked THEN 'create' WHEN p.active THEN 'update' ELSE 'reactivate' END,
+                   entity_id = CASE WHEN p.unlinked THEN gen_random_uuid() ELSE p.entity_id END,
+                   matched_by = CASE WHEN p.unlinked THEN 'new' ELSE 'link' END
+              FROM planned p
+             WHERE t.run_id = :r AND t.external_id = p.external_id AND t.seq = p.seq
             """
         ),
         scope.params(entity),
@@ -297,24 +315,24 @@ def _match_users(conn: Connection, scope: Scope, table: str, *, by: str) -> None
     is linked to another record of this very feed is not a candidate.
     """
     if by == "email":
-        key, candidate_key, extra = "lower(t.email)", "lower(x.email)", ""
+        key, candidate_key, extra, candidate_extra = "lower(t.email)", "lower(x.email)", "", ""
         label, what = "email", "email"
     else:
-        key, candidate_key, extra = (
-            "t.student_number",
-            "x.student_number",
-            "AND t.role = 'student' AND x.role = 'student'",
-        )
+        key, candidate_key = "t.student_number", "x.student_number"
+        extra, candidate_extra = "AND t.role = 'student'", "AND x.role = 'student'"
         label, what = "student_number", "student number"
     conn.execute(
         text(
             f"""
-            WITH cand AS (
-                SELECT t.seq, t.external_id, x.id AS user_id
-                  FROM {table} t
-                  JOIN users x ON x.tenant_id = :tenant AND {candidate_key} = {key}
+            WITH unlinked AS MATERIALIZED (
+                -- the few rows without a link first: a re-sync must not join every user by email
+                SELECT t.seq, t.external_id, t.email, t.student_number, t.role FROM {table} t
                  WHERE {_UNLINKED} AND coalesce({key}, '') <> '' {extra}
-                   AND NOT EXISTS (
+            ), cand AS (
+                SELECT t.seq, t.external_id, x.id AS user_id
+                  FROM unlinked t
+                  JOIN users x ON x.tenant_id = :tenant AND {candidate_key} = {key} {candidate_extra}
+                 WHERE NOT EXISTS (
                         SELECT 1 FROM sis_entity_links ol
                           JOIN {table} s ON s.run_id = :r AND s.external_id = ol.external_id AND NOT s.tombstone
                          WHERE ol.provider_id = :p AND ol.entity_type = 'user' AND ol.entity_id = x.id)
@@ -376,7 +394,10 @@ def _match_schools(conn: Connection, scope: Scope, table: str, fields: list[str]
 def _plan_creates(conn: Connection, scope: Scope, entity: EntityType, table: str, *, allowed: bool) -> None:
     if allowed:
         conn.execute(
-            text(f"UPDATE {table} t SET action = 'create', entity_id = t.new_id, matched_by = 'new' WHERE {_UNLINKED}"),
+            text(
+                f"UPDATE {table} t SET action = 'create', entity_id = gen_random_uuid(), matched_by = 'new' "
+                f"WHERE {_UNLINKED}"
+            ),
             scope.params(entity),
         )
         return

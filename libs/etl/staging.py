@@ -107,7 +107,9 @@ class StagingWriter:
         entity = record.entity_type
         layout = _LAYOUTS[entity]
         self._seq += 1
-        content = list(record.content())
+        values = record.content()
+        digest = record.row_hash(values)
+        content = list(values)
         for position in layout.array_positions:
             index = position - len(COMMON_COLUMNS)
             content[index] = list(content[index])
@@ -117,7 +119,7 @@ class StagingWriter:
             record.external_id,
             record.tombstone,
             record.source_ref,
-            record.row_hash(),
+            digest,
             _raw(record.raw),
             None,
             None,

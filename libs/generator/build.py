@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date
 
@@ -21,7 +22,7 @@ from libs.generator.catalog import (
 from libs.generator.hashing import mix, salt
 from libs.generator.layout import Layout
 from libs.generator.model import ClassState, Model, StaffState, StudentState
-from libs.generator.names import SCHOOL_NAMES, ascii_token, person_name
+from libs.generator.names import SCHOOL_NAMES, PersonName, ascii_token, person_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,8 @@ class Builder:
         self._school_key = salt(spec.seed, "schools")
         self._state_id_offset = salt(spec.seed, "state-ids") % 9_000_000_000
         self._caps_key = salt(spec.seed, "email-case")
+        self._school_ids = [ids.school_id(school) for school in range(spec.schools)]
+        self._student_domain = f"students.{spec.domain}"
 
     # -- organisation and calendar --------------------------------------------------------
 
@@ -169,7 +172,7 @@ class Builder:
             external_id=ids.enrollment_id(class_external_id, user_external_id),
             class_external_id=class_external_id,
             user_external_id=user_external_id,
-            school_external_id=ids.school_id(school),
+            school_external_id=self._school_ids[school],
             role=role,
             primary=primary,
             begin_date=begin,
@@ -185,11 +188,12 @@ class Builder:
         number = str(1_000_000 + index)
         email = None
         if model.student_has_email(state):
-            email = self._email(key, state.email_v, number, f"students.{self.spec.domain}", index)
-        schools = [ids.school_id(state.school)]
+            original = name if state.name_v == 0 else None
+            email = self._email(key, state.email_v, number, self._student_domain, index, original)
+        schools = [self._school_ids[state.school]]
         other = model.second_school(state)
         if other is not None:
-            schools.append(ids.school_id(other))
+            schools.append(self._school_ids[other])
         return User(
             external_id=ids.user_id("student", index),
             role="student",
@@ -212,15 +216,16 @@ class Builder:
         key = self._name_keys[role] ^ index
         name = person_name(key, state.name_v)
         number = str(_STAFF_NUMBER_BASE[role] + index)
-        username = self._email(key, 0, number, self.spec.domain, None).split("@")[0]
-        school = ids.school_id(state.school)
+        original = name if state.name_v == 0 else person_name(key)
+        username = self._email(key, 0, number, self.spec.domain, None, original).split("@")[0]
+        school = self._school_ids[state.school]
         return User(
             external_id=ids.user_id(role, index),
             role=role,
             given_name=name.given,
             middle_name=name.middle,
             family_name=name.family,
-            email=self._email(key, state.email_v, number, self.spec.domain, index),
+            email=self._email(key, state.email_v, number, self.spec.domain, index, original),
             username=username.lower(),
             sis_id=f"{_SIS_PREFIX[role]}{number}",
             grades=(),
@@ -229,8 +234,11 @@ class Builder:
             enabled=model.disabled.value(index + 10_000_000) >= model.disabled_rate,
         )
 
-    def _email(self, key: int, version: int, number: str, domain: str, caps_index: int | None) -> str:
-        first = person_name(key)
+    def _email(
+        self, key: int, version: int, number: str, domain: str, caps_index: int | None, first: PersonName | None
+    ) -> str:
+        # addresses are made from the name a person had when the account was created
+        first = first or person_name(key)
         given = ascii_token(first.given) or "user"
         family = ascii_token(first.family) or "x"
         local = _EMAIL_FORMATS[version % len(_EMAIL_FORMATS)].format(g=given, g0=given[0], f=family, n=number)
@@ -240,5 +248,6 @@ class Builder:
         return f"{local}@{domain}"
 
 
+@functools.lru_cache(maxsize=16)
 def _year_bounds(school_year: int) -> tuple[date, date]:
     return term_date(school_year, TERM_TEMPLATES[0].start), term_date(school_year, TERM_TEMPLATES[0].end)

@@ -9,17 +9,18 @@ is classified by the fields that differ, so the report means exactly what a sync
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from libs.connectors.records import Enrollment, Record, User
+from libs.connectors.records import Record, User
 from libs.enums import LOAD_ORDER, EntityType
 from libs.generator import ids
 from libs.generator.district import District
-from libs.generator.layers import LayerKind
+from libs.generator.layers import Layer, LayerKind
 from libs.generator.model import Model, StaffState, StudentState
 
 
@@ -80,51 +81,74 @@ class Churn:
 
 def churn_between(base: District, district: District) -> Churn:
     entities = {entity: EntityChurn() for entity in LOAD_ORDER}
-    for change in changes_between(base, district):
-        counts = entities[change.record.entity_type]
-        if change.kind == "created":
+    diff = _Diff(base, district)
+    for entity in diff.emptied:
+        entities[entity].dropped = base.counts()[entity]
+    # counting needs no records, except to compare the two versions of an updated one
+    for event in diff.events(include_emptied=False):
+        counts = entities[event.entity]
+        if event.kind == "created":
             counts.added += 1
-        elif change.kind == "deleted":
+        elif event.kind == "deleted":
             counts.dropped += 1
         else:
             counts.updated += 1
-            for aspect in change.aspects:
+            for aspect in event.aspects:
                 counts.kinds[aspect] = counts.kinds.get(aspect, 0) + 1
     layers = district.layers[len(base.layers) :]
-    parts = [
-        f"{layer.kind.value}" + (f" {layer.percent:g}%" if layer.kind is LayerKind.CHURN else "") for layer in layers
-    ]
-    parts += [f"empty {entity.plural}" for entity in sorted(district.empty - base.empty)]
+    parts = [_describe(layer) for layer in layers]
+    parts += [f"empty {entity.plural}" for entity in sorted(diff.emptied)]
     return Churn(entities=entities, description=", ".join(parts))
 
 
+def _describe(layer: Layer) -> str:
+    if layer.kind is LayerKind.CHURN:
+        return f"churn {layer.percent:g}% (seed {layer.seed})"
+    return f"rollover to {layer.rollovers} year(s) later (seed {layer.seed})"
+
+
 def changes_between(base: District, district: District) -> Iterator[Change]:
-    if not base.is_ancestor_of(district):
-        raise ValueError("changes are computed from an ancestor state (the district this one was derived from)")
-    return _Diff(base, district).changes()
+    diff = _Diff(base, district)
+    for event in diff.events(include_emptied=True):
+        yield Change(event.kind, event.build(), district.layer_time(event.layer), event.aspects)
+
+
+class _Event(NamedTuple):
+    kind: str
+    entity: EntityType
+    # builds the record (a tombstone for deletions) only when someone needs it
+    build: Callable[[], Record]
+    layer: int
+    aspects: tuple[str, ...] = ()
+
+
+def _tombstone(record: Record) -> Record:
+    record.tombstone = True
+    return record
 
 
 class _Diff:
     def __init__(self, base: District, district: District) -> None:
+        if not base.is_ancestor_of(district):
+            raise ValueError("changes are computed from an ancestor state (the district this one was derived from)")
         self.base, self.district = base, district
         self.old, self.new = base.model, district.model
+        self.builder = district.builder
         self.since = len(base.layers)
-        rollovers = [
-            k for k, layer in enumerate(district.layers, 1) if k > self.since and layer.kind is LayerKind.ROLLOVER
-        ]
+        self.emptied = district.empty - base.empty
         # the first layer after `base` that ended its school year
-        self.year_end = rollovers[0] if rollovers else None
+        self.year_end = next(
+            (k for k, layer in enumerate(district.layers, 1) if k > self.since and layer.kind is LayerKind.ROLLOVER),
+            None,
+        )
+        self.last = len(district.layers)
 
-    def at(self, k: int) -> datetime:
-        return self.district.layer_time(k)
-
-    def changes(self) -> Iterator[Change]:
+    def events(self, include_emptied: bool) -> Iterator[_Event]:
         for entity in LOAD_ORDER:
-            emptied = entity in self.district.empty and entity not in self.base.empty
-            if emptied:
-                for record in self.base.records(entity):
-                    record.tombstone = True
-                    yield Change("deleted", record, self.district.as_of)
+            if entity in self.emptied:
+                if include_emptied:
+                    for record in self.base.records(entity):
+                        yield _Event("deleted", entity, partial(_tombstone, record), self.last)
                 continue
             if entity is EntityType.TERM:
                 yield from self._terms()
@@ -135,45 +159,44 @@ class _Diff:
             elif entity is EntityType.ENROLLMENT:
                 yield from self._enrollments()
 
-    def _terms(self) -> Iterator[Change]:
+    def _terms(self) -> Iterator[_Event]:
         if self.year_end is None:
             return
         for term in self.base.terms():
-            term.tombstone = True
-            yield Change("deleted", term, self.at(self.year_end))
+            yield _Event("deleted", EntityType.TERM, partial(_tombstone, term), self.year_end)
         for term in self.district.terms():
-            yield Change("created", term, self.at(self.new.year_born))
+            yield _Event("created", EntityType.TERM, partial(_same, term), self.new.year_born)
 
-    def _classes(self) -> Iterator[Change]:
-        old, new, builder = self.old, self.new, self.district.builder
+    def _classes(self) -> Iterator[_Event]:
+        old, new, klass = self.old, self.new, self.builder.klass
+        entity = EntityType.CLASS
         if self.year_end is not None:
-            for record in self.base.classes():
-                record.tombstone = True
-                yield Change("deleted", record, self.at(self.year_end))
+            for index in range(old.classes_allocated):
+                state = old.class_state(index)
+                if state.died is None:
+                    yield _Event("deleted", entity, partial(_dead, klass, old, state), self.year_end)
             for index in range(new.classes_allocated):
                 state = new.class_state(index)
                 if state.died is None:
-                    yield Change("created", builder.klass(new, state), self.at(state.changed))
+                    yield _Event("created", entity, partial(klass, new, state), state.changed)
             return
         for index in range(new.classes_allocated):
             after = new.class_state(index)
             before = old.class_state(index) if index < old.classes_allocated else None
             if before is None or before.died is not None:
                 if after.died is None:
-                    yield Change("created", builder.klass(new, after), self.at(after.changed))
+                    yield _Event("created", entity, partial(klass, new, after), after.changed)
             elif after.died is not None:
-                record = builder.klass(old, before)
-                record.tombstone = True
-                yield Change("deleted", record, self.at(after.died))
+                yield _Event("deleted", entity, partial(_dead, klass, old, before), after.died)
             elif after.changed > self.since:
-                old_record, new_record = builder.klass(old, before), builder.klass(new, after)
+                old_record, new_record = klass(old, before), klass(new, after)
                 if old_record.content() != new_record.content():
                     aspects = ("relocated",) if old_record.location != new_record.location else ("changed",)
-                    yield Change("updated", new_record, self.at(after.changed), aspects)
+                    yield _Event("updated", entity, partial(_same, new_record), after.changed, aspects)
 
-    def _users(self) -> Iterator[Change]:
+    def _users(self) -> Iterator[_Event]:
         old, new = self.old, self.new
-        build_student, build_staff = self.district.builder.student, self.district.builder.staff
+        build_student, build_staff = self.builder.student, self.builder.staff
         for index in range(new.students_allocated):
             before = old.student(index) if index < old.students_allocated else None
             yield from self._user_change(before, new.student(index), build_student)
@@ -184,21 +207,21 @@ class _Diff:
             for index in range(self.district.spec.schools * new.staff_per_school[role]):
                 yield from self._user_change(old.staff(role, index), new.staff(role, index), build_staff)
 
-    def _user_change(self, before: Any, after: Any, build: Any) -> Iterator[Change]:
+    def _user_change(self, before: Any, after: Any, build: Callable[[Model, Any], User]) -> Iterator[_Event]:
         old, new = self.old, self.new
+        entity = EntityType.USER
         if before is None or before.died is not None:
             if after.died is None:
-                yield Change("created", build(new, after), self.at(after.changed))
+                yield _Event("created", entity, partial(build, new, after), after.changed)
         elif after.died is not None:
-            record = build(old, before)
-            record.tombstone = True
-            yield Change("deleted", record, self.at(after.died))
+            yield _Event("deleted", entity, partial(_dead, build, old, before), after.died)
         elif after.changed > self.since:
             old_record, new_record = build(old, before), build(new, after)
             if old_record.content() != new_record.content():
-                yield Change("updated", new_record, self.at(after.changed), _user_aspects(old_record, new_record))
+                aspects = _user_aspects(old_record, new_record)
+                yield _Event("updated", entity, partial(_same, new_record), after.changed, aspects)
 
-    def _enrollments(self) -> Iterator[Change]:
+    def _enrollments(self) -> Iterator[_Event]:
         old, new = self.old, self.new
         for index in range(new.students_allocated):
             before = old.student(index) if index < old.students_allocated else None
@@ -207,7 +230,7 @@ class _Diff:
             before_staff = old.teacher(index) if index < old.teachers_allocated else None
             yield from self._enrollment_changes(before_staff, new.teacher(index))
 
-    def _keys(self, model: Any, state: StudentState | StaffState | None) -> dict[int, tuple[int, bool]]:
+    def _keys(self, model: Model, state: StudentState | StaffState | None) -> dict[int, tuple[int, bool]]:
         """class index -> (school, primary) of a user's enrollments in one state."""
         if state is None or state.died is not None:
             return {}
@@ -217,8 +240,9 @@ class _Diff:
 
     def _enrollment_changes(
         self, before: StudentState | StaffState | None, after: StudentState | StaffState
-    ) -> Iterator[Change]:
-        old, new, builder = self.old, self.new, self.district.builder
+    ) -> Iterator[_Event]:
+        old, new, enrollment = self.old, self.new, self.builder.enrollment
+        entity = EntityType.ENROLLMENT
         old_keys, new_keys = self._keys(old, before), self._keys(new, after)
         same_year = self.year_end is None
         if same_year and old_keys == new_keys:
@@ -228,24 +252,29 @@ class _Diff:
         for index, (school, primary) in old_keys.items():
             if same_year and new_keys.get(index) == (school, primary):
                 continue
-            record = builder.enrollment(old, index, school, user, role, primary)
-            record.tombstone = True
-            yield Change("deleted", record, self.at(self._removed_at(after, index)))
+            tombstone = partial(_dead, enrollment, old, index, school, user, role, primary)
+            yield _Event("deleted", entity, tombstone, self._removed_at(after, index))
         for index, (school, primary) in new_keys.items():
             if same_year and old_keys.get(index) == (school, primary):
                 continue
-            record = builder.enrollment(new, index, school, user, role, primary)
-            yield Change("created", record, self.at(max(_since(after), new.class_born(index))))
+            build = partial(enrollment, new, index, school, user, role, primary)
+            yield _Event("created", entity, build, max(after.since, new.class_born(index)))
 
     def _removed_at(self, after: StudentState | StaffState, class_index: int) -> int:
-        candidates = [after.died, _since(after), self.year_end]
+        candidates = [after.died, after.since, self.year_end]
         if self.year_end is None:
             candidates.append(self.new.class_state(class_index).died)
-        return min((k for k in candidates if k is not None and k > self.since), default=len(self.district.layers))
+        return min((k for k in candidates if k is not None and k > self.since), default=self.last)
 
 
-def _since(state: StudentState | StaffState) -> int:
-    return state.since if isinstance(state, StudentState) else state.born
+def _same(record: Record) -> Record:
+    return record
+
+
+def _dead(build: Callable[..., Record], *args: Any) -> Record:
+    record = build(*args)
+    record.tombstone = True
+    return record
 
 
 def _user_aspects(old: User, new: User) -> tuple[str, ...]:
@@ -262,93 +291,3 @@ def _user_aspects(old: User, new: User) -> tuple[str, ...]:
     if old.grades != new.grades:
         aspects.append("promoted")
     return tuple(aspects) or ("changed",)
-
-
-def modified_layer(district: District, record: Record) -> int:
-    """The layer at which a record of `district` last changed, or (tombstone) was removed."""
-    model = district.model
-    entity = record.entity_type
-    if entity is EntityType.SCHOOL:
-        return 0
-    if entity is EntityType.TERM:
-        year, _ = ids.parse_term_id(record.external_id)
-        return _year_layer(district, year, record.tombstone)
-    if entity is EntityType.CLASS:
-        year, index = ids.parse_class_id(record.external_id)
-        if year != model.school_year:
-            return _year_layer(district, year, record.tombstone)
-        state = model.class_state(index)
-        return _pick(state.died, state.changed, record.tombstone, record.external_id)
-    if entity is EntityType.USER:
-        role, index = ids.parse_user_id(record.external_id)
-        user_state = _user_state(district, role, index)
-        return _pick(user_state.died, user_state.changed, record.tombstone, record.external_id)
-    assert isinstance(record, Enrollment)
-    class_external_id, user_external_id = ids.parse_enrollment_id(record.external_id)
-    year, class_index = ids.parse_class_id(class_external_id)
-    role, index = ids.parse_user_id(user_external_id)
-    if record.tombstone:
-        return _enrollment_removed(district, year, class_index, role, index)
-    if year != model.school_year:
-        return _year_layer(district, year, record.tombstone)
-    return max(_since(_user_state(district, role, index)), model.class_born(class_index))
-
-
-def _enrollment_removed(district: District, year: int, class_index: int, role: str, index: int) -> int:
-    """The last layer at which the enrollment went from present to absent."""
-    removed = None
-    present = False
-    for k in range(len(district.layers) + 1):
-        model = Model(district.layout, district.layers[:k])
-        now = model.school_year == year and _enrolled(model, class_index, role, index)
-        if present and not now:
-            removed = k
-        present = now
-    if removed is None or present:
-        raise ValueError(f"enrollment of {role} {index} in class {class_index} of {year} was not removed")
-    return removed
-
-
-def _enrolled(model: Model, class_index: int, role: str, index: int) -> bool:
-    if role == "student":
-        if index >= model.students_allocated:
-            return False
-        student = model.student(index)
-        return student.died is None and any(c == class_index for c, _ in model.student_classes(student))
-    if role != "teacher" or index >= model.teachers_allocated:
-        return False
-    teacher = model.teacher(index)
-    return teacher.died is None and any(c == class_index for c, _ in model.teacher_classes(teacher))
-
-
-def _user_state(district: District, role: str, index: int) -> StudentState | StaffState:
-    model = district.model
-    if role == "student":
-        return model.student(index)
-    if role == "teacher":
-        return model.teacher(index)
-    return model.staff(role, index)
-
-
-def _pick(died: int | None, changed: int, tombstone: bool, external_id: str) -> int:
-    if tombstone:
-        if died is None:
-            raise ValueError(f"{external_id} is still present in this state")
-        return died
-    if died is not None:
-        raise ValueError(f"{external_id} is not present in this state")
-    return changed
-
-
-def _year_layer(district: District, year: int, tombstone: bool) -> int:
-    """Layer at which school year `year` began (or, for a tombstone, ended)."""
-    offset = year - district.spec.school_year
-    if tombstone:
-        for k, layer in enumerate(district.layers, 1):
-            if layer.kind is LayerKind.ROLLOVER and layer.rollovers > offset:
-                return k
-        raise ValueError(f"school year {year} has not ended in this state")
-    for k, layer in enumerate(district.layers, 1):
-        if layer.kind is LayerKind.ROLLOVER and layer.rollovers == offset:
-            return k
-    return 0

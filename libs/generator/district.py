@@ -16,9 +16,8 @@ from libs.connectors.records import Class, Enrollment, Record, School, Term, Use
 from libs.enums import EntityType
 from libs.generator import ids
 from libs.generator.build import Builder, Course
-from libs.generator.catalog import Level
-from libs.generator.hashing import mix
-from libs.generator.layers import CHURN_SHARES, AddedClass, Fate, Layer, LayerKind, Promotion
+from libs.generator.changes import churn_layer, rollover_layer
+from libs.generator.layers import Layer
 from libs.generator.layout import Layout
 from libs.generator.model import Model, StaffState, StudentState
 from libs.generator.spec import DistrictSpec, SpecError
@@ -34,38 +33,6 @@ _EMPTYABLE = {
     "users": EntityType.USER,
     "enrollments": EntityType.ENROLLMENT,
 }
-
-
-def _promotion(layout: Layout, rollovers: int) -> Promotion:
-    shapes = layout.schools
-    cohorts = tuple(-rollovers % shape.grades for shape in shapes)
-    sizes = [shape.cohort_size(cohort) for shape, cohort in zip(shapes, cohorts, strict=True)]
-    seat_offset = [0] * len(shapes)
-    level_starts: dict[Level, tuple[int, ...]] = {}
-    for level, schools in layout.by_level.items():
-        starts = [0]
-        for school in schools:
-            seat_offset[school] = starts[-1]
-            starts.append(starts[-1] + sizes[school])
-        level_starts[level] = tuple(starts)
-    present = {level for level, schools in layout.by_level.items() if schools}
-    following = {level: Level(level + 1) if level + 1 in present else None for level in Level if level < Level.HIGH}
-    next_level: dict[Level, Level | None] = {**following, Level.HIGH: None}
-    fed = {target for target in next_level.values() if target is not None}
-    entrant_start, total = [], 0
-    for school, shape in enumerate(shapes):
-        entrant_start.append(total)
-        if shape.level not in fed:
-            total += sizes[school]
-    entrant_start.append(total)
-    return Promotion(
-        cohort=cohorts,
-        seat_offset=tuple(seat_offset),
-        level_schools=dict(layout.by_level),
-        level_starts=level_starts,
-        next_level=next_level,
-        entrant_start=tuple(entrant_start),
-    )
 
 
 class District:
@@ -197,8 +164,8 @@ class District:
     # -- sizes ----------------------------------------------------------------------------
 
     def counts(self) -> dict[EntityType, int]:
-        """Exact record counts. The base state is counted by formula; a changed state adds its
-        churn report to its parent's counts."""
+        """Exact record counts: by formula for a base state, by walking the model (no records
+        are built) for a changed one."""
         counts = dict(self._counts)
         for entity in self.empty:
             counts[entity] = 0
@@ -206,12 +173,25 @@ class District:
 
     @cached_property
     def _counts(self) -> dict[EntityType, int]:
-        if self.parent is None:
+        if self.parent is not None and self.parent.layers == self.layers:
+            return self.parent._counts
+        if not self.layers:
             return self._base_counts()
-        counts = dict(self.parent._counts)
-        for entity, change in self.churn.entities.items():
-            counts[entity] += change.added - change.dropped
-        return counts
+        model, spec = self.model, self.spec
+        students = teachers = enrollments = 0
+        for state in self.student_states():
+            students += 1
+            enrollments += sum(1 for _ in model.student_classes(state))
+        for staff in self.staff_states(roles=("teacher",)):
+            teachers += 1
+            enrollments += sum(1 for _ in model.teacher_classes(staff))
+        return {
+            EntityType.SCHOOL: spec.schools,
+            EntityType.TERM: len(self.builder.terms(self.school_year)),
+            EntityType.CLASS: sum(1 for index in range(model.classes_allocated) if model.class_alive(index)),
+            EntityType.USER: students + teachers + spec.schools * sum(model.staff_per_school.values()),
+            EntityType.ENROLLMENT: enrollments,
+        }
 
     def _base_counts(self) -> dict[EntityType, int]:
         layout, model, spec = self.layout, self.model, self.spec
@@ -234,45 +214,15 @@ class District:
         if not 0 <= percent <= 100:
             raise SpecError(f"churn must be between 0 and 100 per cent, got {percent}")
         self._check_no_empty()
-        model, layout, spec = self.model, self.layout, self.spec
-        layer = Layer.make(LayerKind.CHURN, seed, percent, self.as_of + timedelta(days=1), model.rollovers, spec.seed)
-        layer.first_student = model.students_allocated
-        layer.added_students = round(spec.students * percent / 100 / CHURN_SHARES)
-        layer.first_teacher = model.teachers_allocated
-        for index in range(model.teachers_allocated):
-            if layer.fate("teacher", index) is Fate.DROP:
-                state = model.teacher(index)
-                if state.died is None:
-                    # a leaving teacher's sections pass to a new hire
-                    new = layer.first_teacher + len(layer.replacements)
-                    layer.replacements[new] = (state.school, state.slot)
-                    layer.successor[index] = new
-        added = []
-        first = model.classes_allocated
-        for n in range(round(layout.classes * percent / 100 / CHURN_SHARES)):
-            key = mix(layer.keys["sections"] ^ n)
-            school, cohort, _, _ = layout.class_position(key % layout.classes)
-            shape = layout.schools[school]
-            stride = max(1, shape.cohort_size(cohort) // spec.class_size)
-            added.append(
-                AddedClass(first + n, school, cohort, stride, (key >> 20) % stride, (key >> 40) % shape.teachers)
-            )
-        layer.set_added_classes(first, tuple(added))
-        return self._derive(layer)
+        return self._derive(churn_layer(self.model, percent, seed, self.as_of + timedelta(days=1)))
 
     def with_rollover(self, seed: int = 1) -> District:
-        """The next school year: new terms and sections, students promoted, graduates gone,
-        new kindergarten (and grade 6 and 9) cohorts."""
+        """The next school year: new terms, sections and enrollments; students promoted (5th and
+        8th graders to middle and high schools), graduates gone, a new kindergarten; some
+        teachers replaced."""
         self._check_no_empty()
-        model, layout = self.model, self.layout
-        rollovers = model.rollovers + 1
-        start = datetime(self.spec.school_year + rollovers - 1, 8, 1, tzinfo=UTC)
-        at = max(start, self.as_of + timedelta(days=1))
-        layer = Layer.make(LayerKind.ROLLOVER, seed, 0.0, at, rollovers, self.spec.seed)
-        layer.promotion = _promotion(layout, rollovers)
-        layer.first_student = model.students_allocated
-        layer.added_students = layer.promotion.entrant_start[-1]
-        return self._derive(layer)
+        start = datetime(self.school_year, 8, 1, tzinfo=UTC)
+        return self._derive(rollover_layer(self.model, seed, max(start, self.as_of + timedelta(days=1))))
 
     def with_empty(self, entity: str) -> District:
         """The same state with one file's worth of records missing (a broken feed).
@@ -316,7 +266,7 @@ class District:
 
     def modified_at(self, record: Record) -> datetime:
         """When a record of this state last changed (for a tombstone: when it was removed)."""
-        from libs.generator.churn import modified_layer
+        from libs.generator.stamps import modified_layer
 
         return self.layer_time(modified_layer(self, record))
 

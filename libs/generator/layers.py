@@ -90,6 +90,8 @@ class Layer:
     added_by_cohort: dict[tuple[int, int], tuple[AddedClass, ...]] = field(default_factory=dict)
     added_by_teacher: dict[tuple[int, int], tuple[AddedClass, ...]] = field(default_factory=dict)
     threshold: int = 0
+    # rollover: share of teachers who leave (a Selector threshold)
+    turnover: int = 0
     keys: dict[str, int] = field(default_factory=dict)
     selectors: dict[str, Selector] = field(default_factory=dict)
 
@@ -107,7 +109,12 @@ class Layer:
 
     def fate(self, purpose: str, index: int) -> Fate:
         """The fate of a user (purpose = its role) or a class (purpose = "class")."""
-        if self.kind is not LayerKind.CHURN or not self.threshold:
+        if self.kind is LayerKind.ROLLOVER:
+            # teachers leaving over the summer; new hires take their seats
+            if purpose == "teacher" and self.selectors[purpose].value(index) < self.turnover:
+                return Fate.DROP
+            return Fate.NONE
+        if not self.threshold:
             return Fate.NONE
         value, d = self.selectors[purpose].value(index), self.threshold
         if value >= 4 * d:

@@ -40,6 +40,11 @@ class StaffState:
         self.born = self.changed = born
         self.died: int | None = None
 
+    @property
+    def since(self) -> int:
+        """The layer since which the seat's sections are this person's."""
+        return self.born
+
 
 class ClassState:
     __slots__ = ("born", "changed", "died", "index", "location_v")

@@ -7,6 +7,7 @@ it. Every pool holds distinct entries, so moving to the next entry is always a r
 from __future__ import annotations
 
 import bisect
+import functools
 import unicodedata
 from dataclasses import dataclass
 
@@ -166,6 +167,7 @@ _FOLD = str.maketrans(
 )
 
 
+@functools.lru_cache(maxsize=4096)
 def ascii_token(text: str) -> str:
     """`Nguyễn` -> `nguyen`, `O'Brien` -> `obrien`; scripts without a Latin form give ``."""
     decomposed = unicodedata.normalize("NFKD", text.translate(_FOLD))

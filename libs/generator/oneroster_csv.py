@@ -7,19 +7,23 @@ output is byte-for-byte deterministic (zip entries carry a fixed timestamp).
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
-from datetime import datetime
+from dataclasses import replace
+from datetime import date, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from libs.connectors.records import Class, Enrollment, Record, School, Term, User
 from libs.enums import EntityType
 from libs.generator import ids
 from libs.generator.build import Course
 from libs.generator.district import District
+
+R = TypeVar("R", bound=Record)
 
 # exact OneRoster 1.1 headers, in spec order
 HEADERS: dict[str, tuple[str, ...]] = {
@@ -124,7 +128,9 @@ def _flag(value: bool) -> str:
     return "true" if value else "false"
 
 
-def _date(value: Any) -> str:
+@functools.lru_cache(maxsize=64)
+def _date(value: date | None) -> str:
+    # a district has a handful of distinct dates and millions of rows that carry them
     return value.isoformat() if value is not None else ""
 
 
@@ -218,6 +224,20 @@ _ROW_BUILDERS: dict[EntityType, tuple[str, Callable[[Any], list[str]]]] = {
 }
 
 
+# canonical fields a OneRoster 1.1 CSV package has no column for: a reader yields None for them
+# (a user's state id travels in userIds as {stateId:...}, which the canonical mapping does not read)
+NOT_IN_ONEROSTER_CSV: dict[EntityType, tuple[str, ...]] = {
+    EntityType.SCHOOL: ("state_id", "nces_id", "low_grade", "high_grade"),
+    EntityType.USER: ("state_id",),
+}
+
+
+def as_read_from_oneroster_csv(record: R) -> R:
+    """The record as a OneRoster CSV reader sees it after a round trip through a package."""
+    missing = NOT_IN_ONEROSTER_CSV.get(record.entity_type)
+    return replace(record, **dict.fromkeys(missing, None)) if missing else record  # type: ignore[arg-type]
+
+
 def write_oneroster_csv(
     district: District, out: Path | str, *, zip: bool = False, delta_from: District | None = None
 ) -> Path:
@@ -296,21 +316,33 @@ def _write_bulk(district: District, open_file: Callable[[str], IO[str]]) -> None
 
 
 def _write_delta(district: District, base: District, open_file: Callable[[str], IO[str]]) -> None:
-    with open_file("courses.csv") as handle:
-        # courses never change in a generated district: a delta has none
-        csv.writer(handle).writerow(HEADERS["courses.csv"])
     # changes come in load order, one entity after the other: a zip has one open entry at a time
     changes = iter(district.timed_changes_since(base))
     pending = next(changes, None)
+    courses: set[str] = set()
     for entity, (name, _) in _ROW_BUILDERS.items():
         with open_file(name) as handle:
             writer = csv.writer(handle)
             writer.writerow(HEADERS[name])
             while pending is not None and pending.record.entity_type is entity:
-                writer.writerow(_delta_row(pending.record, pending.kind, pending.at))
+                record = pending.record
+                if isinstance(record, Class) and not record.tombstone and record.course_external_id:
+                    courses.add(record.course_external_id)
+                writer.writerow(_delta_row(record, pending.kind, pending.at))
                 pending = next(changes, None)
     if pending is not None:  # pragma: no cover - changes_between yields in load order
         raise RuntimeError("changes out of load order")
+    with open_file("courses.csv") as handle:
+        # courses never change, but a class's course title and code live in courses.csv: the
+        # courses of the classes written are repeated so the package reads on its own
+        writer = csv.writer(handle)
+        writer.writerow(HEADERS["courses.csv"])
+        stamp = _timestamp(district.base_time)
+        writer.writerows(
+            [course.external_id, "active", stamp, *course_row(course)]
+            for course in district.courses()
+            if course.external_id in courses
+        )
 
 
 def _delta_row(record: Record, kind: str, at: datetime) -> list[str]:

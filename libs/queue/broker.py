@@ -10,7 +10,7 @@ from libs.db.settings import Settings
 from libs.queue.messages import QUEUES
 
 
-def build_broker(settings: Settings, *, heartbeat_timeout_ms: int = 15_000) -> RedisBroker:
+def build_broker(settings: Settings) -> RedisBroker:
     if settings.redis_url is None:
         raise RuntimeError("REDIS_URL is not set")
     # A short heartbeat timeout makes Redis hand a dead worker's messages to a live one in
@@ -18,7 +18,8 @@ def build_broker(settings: Settings, *, heartbeat_timeout_ms: int = 15_000) -> R
     broker = RedisBroker(  # type: ignore[no-untyped-call]
         url=settings.redis_url,
         namespace=f"{settings.redis_namespace}:dramatiq",
-        heartbeat_timeout=heartbeat_timeout_ms,
+        heartbeat_timeout=settings.broker_heartbeat_timeout_ms,
+        maintenance_chance=settings.broker_maintenance_chance,
         dead_message_ttl=7 * 86_400_000,
     )
     broker.add_middleware(CurrentMessage())

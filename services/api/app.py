@@ -2,11 +2,41 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+import services.api.routes  # noqa: F401 - declares the operations
 from libs.db.settings import Settings, get_settings
+from services.api import endpoint, openapi
 from services.api.health import healthz, readyz
+from services.api.problems import ApiError
+from services.api.services import Services
+
+log = logging.getLogger(__name__)
+
+
+async def openapi_json(request: Request) -> JSONResponse:
+    return JSONResponse(openapi.document())
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else "error"
+    return ApiError(exc.status_code, detail, headers=dict(exc.headers or {})).response()
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    # the type only: an exception's text may quote request data
+    log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+    return ApiError(500, "internal error; the service log has the details").response()
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -14,7 +44,41 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+        *endpoint.routes(),
     ]
-    app = Starlette(routes=routes)
+
+    holder = ServicesHolder(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        holder.close()
+
+    app = Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+        lifespan=lifespan,
+    )
     app.state.settings = settings
+    app.state.services = holder
     return app
+
+
+class ServicesHolder:
+    """Builds the shared resources on the first API call, so /healthz needs no database."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._services: Services | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Services:
+        with self._lock:
+            if self._services is None:
+                self._services = Services.from_settings(self._settings)
+            return self._services
+
+    def close(self) -> None:
+        if self._services is not None and self._services.redis is not None:
+            self._services.redis.close()

@@ -73,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
     summary = ", ".join(f"{counts[entity]:,} {entity.plural}" for entity in counts)
     print(f"wrote {path}: {summary}")
     if state is not base:
-        report = churn_between(base, state).write(args.report or args.out / "churn.json")
+        churn = state.churn if state.parent is base else churn_between(base, state)
+        report = churn.write(args.report or args.out / "churn.json")
         print(f"wrote {report}")
     print(f"in {time.perf_counter() - started:.1f} s")
     return 0

@@ -42,7 +42,10 @@ def command(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    load_settings()  # fail here, with a clear message, rather than in every child process
+    settings = load_settings()  # fail here, with a clear message, rather than in every child process
     argv = command(args)
+    # An idle consumer backs off up to this many ms between polls; dramatiq's 1 s default would
+    # add up to a second to every hop of a run's phase chain.
+    os.environ.setdefault("dramatiq_worker_timeout", str(settings.worker_poll_ms))
     # replace this process: signals (SIGTERM from an orchestrator) reach the dramatiq master directly
     os.execv(argv[0], argv)  # noqa: S606

@@ -149,8 +149,14 @@ def test_rollover_starts_a_new_school_year(small: District, small_records: Snaps
     assert not before[EntityType.ENROLLMENT].keys() & after[EntityType.ENROLLMENT].keys()
     old_users, new_users = before[EntityType.USER], after[EntityType.USER]
     grade = {key: user.grades[0] for key, user in old_users.items() if user.role == "student"}
-    assert all(grade[key] == "12" for key in old_users.keys() - new_users.keys())
-    assert all(new_users[key].grades == ("KG",) for key in new_users.keys() - old_users.keys())
+    gone, arrived = old_users.keys() - new_users.keys(), new_users.keys() - old_users.keys()
+    # graduates leave, a kindergarten arrives; some teachers leave and new hires take their sections
+    assert {grade[key] for key in gone if key in grade} == {"12"}
+    assert {new_users[key].grades for key in arrived if new_users[key].role == "student"} == {("KG",)}
+    left = [key for key in gone if old_users[key].role == "teacher"]
+    hired = [key for key in arrived if new_users[key].role == "teacher"]
+    assert len(left) == len(hired) > 0
+    assert {old_users[key].role for key in gone} | {new_users[key].role for key in arrived} == {"student", "teacher"}
     movers = [key for key, g in grade.items() if g == "05"]
     # fifth graders keep their id and move to a middle school, as sixth graders
     assert movers
@@ -212,3 +218,13 @@ def test_a_tiny_custom_district_supports_every_change() -> None:
     district = District(DistrictSpec(students=12, teachers=3, schools=3, seed=1))
     state = district.with_churn(50, seed=1).with_rollover(seed=1).with_churn(50, seed=2)
     assert state.counts() == {entity: len(records) for entity, records in snapshot(state).items()}
+
+
+def test_each_state_counts_its_parent_plus_what_was_added_minus_what_was_dropped(tiny: District) -> None:
+    state = tiny
+    for step in (lambda d: d.with_churn(5, seed=1), lambda d: d.with_rollover(seed=1), lambda d: d.with_empty("users")):
+        child = step(state)
+        for entity in LOAD_ORDER:
+            change = child.churn[entity]
+            assert child.counts()[entity] == state.counts()[entity] + change.added - change.dropped
+        state = child

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -59,3 +62,23 @@ def test_generate_refuses_bad_input_clearly(tmp_path: Path, capsys: pytest.Captu
     assert "cannot fill" in capsys.readouterr().err
     assert main(["generate", "--out", str(tmp_path), "--delta", *TINY]) == 2
     assert "--delta needs" in capsys.readouterr().err
+
+
+def test_output_does_not_depend_on_the_process(tmp_path: Path) -> None:
+    # string hashing is randomised per process; nothing the generator writes may depend on it
+    script = (
+        "import sys; from libs.generator import District, DistrictSpec, write_oneroster_csv; "
+        "base = District(DistrictSpec(students=300, teachers=20, schools=5, seed=4)); "
+        "state = base.with_rollover(seed=1).with_churn(5, seed=2); "
+        "write_oneroster_csv(state, sys.argv[1], zip=True); write_oneroster_csv(state, sys.argv[2], delta_from=base); "
+        "state.churn.write(sys.argv[3])"
+    )
+    outputs = []
+    for hash_seed in ("1", "2"):
+        out = tmp_path / hash_seed
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        paths = [str(out / "bulk.zip"), str(out / "delta"), str(out / "churn.json")]
+        subprocess.run([sys.executable, "-c", script, *paths], check=True, env=env, capture_output=True)
+        outputs.append([p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()])
+    assert len(outputs[0]) == 9
+    assert outputs[0] == outputs[1]

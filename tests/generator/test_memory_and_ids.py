@@ -21,8 +21,8 @@ def peak_bytes(work: Callable[[], object]) -> int:
 
 
 def test_memory_stays_flat_when_the_district_grows_eightfold(tmp_path: Path) -> None:
-    small = District(DistrictSpec(students=1_000, teachers=70, schools=15, seed=1))
-    large = District(DistrictSpec(students=8_000, teachers=560, schools=15, seed=1))
+    small = District(DistrictSpec(students=800, teachers=60, schools=15, seed=1))
+    large = District(DistrictSpec(students=6_400, teachers=480, schools=15, seed=1))
     peaks = {}
     for name, district in (("small", small), ("large", large)):
         peaks[name, "bulk"] = peak_bytes(lambda d=district, n=name: write_oneroster_csv(d, tmp_path / n, zip=True))

@@ -7,52 +7,11 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from libs.db.dev_secrets import config_cipher
-from libs.db.settings import Settings
-from libs.enums import ProviderType, SyncMode, SyncTrigger
+from libs.enums import SyncMode, SyncTrigger
 from libs.etl import runs
+from libs.harness.providers import create_provider, update_config
 
-
-def create_provider(
-    engine: Engine,
-    settings: Settings,
-    *,
-    provider_type: ProviderType,
-    config: dict[str, Any],
-    tenant_id: str = "district-1",
-    name: str = "Test provider",
-    options: dict[str, Any] | None = None,
-    enabled: bool = True,
-) -> uuid.UUID:
-    import json
-
-    provider_id = uuid.uuid4()
-    sealed = config_cipher(settings).encrypt(config, provider_id=str(provider_id))
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO sis_providers (id, tenant_id, provider_type, name, config_ciphertext, options, enabled) "
-                "VALUES (:id, :t, :type, :name, :c, CAST(:o AS jsonb), :enabled)"
-            ),
-            {
-                "id": provider_id,
-                "t": tenant_id,
-                "type": provider_type.value,
-                "name": name,
-                "c": sealed,
-                "o": json.dumps(options or {}),
-                "enabled": enabled,
-            },
-        )
-    return provider_id
-
-
-def update_config(engine: Engine, settings: Settings, provider_id: uuid.UUID, config: dict[str, Any]) -> None:
-    sealed = config_cipher(settings).encrypt(config, provider_id=str(provider_id))
-    with engine.begin() as conn:
-        conn.execute(
-            text("UPDATE sis_providers SET config_ciphertext = :c WHERE id = :id"), {"c": sealed, "id": provider_id}
-        )
+__all__ = ["create_provider", "request", "run_row", "store_counts", "store_versions", "update_config"]
 
 
 def request(

@@ -39,8 +39,6 @@ def _common() -> list[Column[Any]]:
         Column("source_ref", Text),
         Column("row_hash", LargeBinary),
         Column("raw", JSONB),
-        # a candidate id for a roster entity this row may create, drawn by the server at COPY
-        Column("new_id", UUID(as_uuid=True), nullable=False, server_default=text("gen_random_uuid()")),
         Column("status", Text),
         Column("action", Text),
         Column("entity_id", UUID(as_uuid=True)),

@@ -1,0 +1,121 @@
+"""ONEROSTER_CSV: a OneRoster 1.1 (or 1.2) CSV package, fetched over SFTP or read from a local path.
+
+The package is read once per run, so the plan is one step, "package", covering all five entity
+types; its extraction reports per entity whether the manifest made it a full snapshot, a delta,
+or absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from libs.connectors.base import ConnectionResult, Connector, ConnectorContext, Extraction, ExtractStep, ProviderConfig
+from libs.connectors.errors import ConfigError, ConnectorError
+from libs.connectors.oneroster_csv.config import OneRosterCsvConfig
+from libs.connectors.oneroster_csv.extraction import PackageExtraction
+from libs.connectors.oneroster_csv.local import Fetched, LocalSource
+from libs.connectors.oneroster_csv.package import Package
+from libs.enums import LOAD_ORDER, ProviderType
+
+PACKAGE_STEP = "package"
+
+
+class PackageSource(Protocol):
+    def fetch(self) -> Fetched: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+class OneRosterCsvConnector(Connector):
+    provider_type = ProviderType.ONEROSTER_CSV
+    config_model = OneRosterCsvConfig
+
+    def __init__(self, config: ProviderConfig, context: ConnectorContext) -> None:
+        if not isinstance(config, OneRosterCsvConfig):
+            raise ConfigError("ONEROSTER_CSV needs a OneRosterCsvConfig")
+        super().__init__(config, context)
+        self.settings = config
+        if config.local_path is not None and not context.allow_local_paths:
+            raise ConfigError(
+                "config.localPath reads files on the sync server itself, which this installation does not allow "
+                "(ALLOW_LOCAL_CSV_PATHS is off; it is meant for demos and tests): use sftp and remotePath"
+            )
+        self._open: list[Extraction] = []
+
+    def _source(self) -> PackageSource:
+        if self.settings.local_path is not None:
+            return LocalSource(self.settings.local_path, self.settings.file_pattern)
+        from libs.connectors.oneroster_csv.remote import SftpSource
+
+        return SftpSource(self.settings, work_dir=self.context.work_dir)
+
+    def plan(self) -> list[ExtractStep]:
+        return [ExtractStep(name=PACKAGE_STEP, entity_types=LOAD_ORDER)]
+
+    def extract(self, step: ExtractStep) -> PackageExtraction:
+        fetched = self._source().fetch()
+        try:
+            package = Package(fetched.path, display_name=fetched.name)
+        except BaseException:
+            fetched.cleanup()
+            raise
+        extraction = PackageExtraction(
+            step,
+            package,
+            student_number_id_type=self.settings.student_number_id_type,
+            on_close=fetched.cleanup,
+            source={"package": fetched.info},
+        )
+        try:
+            extraction.preflight()
+        except BaseException:
+            extraction.close()
+            raise
+        self._open.append(extraction)
+        return extraction
+
+    def test_connection(self) -> ConnectionResult:
+        source = self._source()
+        try:
+            details = source.describe()
+        except ConnectorError as exc:
+            return ConnectionResult(False, exc.message, dict(exc.details))
+        if self.settings.local_path is None:
+            message = f"connected; would take {details.get('package')}"
+            return ConnectionResult(True, message, details)
+        # a local package is cheap to check all the way to its headers
+        try:
+            extraction = self.extract(ExtractStep(name=PACKAGE_STEP, entity_types=LOAD_ORDER))
+        except ConnectorError as exc:
+            details["problem"] = exc.message
+            return ConnectionResult(False, f"{details.get('package', 'the package')}: {exc.message}", details)
+        try:
+            details.update(
+                files={name: info["mode"] for name, info in extraction.source["files"].items()},
+                package_files=sorted(extraction.package.files()),
+                oneroster_version=extraction.source.get("oneroster_version"),
+                warnings=extraction.warnings,
+                modes={entity.value: outcome.mode.value for entity, outcome in extraction.outcomes.items()},
+            )
+        finally:
+            extraction.close()
+            self._open.remove(extraction)
+        message = f"would read {details.get('package')} (OneRoster {details.get('oneroster_version') or '?'})"
+        return ConnectionResult(True, message, details)
+
+    def next_cursor(self, extractions: list[Mapping[str, Any]]) -> dict[str, Any]:
+        # the package a successful run applied, so the next run can tell an admin "no new package"
+        for source in extractions:
+            if source.get("package"):
+                return {"package": dict(source["package"])}
+        return {}
+
+    def close(self) -> None:
+        for extraction in self._open:
+            if isinstance(extraction, PackageExtraction):
+                extraction.close()
+        self._open.clear()
+
+
+__all__ = ["OneRosterCsvConnector"]

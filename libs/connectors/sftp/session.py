@@ -1,0 +1,264 @@
+"""An SFTP session with a pinned host key: connect, list, stat, download to a file with its sha256.
+
+The host key is checked against the configured SHA256 fingerprint before any credential is
+sent; there is no known_hosts and no auto-add. A server offers several host keys (Ed25519,
+ECDSA, RSA) and the handshake settles on one; the admin may have pinned another of them, so on
+a mismatch the other key types are asked for in turn before the connection is refused.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import logging
+import socket
+import stat
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import paramiko
+
+from libs.connectors.errors import AuthError, ConfigError, NotFoundError, ProviderUnavailable
+from libs.connectors.sftp.config import SftpSettings
+from libs.connectors.sftp.keys import fingerprint, parse_private_key, read_private_key
+
+# one entry per host key (RSA signs with several algorithms but is one key)
+_KEY_TYPE_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("ssh-ed25519",),
+    ("ecdsa-sha2-nistp256",),
+    ("ecdsa-sha2-nistp384",),
+    ("ecdsa-sha2-nistp521",),
+    ("rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"),
+)
+_CHUNK = 1 << 20
+_PROBE_LOG = "libs.connectors.sftp.host_key_probe"
+logging.getLogger(_PROBE_LOG).setLevel(logging.CRITICAL)
+
+
+@dataclass(frozen=True)
+class RemoteEntry:
+    name: str
+    size: int
+    mtime: float
+    is_dir: bool
+
+
+@dataclass(frozen=True)
+class Download:
+    size: int
+    sha256: str
+    seconds: float
+
+    @property
+    def mb_per_second(self) -> float:
+        return self.size / 1e6 / self.seconds if self.seconds > 0 else 0.0
+
+
+class SftpSession:
+    def __init__(self, settings: SftpSettings, transport: paramiko.Transport, client: paramiko.SFTPClient) -> None:
+        self.settings = settings
+        self.transport = transport
+        self.client = client
+        self.host_key_type = transport.get_remote_server_key().get_name()
+
+    @property
+    def where(self) -> str:
+        return f"{self.settings.host}:{self.settings.port}"
+
+    def _io_error(self, exc: OSError, path: str) -> Exception:
+        if exc.errno == errno.ENOENT:
+            return NotFoundError(f"{path} does not exist on {self.where}")
+        if exc.errno == errno.EACCES:
+            return AuthError(f"{self.settings.username} may not read {path} on {self.where}")
+        return ProviderUnavailable(f"SFTP error on {path} at {self.where}: {exc.strerror or exc}")
+
+    def stat(self, path: str) -> RemoteEntry:
+        try:
+            attrs = self.client.stat(path)
+        except OSError as exc:
+            raise self._io_error(exc, path) from None
+        return _entry(path.rstrip("/").rsplit("/", 1)[-1] or "/", attrs)
+
+    def list(self, path: str) -> list[RemoteEntry]:
+        try:
+            return [_entry(attrs.filename, attrs) for attrs in self.client.listdir_attr(path)]
+        except OSError as exc:
+            raise self._io_error(exc, path) from None
+
+    def download(self, path: str, target: Path, *, size: int) -> Download:
+        """Stream the file to `target`, hashing as it goes; never holds the file in memory."""
+        digest = hashlib.sha256()
+        received = 0
+        started = time.perf_counter()
+        try:
+            with self.client.open(path, "rb") as handle, target.open("wb") as out:
+                # pipelined reads: without prefetch every 32 KB costs a round trip
+                handle.prefetch(size)
+                while chunk := handle.read(_CHUNK):
+                    digest.update(chunk)
+                    out.write(chunk)
+                    received += len(chunk)
+        except OSError as exc:
+            raise self._io_error(exc, path) from None
+        except (paramiko.SSHException, EOFError) as exc:
+            raise ProviderUnavailable(f"downloading {path} from {self.where} failed: {exc}") from None
+        return Download(size=received, sha256=digest.hexdigest(), seconds=time.perf_counter() - started)
+
+    def close(self) -> None:
+        self.client.close()
+        self.transport.close()
+
+
+def _entry(name: str, attrs: paramiko.SFTPAttributes) -> RemoteEntry:
+    mode = attrs.st_mode or 0
+    return RemoteEntry(
+        name=name,
+        size=int(attrs.st_size or 0),
+        mtime=float(attrs.st_mtime or 0),
+        is_dir=stat.S_ISDIR(mode),
+    )
+
+
+def _handshake(settings: SftpSettings, key_types: tuple[str, ...] | None = None) -> paramiko.Transport:
+    where = f"{settings.host}:{settings.port}"
+    try:
+        sock = socket.create_connection((settings.host, settings.port), timeout=settings.connect_timeout)
+    except socket.gaierror:
+        raise ProviderUnavailable(f"cannot resolve the SFTP host {settings.host}") from None
+    except ConnectionRefusedError:
+        raise ProviderUnavailable(f"{where} refused the connection (is the SFTP server running?)") from None
+    except TimeoutError:
+        raise ProviderUnavailable(f"connecting to {where} timed out after {settings.connect_timeout:g} s") from None
+    except OSError as exc:
+        raise ProviderUnavailable(f"cannot connect to {where}: {exc.strerror or exc}") from None
+    transport = paramiko.Transport(sock)
+    transport.banner_timeout = settings.connect_timeout
+    transport.handshake_timeout = settings.connect_timeout
+    if key_types is not None:
+        # a probe for a host key type the server may lack: its failure is expected, keep it out of the logs
+        transport.set_log_channel(_PROBE_LOG)
+        options = transport.get_security_options()
+        offered = tuple(t for t in key_types if t in options.key_types)
+        if not offered:
+            transport.close()
+            raise _NoSuchKeyType
+        options.key_types = offered
+    try:
+        transport.start_client(timeout=settings.connect_timeout)
+    except (paramiko.SSHException, EOFError, OSError) as exc:
+        transport.close()
+        if key_types is not None:
+            raise _NoSuchKeyType from None
+        raise ProviderUnavailable(f"SSH handshake with {where} failed: {exc}") from None
+    return transport
+
+
+class _NoSuchKeyType(Exception):
+    """The server has no host key of the type asked for."""
+
+
+def _pinned_transport(settings: SftpSettings) -> paramiko.Transport:
+    transport = _handshake(settings)
+    key = transport.get_remote_server_key()
+    presented = {key.get_name(): fingerprint(key)}
+    if presented[key.get_name()] == settings.host_key_fingerprint:
+        return transport
+    transport.close()
+    for group in _KEY_TYPE_GROUPS:
+        if key.get_name() in group:
+            continue
+        try:
+            other = _handshake(settings, group)
+        except _NoSuchKeyType:
+            continue
+        other_key = other.get_remote_server_key()
+        presented[other_key.get_name()] = fingerprint(other_key)
+        if presented[other_key.get_name()] == settings.host_key_fingerprint:
+            return other
+        other.close()
+    shown = ", ".join(f"{name} {value}" for name, value in presented.items())
+    raise AuthError(
+        f"the SSH host key of {settings.host}:{settings.port} does not match hostKeyFingerprint "
+        f"{settings.host_key_fingerprint} (the server presented {shown}); if the server's key was replaced on "
+        "purpose, update hostKeyFingerprint, otherwise the connection may be intercepted",
+        details={"presented": presented},
+    )
+
+
+def _private_key(settings: SftpSettings) -> paramiko.PKey | None:
+    try:
+        if settings.private_key:
+            return parse_private_key(settings.private_key, settings.private_key_passphrase)
+        if settings.private_key_path:
+            return read_private_key(settings.private_key_path, settings.private_key_passphrase)
+    except ValueError as exc:
+        prefix = "privateKey " if settings.private_key else ""
+        raise ConfigError(f"config.sftp.{prefix}{exc}") from None
+    return None
+
+
+def _authenticate(transport: paramiko.Transport, settings: SftpSettings, key: paramiko.PKey | None) -> None:
+    try:
+        _try_credentials(transport, settings, key)
+    except (paramiko.SSHException, EOFError, OSError) as exc:
+        where = f"{settings.host}:{settings.port}"
+        raise ProviderUnavailable(f"{where} closed the connection during login: {exc}") from None
+
+
+def _try_credentials(transport: paramiko.Transport, settings: SftpSettings, key: paramiko.PKey | None) -> None:
+    who = f"{settings.username}@{settings.host}:{settings.port}"
+    refused: list[str] = []
+    if key is not None:
+        try:
+            transport.auth_publickey(settings.username, key)
+            return
+        except paramiko.BadAuthenticationType as exc:
+            refused.append(f"public key (the server accepts only {', '.join(exc.allowed_types)})")
+        except paramiko.AuthenticationException:
+            refused.append("the private key")
+    if settings.password:
+        try:
+            transport.auth_password(settings.username, settings.password)
+            return
+        except paramiko.BadAuthenticationType as exc:
+            refused.append(f"password (the server accepts only {', '.join(exc.allowed_types)})")
+        except paramiko.AuthenticationException:
+            refused.append("the password")
+    if not refused:
+        raise ConfigError("config.sftp needs a credential: privateKeyPath, privateKey or password")
+    raise AuthError(f"{who} refused {' and '.join(refused)}")
+
+
+def _open_sftp(transport: paramiko.Transport, settings: SftpSettings) -> paramiko.SFTPClient:
+    where = f"{settings.host}:{settings.port}"
+    try:
+        client = paramiko.SFTPClient.from_transport(transport)
+    except (paramiko.SSHException, EOFError, OSError) as exc:
+        raise ProviderUnavailable(f"{where} did not open an SFTP session: {exc}") from None
+    if client is None:
+        raise ProviderUnavailable(f"{where} did not open an SFTP session")
+    return client
+
+
+@contextmanager
+def connect(settings: SftpSettings) -> Iterator[SftpSession]:
+    """A session whose host key matched the pin and whose credentials were accepted."""
+    key = _private_key(settings)
+    transport = _pinned_transport(settings)
+    try:
+        _authenticate(transport, settings, key)
+        client = _open_sftp(transport, settings)
+    except BaseException:
+        transport.close()
+        raise
+    session = SftpSession(settings, transport, client)
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+__all__ = ["Download", "RemoteEntry", "SftpSession", "connect"]

@@ -1,0 +1,203 @@
+"""Declared operations: one declaration gives the Starlette route and its OpenAPI entry.
+
+A handler is a plain function of a `Call` (the authenticated principal, the parsed path,
+query and body) that returns a pydantic model (sent as JSON with the declared status) or a
+Starlette response. Handlers do blocking database work, so they run in the thread pool.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from libs.auth import Principal
+from services.api.problems import ApiError, from_validation, not_found
+from services.api.security import authenticate, token_key
+from services.api.services import Services
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[["Call"], "BaseModel | Response"]
+
+# path parameters and how they are parsed; a malformed id is "not found", like a missing one
+PATH_PARAMS: dict[str, dict[str, Any]] = {
+    "providerId": {"type": "string", "format": "uuid"},
+    "runId": {"type": "string", "format": "uuid"},
+    "tenantId": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": r"^[A-Za-z0-9._:-]+$"},
+}
+_TENANT_RE = re.compile(PATH_PARAMS["tenantId"]["pattern"])
+
+
+@dataclass
+class Call:
+    request: Request
+    principal: Principal
+    services: Services
+    path: dict[str, Any]
+    query: Any
+    body: Any
+    token: str
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    handler: Handler
+    operation_id: str
+    summary: str
+    tag: str
+    response: type[BaseModel] | None
+    status: int = 200
+    body: type[BaseModel] | None = None
+    body_required: bool = True
+    query: type[BaseModel] | None = None
+    errors: tuple[int, ...] = ()
+    description: str = ""
+    extra_responses: dict[int, dict[str, Any]] = field(default_factory=dict)
+    rate_limited: bool = False
+
+
+OPERATIONS: list[Operation] = []
+
+
+def operation(
+    method: str,
+    path: str,
+    *,
+    summary: str,
+    tag: str,
+    response: type[BaseModel] | None,
+    status: int = 200,
+    body: type[BaseModel] | None = None,
+    body_required: bool = True,
+    query: type[BaseModel] | None = None,
+    errors: tuple[int, ...] = (),
+    description: str = "",
+    extra_responses: dict[int, dict[str, Any]] | None = None,
+    rate_limited: bool = False,
+    operation_id: str | None = None,
+) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        OPERATIONS.append(
+            Operation(
+                method=method,
+                path=path,
+                handler=handler,
+                operation_id=operation_id or _camel(handler.__name__),
+                summary=summary,
+                tag=tag,
+                response=response,
+                status=status,
+                body=body,
+                body_required=body_required,
+                query=query,
+                errors=errors,
+                description=description or (handler.__doc__ or "").strip(),
+                extra_responses=extra_responses or {},
+                rate_limited=rate_limited,
+            )
+        )
+        return handler
+
+    return register
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p.title() for p in rest)
+
+
+def _parse_path(request: Request) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, raw in request.path_params.items():
+        if name in ("providerId", "runId"):
+            try:
+                values[name] = uuid.UUID(str(raw))
+            except ValueError:
+                raise not_found("provider" if name == "providerId" else "run") from None
+        elif name == "tenantId":
+            if not _TENANT_RE.fullmatch(str(raw)) or len(str(raw)) > 128:
+                raise not_found("tenant")
+            values[name] = str(raw)
+        else:
+            values[name] = raw
+    return values
+
+
+async def _read_json(request: Request, limit: int) -> Any:
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise ApiError(413, f"request body is larger than {limit} bytes")
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > limit:
+            raise ApiError(413, f"request body is larger than {limit} bytes")
+    if not raw.strip():
+        return None
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media and media != "application/json" and not media.endswith("+json"):
+        raise ApiError(415, "request bodies must be application/json")
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ApiError(400, f"request body is not valid JSON: {exc.__class__.__name__}") from None
+
+
+def endpoint(op: Operation) -> Callable[[Request], Any]:
+    async def run(request: Request) -> Response:
+        services: Services = request.app.state.services.get()
+        settings = services.settings
+        try:
+            principal = authenticate(
+                request,
+                services.jwt_secret,
+                issuer=settings.auth_jwt_issuer,
+                audience=settings.auth_jwt_audience,
+            )
+            token = token_key(request)
+            await run_in_threadpool(services.limiter.hit, f"req:{token}", settings.api_requests_per_minute)
+            path = _parse_path(request)
+            query = _parse(op.query, dict(request.query_params), prefix="query") if op.query else None
+            body = None
+            if op.body is not None:
+                raw = await _read_json(request, settings.api_max_body_bytes)
+                if raw is None and op.body_required:
+                    raise ApiError(422, "a JSON request body is required", code="validation-error")
+                body = _parse(op.body, raw, prefix="body") if raw is not None else None
+            elif op.method in ("POST", "PATCH", "PUT"):
+                await _read_json(request, settings.api_max_body_bytes)
+            call = Call(request, principal, services, path, query, body, token)
+            result = await run_in_threadpool(op.handler, call)
+        except ApiError as exc:
+            return exc.response()
+        if isinstance(result, Response):
+            return result
+        return JSONResponse(result.model_dump(mode="json", by_alias=True), status_code=op.status)
+
+    return run
+
+
+def _parse(model: type[BaseModel], raw: Any, *, prefix: str) -> BaseModel:
+    if not isinstance(raw, dict):
+        raise ApiError(422, f"the {prefix} must be a JSON object", code="validation-error")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise from_validation(exc, prefix=() if prefix == "body" else (prefix,)) from None
+
+
+def routes() -> list[Route]:
+    return [Route(op.path, endpoint(op), methods=[op.method], name=op.operation_id) for op in OPERATIONS]

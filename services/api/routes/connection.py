@@ -1,0 +1,113 @@
+"""Test connection: a saved provider (optionally with edited settings) or an unsaved config."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import uuid
+from typing import Any
+
+from libs.connectors import registry
+from libs.connectors.base import ConnectionResult, ConnectorContext
+from libs.connectors.errors import ConnectorError
+from libs.enums import ProviderType
+from libs.etl.options import ProviderOptions
+from services.api import configs
+from services.api.endpoint import Call, operation
+from services.api.routes.providers import load_active
+from services.api.schemas import ConnectionTestResult, ConnectionTestSaved, ConnectionTestUnsaved
+from services.api.security import require_tenant
+
+log = logging.getLogger(__name__)
+TAG = "providers"
+
+# a source that never answers must not hold an API worker thread forever
+_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="connection-test")
+
+
+def _run(
+    call: Call, provider_type: ProviderType, config: dict[str, Any], *, provider_id: str, tenant_id: str, options: Any
+) -> ConnectionTestResult:
+    settings = call.services.settings
+    context = ConnectorContext(
+        provider_id=provider_id,
+        tenant_id=tenant_id,
+        options=options,
+        redis=call.services.redis,
+        redis_namespace=settings.redis_namespace,
+        allow_local_paths=settings.allow_local_csv_paths,
+    )
+
+    def attempt() -> ConnectionResult:
+        connector = registry.build_connector(provider_type, config, context)
+        try:
+            return connector.test_connection()
+        finally:
+            connector.close()
+
+    future = _POOL.submit(attempt)
+    timeout = settings.connection_test_timeout_seconds
+    try:
+        result = future.result(timeout=timeout)
+    except concurrent.futures.TimeoutError:
+        return ConnectionTestResult(success=False, message=f"No answer from the provider within {timeout:g} s")
+    except ConnectorError as exc:
+        return ConnectionTestResult(success=False, message=exc.message)
+    except Exception as exc:
+        # the exception text may quote a config value; only its type is logged
+        log.error("connection test of provider %s failed unexpectedly: %s", provider_id, type(exc).__name__)
+        return ConnectionTestResult(success=False, message=f"Unexpected error ({type(exc).__name__})")
+    return ConnectionTestResult(success=result.success, message=result.message, details=dict(result.details))
+
+
+@operation(
+    "POST",
+    "/api/v1/providers/{providerId}/test",
+    summary="Test the connection of a saved provider",
+    tag=TAG,
+    response=ConnectionTestResult,
+    body=ConnectionTestSaved,
+    body_required=False,
+    errors=(400, 401, 403, 404, 413, 415, 422, 429),
+    rate_limited=True,
+)
+def test_provider_connection(call: Call) -> ConnectionTestResult:
+    """With a `config` body, tests edited settings before they are saved; secrets left out
+    (or masked) are taken from the stored config."""
+    body: ConnectionTestSaved | None = call.body
+    with call.services.engine.connect() as conn:
+        row = load_active(call, conn, call.path["providerId"])
+    provider_type = ProviderType(row.provider_type)
+    stored = configs.decrypt(call.services.cipher, row.id, row.config_ciphertext)
+    config = stored
+    if body is not None and body.config is not None:
+        config = configs.validate(provider_type, configs.merge_for_update(provider_type, body.config, stored))
+    call.services.limiter.hit(f"test:{call.token}:{row.id}", call.services.settings.api_sync_triggers_per_minute)
+    return _run(
+        call,
+        provider_type,
+        config,
+        provider_id=str(row.id),
+        tenant_id=row.tenant_id,
+        options=ProviderOptions.from_stored(row.options).to_stored(),
+    )
+
+
+@operation(
+    "POST",
+    "/api/v1/providers/test",
+    summary="Test an unsaved provider config (before creating the provider)",
+    tag=TAG,
+    response=ConnectionTestResult,
+    body=ConnectionTestUnsaved,
+    errors=(400, 401, 403, 413, 415, 422, 429),
+    rate_limited=True,
+)
+def test_unsaved_connection(call: Call) -> ConnectionTestResult:
+    body: ConnectionTestUnsaved = call.body
+    require_tenant(call.principal, body.tenant_id)
+    config = configs.validate(body.provider_type, body.config)
+    call.services.limiter.hit(f"test:{call.token}:unsaved", call.services.settings.api_sync_triggers_per_minute)
+    return _run(
+        call, body.provider_type, config, provider_id=f"unsaved-{uuid.uuid4()}", tenant_id=body.tenant_id, options={}
+    )

@@ -1,0 +1,186 @@
+"""Sync operations on a provider: trigger, cancel, status, history."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from libs.enums import SyncTrigger
+from libs.etl import runs, schedule
+from libs.etl.options import ProviderOptions
+from libs.queue import messages
+from services.api import audit
+from services.api.endpoint import Call, operation
+from services.api.problems import ApiError
+from services.api.routes.providers import load_active, load_visible
+from services.api.runviews import RUN_COLUMNS, progress_of, run_summary, steps_of
+from services.api.schemas import (
+    CancelAccepted,
+    RunList,
+    RunsQuery,
+    SyncAccepted,
+    SyncRequest,
+    SyncStatusOut,
+)
+
+TAG = "sync"
+
+
+@operation(
+    "POST",
+    "/api/v1/providers/{providerId}/sync",
+    summary="Run a sync now",
+    tag=TAG,
+    response=SyncAccepted,
+    status=202,
+    body=SyncRequest,
+    body_required=False,
+    errors=(400, 401, 403, 404, 409, 413, 415, 422, 429),
+    rate_limited=True,
+)
+def trigger_sync(call: Call) -> SyncAccepted:
+    """Queues a run. While a run of this provider is pending or in progress, answers 409 with
+    that run's id (`runId`) instead of starting a second one."""
+    body = call.body or SyncRequest()
+    provider_id = call.path["providerId"]
+    with call.services.engine.begin() as conn:
+        row = load_active(call, conn, provider_id)
+        call.services.limiter.hit(
+            f"sync:{call.token}:{provider_id}", call.services.settings.api_sync_triggers_per_minute
+        )
+        if not row.enabled:
+            raise ApiError(409, "Provider disabled: enable it before running a sync", code="provider-disabled")
+        mode = body.mode or schedule.choose_mode(
+            ProviderOptions.from_stored(row.options), row.last_full_sync_at, schedule.utcnow()
+        )
+        options = {"allowMassDeactivation": True} if body.allow_mass_deactivation else {}
+        request = runs.request_run(
+            conn,
+            provider_id,
+            trigger=SyncTrigger.MANUAL,
+            requested_by=call.principal.subject,
+            mode=mode,
+            options=options,
+        )
+        if request.created:
+            audit.record(
+                conn,
+                call.principal,
+                "sync.requested",
+                target_type="run",
+                target_id=request.run_id,
+                tenant_id=row.tenant_id,
+                details={"providerId": str(provider_id), "mode": mode.value, **options},
+            )
+    if not request.created:
+        raise ApiError(
+            409,
+            f"a sync of this provider is already {request.status.value.lower().replace('_', ' ')}",
+            code="sync-already-running",
+            runId=str(request.run_id),
+            runStatus=request.status.value,
+        )
+    call.services.send([messages.start_sync(request.run_id)])
+    return SyncAccepted(run_id=request.run_id, status=request.status, mode=mode)
+
+
+@operation(
+    "POST",
+    "/api/v1/providers/{providerId}/sync/cancel",
+    summary="Cancel the active sync",
+    tag=TAG,
+    response=CancelAccepted,
+    status=202,
+    errors=(401, 403, 404, 409),
+)
+def cancel_sync(call: Call) -> CancelAccepted:
+    """A pending run is cancelled at once; a running one stops at its next batch boundary and
+    ends CANCELLED with the stats of what it applied. A cancelled run is not retried."""
+    with call.services.engine.begin() as conn:
+        row = load_active(call, conn, call.path["providerId"])
+        active = conn.execute(
+            text("SELECT id FROM sis_sync_runs WHERE provider_id = :p AND status IN ('PENDING', 'IN_PROGRESS')"),
+            {"p": row.id},
+        ).first()
+        result = runs.request_cancel(conn, active.id, requested_by=call.principal.subject) if active else None
+        if result is None:
+            raise ApiError(409, "no sync of this provider is pending or in progress", code="no-active-sync")
+        audit.record(
+            conn,
+            call.principal,
+            "sync.cancelled",
+            target_type="run",
+            target_id=result.run_id,
+            tenant_id=row.tenant_id,
+            details={"providerId": str(row.id), "statusBefore": "IN_PROGRESS" if result.notify_workers else "PENDING"},
+        )
+    if result.notify_workers:
+        call.services.send([messages.cancel_sync(result.run_id)])
+    return CancelAccepted(run_id=result.run_id, status=result.status)
+
+
+@operation(
+    "GET",
+    "/api/v1/providers/{providerId}/sync/status",
+    summary="Is a sync running, how far is it, and how did the last one end",
+    tag=TAG,
+    response=SyncStatusOut,
+    errors=(401, 403, 404),
+)
+def sync_status(call: Call) -> SyncStatusOut:
+    with call.services.engine.connect() as conn:
+        row = load_visible(call, conn, call.path["providerId"])
+        active = conn.execute(
+            text(
+                "SELECT id, status, phase, started_at, cancel_requested_at FROM sis_sync_runs "
+                "WHERE provider_id = :p AND status IN ('PENDING', 'IN_PROGRESS')"
+            ),
+            {"p": row.id},
+        ).first()
+        last = conn.execute(
+            text(
+                "SELECT status, completed_at FROM sis_sync_runs WHERE provider_id = :p "
+                "AND status NOT IN ('PENDING', 'IN_PROGRESS') ORDER BY completed_at DESC NULLS LAST, requested_at DESC "
+                "LIMIT 1"
+            ),
+            {"p": row.id},
+        ).first()
+        progress = progress_of(steps_of(conn, active.id)) if active is not None else None
+    return SyncStatusOut(
+        is_running=active is not None,
+        last_sync=last.completed_at if last else None,
+        last_status=last.status if last else None,
+        last_successful_sync=row.last_sync_at,
+        next_run_at=row.next_run_at,
+        run_id=active.id if active else None,
+        status=active.status if active else None,
+        phase=active.phase if active else None,
+        started_at=active.started_at if active else None,
+        cancel_requested=bool(active and active.cancel_requested_at),
+        progress=progress,
+    )
+
+
+@operation(
+    "GET",
+    "/api/v1/providers/{providerId}/runs",
+    summary="Sync history, newest first",
+    tag=TAG,
+    response=RunList,
+    query=RunsQuery,
+    errors=(401, 403, 404),
+)
+def list_runs(call: Call) -> RunList:
+    query: RunsQuery = call.query
+    with call.services.engine.connect() as conn:
+        row = load_visible(call, conn, call.path["providerId"])
+        total = conn.execute(
+            text("SELECT count(*) FROM sis_sync_runs WHERE provider_id = :p"), {"p": row.id}
+        ).scalar_one()
+        rows = conn.execute(
+            text(
+                f"SELECT {RUN_COLUMNS} FROM sis_sync_runs r WHERE provider_id = :p "
+                "ORDER BY requested_at DESC, id DESC LIMIT :limit OFFSET :offset"
+            ),
+            {"p": row.id, "limit": query.limit, "offset": query.offset},
+        ).all()
+    return RunList(runs=[run_summary(r) for r in rows], total=total, limit=query.limit, offset=query.offset)

@@ -1,0 +1,76 @@
+"""Runs as the API shows them: summary rows, steps and progress."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from services.api.schemas import Progress, RunStep, RunSummary
+
+RUN_COLUMNS = (
+    "r.id, r.provider_id, r.tenant_id, r.status, r.trigger, r.is_manual, r.mode, r.requested_by, r.requested_at, "
+    "r.schedule_slot, r.started_at, r.completed_at, r.phase, r.stats, r.error_message, r.cancel_requested_at, "
+    "r.cancel_requested_by, r.options, r.timings, r.source, "
+    "(SELECT count(*) FROM sis_sync_errors e WHERE e.run_id = r.id) AS error_count"
+)
+
+
+def run_summary(row: Any) -> RunSummary:
+    duration = None
+    if row.started_at is not None and row.completed_at is not None:
+        duration = round((row.completed_at - row.started_at).total_seconds(), 3)
+    return RunSummary(
+        id=row.id,
+        provider_id=row.provider_id,
+        tenant_id=row.tenant_id,
+        status=row.status,
+        trigger=row.trigger,
+        is_manual=row.is_manual,
+        mode=row.mode,
+        requested_by=row.requested_by,
+        requested_at=row.requested_at,
+        schedule_slot=row.schedule_slot,
+        started_at=row.started_at,
+        completed_at=row.completed_at,
+        duration_seconds=duration,
+        phase=row.phase,
+        stats=row.stats or {},
+        error_message=row.error_message,
+        error_count=row.error_count,
+        cancel_requested_at=row.cancel_requested_at,
+        cancel_requested_by=row.cancel_requested_by,
+        options=row.options or {},
+    )
+
+
+def steps_of(conn: Connection, run_id: uuid.UUID) -> list[RunStep]:
+    rows = conn.execute(
+        text(
+            "SELECT step, status, records, detail, started_at, finished_at FROM sis_sync_run_steps "
+            "WHERE run_id = :r ORDER BY started_at NULLS LAST, step"
+        ),
+        {"r": run_id},
+    ).all()
+    return [
+        RunStep(
+            step=r.step,
+            status=r.status,
+            records=r.records,
+            detail=r.detail or {},
+            started_at=r.started_at,
+            finished_at=r.finished_at,
+        )
+        for r in rows
+    ]
+
+
+def progress_of(steps: list[RunStep]) -> Progress:
+    return Progress(
+        steps_total=len(steps),
+        steps_done=sum(1 for s in steps if s.status in ("done", "skipped")),
+        steps_failed=sum(1 for s in steps if s.status == "failed"),
+        records=sum(s.records for s in steps if s.step.startswith("extract:")),
+        steps=steps,
+    )

@@ -1,0 +1,302 @@
+"""Request and response bodies of the REST API (camelCase on the wire).
+
+These models are the single source of truth: handlers validate with them, responses are
+dumped from them, and the OpenAPI document is generated from them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from libs.enums import ProviderType, SyncMode, SyncStatus
+from libs.etl.options import ProviderOptions
+
+TENANT_PATTERN = r"^[A-Za-z0-9._:-]+$"
+
+
+class ApiModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class QueryModel(BaseModel):
+    # query strings may carry cache busters and the like; unknown parameters are ignored
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+# ---- providers -------------------------------------------------------------------------
+
+
+class ProviderCreate(ApiModel):
+    tenant_id: str = Field(min_length=1, max_length=128, pattern=TENANT_PATTERN)
+    provider_type: ProviderType
+    name: str = Field(min_length=1, max_length=200)
+    config: dict[str, Any] = Field(
+        description="Provider-specific settings; the shape per providerType is listed by GET /api/v1/provider-types"
+    )
+    enabled: bool = True
+    sync_schedule: str | None = Field(
+        default=None, max_length=120, description="A five-field cron expression or a preset name (e.g. 'daily')"
+    )
+    schedule_timezone: str = Field(default="UTC", max_length=64, description="IANA time zone the schedule runs in")
+    options: ProviderOptions | None = None
+
+
+class ProviderUpdate(ApiModel):
+    """Every field is optional; absent fields keep their value, secret config fields too."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    config: dict[str, Any] | None = Field(
+        default=None,
+        description="The new config. Secret fields that are absent, null or the mask keep the stored secret.",
+    )
+    enabled: bool | None = None
+    sync_schedule: str | None = Field(default=None, max_length=120, description="null removes the schedule")
+    schedule_timezone: str | None = Field(default=None, max_length=64)
+    options: ProviderOptions | None = Field(default=None, description="Only the options given change")
+
+
+class Provider(ApiModel):
+    id: uuid.UUID
+    tenant_id: str
+    provider_type: ProviderType
+    name: str
+    config: dict[str, Any] = Field(
+        description="Secret fields are masked ('********' or null) and flagged by has<Field> beside them"
+    )
+    enabled: bool
+    sync_schedule: str | None
+    schedule_preset: str | None
+    schedule_timezone: str
+    next_run_at: datetime | None
+    last_sync_at: datetime | None
+    last_full_sync_at: datetime | None
+    options: ProviderOptions
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None = None
+
+
+class ProviderList(ApiModel):
+    providers: list[Provider]
+
+
+class ProvidersQuery(QueryModel):
+    include_deleted: bool = Field(default=False, description="platform admins only: also list deleted providers")
+
+
+class DeleteQuery(QueryModel):
+    deactivate_entities: bool = Field(
+        default=False,
+        description="true: deactivate this provider's links and every roster entity left without an active link",
+    )
+
+
+class ProviderDeleted(ApiModel):
+    id: uuid.UUID
+    deleted: bool
+    deactivated: dict[str, int] | None = Field(description="counts per table when deactivateEntities=true")
+
+
+class ProviderTypeInfo(ApiModel):
+    provider_type: ProviderType
+    config_schema: dict[str, Any]
+    secret_fields: list[str]
+
+
+class ProviderTypeList(ApiModel):
+    provider_types: list[ProviderTypeInfo]
+
+
+# ---- sync --------------------------------------------------------------------------------
+
+
+class SyncRequest(ApiModel):
+    mode: SyncMode | None = Field(
+        default=None, description="Default: incremental when the provider's options allow it, else full"
+    )
+    allow_mass_deactivation: bool = Field(
+        default=False, description="Apply deactivations a guard would hold back (after checking the source)"
+    )
+
+
+class SyncAccepted(ApiModel):
+    run_id: uuid.UUID
+    status: SyncStatus
+    mode: SyncMode
+
+
+class CancelAccepted(ApiModel):
+    run_id: uuid.UUID
+    status: SyncStatus
+
+
+class RunStep(ApiModel):
+    step: str
+    status: str
+    records: int
+    detail: dict[str, Any]
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class Progress(ApiModel):
+    steps_total: int
+    steps_done: int
+    steps_failed: int
+    records: int
+    steps: list[RunStep]
+
+
+class SyncStatusOut(ApiModel):
+    is_running: bool
+    last_sync: datetime | None = Field(description="when the last finished run ended")
+    last_status: SyncStatus | None
+    last_successful_sync: datetime | None
+    next_run_at: datetime | None
+    run_id: uuid.UUID | None = Field(description="the active run, if any")
+    status: SyncStatus | None
+    phase: str | None
+    started_at: datetime | None
+    cancel_requested: bool
+    progress: Progress | None
+
+
+class RunSummary(ApiModel):
+    id: uuid.UUID
+    provider_id: uuid.UUID
+    tenant_id: str
+    status: SyncStatus
+    trigger: Literal["manual", "schedule"]
+    is_manual: bool
+    mode: SyncMode
+    requested_by: str | None
+    requested_at: datetime
+    schedule_slot: str | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    duration_seconds: float | None
+    phase: str | None
+    stats: dict[str, Any]
+    error_message: str | None
+    error_count: int
+    cancel_requested_at: datetime | None
+    cancel_requested_by: str | None
+    options: dict[str, Any]
+
+
+class RunDetail(RunSummary):
+    timings: dict[str, Any]
+    source: dict[str, Any] = Field(description="what the run read: package, pages, requests, retries")
+    steps: list[RunStep]
+    progress: Progress
+
+
+class RunList(ApiModel):
+    runs: list[RunSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class RunsQuery(QueryModel):
+    limit: int = Field(default=20, ge=1, le=100)
+    offset: int = Field(default=0, ge=0, le=1_000_000)
+
+
+class SyncErrorOut(ApiModel):
+    id: int
+    entity_type: str | None
+    external_id: str | None
+    source: str | None
+    line: int | None
+    field: str | None
+    code: str
+    message: str
+    created_at: datetime
+
+
+class SyncErrorList(ApiModel):
+    errors: list[SyncErrorOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class ErrorsQuery(QueryModel):
+    limit: int = Field(default=100, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0, le=100_000_000)
+    format: Literal["json", "csv"] = Field(default="json", description="csv: download every error of the run")
+
+
+# ---- connection tests --------------------------------------------------------------------
+
+
+class ConnectionTestResult(ApiModel):
+    success: bool
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ConnectionTestSaved(ApiModel):
+    config: dict[str, Any] | None = Field(
+        default=None, description="Test edited settings before saving; absent secrets use the stored ones"
+    )
+
+
+class ConnectionTestUnsaved(ApiModel):
+    tenant_id: str = Field(min_length=1, max_length=128, pattern=TENANT_PATTERN)
+    provider_type: ProviderType
+    config: dict[str, Any]
+
+
+# ---- schedules and tenants ----------------------------------------------------------------
+
+
+class PresetOut(ApiModel):
+    name: str
+    cron: str
+    description: str
+
+
+class PresetList(ApiModel):
+    presets: list[PresetOut]
+
+
+class PreviewQuery(QueryModel):
+    cron: str = Field(min_length=1, max_length=120, description="cron expression or preset name")
+    timezone: str = Field(default="UTC", max_length=64)
+    count: int = Field(default=5, ge=1, le=50)
+
+
+class SchedulePreview(ApiModel):
+    cron: str
+    preset: str | None
+    timezone: str
+    next_runs: list[datetime]
+    next_runs_local: list[str] = Field(description="the same instants as local wall-clock times")
+
+
+class TenantOut(ApiModel):
+    tenant_id: str
+    provider_count: int
+
+
+class TenantList(ApiModel):
+    tenants: list[TenantOut]
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, str]] | None = None

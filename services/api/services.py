@@ -1,0 +1,53 @@
+"""What the API's handlers share: settings, database engine, cipher, broker, Redis, rate limiter."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import dramatiq
+import redis
+from sqlalchemy import Engine
+
+from libs.db.crypto import ConfigCipher
+from libs.db.dev_secrets import config_cipher, jwt_secret
+from libs.db.engine import get_engine
+from libs.db.settings import Settings
+from libs.queue.broker import build_broker
+from libs.queue.messages import Message, send
+from services.api.ratelimit import RateLimiter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    cipher: ConfigCipher
+    jwt_secret: str
+    broker: dramatiq.Broker
+    redis: Any
+    limiter: RateLimiter
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Services:
+        client = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
+        return cls(
+            settings=settings,
+            engine=get_engine(settings),
+            cipher=config_cipher(settings),
+            jwt_secret=jwt_secret(settings),
+            broker=build_broker(settings),
+            redis=client,
+            limiter=RateLimiter(client, namespace=f"{settings.redis_namespace}:ratelimit"),
+        )
+
+    def send(self, messages: list[Message]) -> None:
+        """Enqueue after commit. A failed send does not fail the request: the run is committed
+        PENDING, and the scheduler's admission (every tick) does what `start_sync` would."""
+        try:
+            send(messages, self.broker)
+        except Exception as exc:
+            log.warning("message send failed (%s); the scheduler will pick the run up", type(exc).__name__)

@@ -1,0 +1,88 @@
+"""An S-tier district from a local OneRoster folder, through the real broker and worker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from libs.db.settings import Settings
+from libs.enums import LOAD_ORDER, EntityType, ProviderType, SyncStatus
+from libs.generator import District, DistrictSpec, write_oneroster_csv
+from tests.support.providers import create_provider, store_counts, store_versions, update_config
+from tests.support.workers import Syncs
+
+pytestmark = pytest.mark.e2e
+
+TABLES = {
+    EntityType.SCHOOL: "schools",
+    EntityType.TERM: "terms",
+    EntityType.CLASS: "classes",
+    EntityType.USER: "users",
+    EntityType.ENROLLMENT: "enrollments",
+}
+
+
+@pytest.fixture(scope="module")
+def base() -> District:
+    return District(DistrictSpec.for_tier("S", seed=7))
+
+
+@pytest.fixture(scope="module")
+def packages(base: District, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("packages")
+    churned = base.with_churn(percent=1.0, seed=8)
+    return {
+        "base": write_oneroster_csv(base, root / "base"),
+        "churned": write_oneroster_csv(churned, root / "churned"),
+    }
+
+
+def test_s_tier_full_resync_churn_and_return(
+    syncs: Syncs, db: Engine, e2e_settings: Settings, base: District, packages: dict[str, Path]
+) -> None:
+    provider_id = create_provider(
+        db, e2e_settings, provider_type=ProviderType.ONEROSTER_CSV, config={"localPath": str(packages["base"])}
+    )
+
+    # Given a new provider, when the first sync runs, then the store holds exactly the district
+    first = syncs.run(provider_id)
+    assert first["status"] == SyncStatus.SUCCESS, first["error_message"]
+    expected = base.counts()
+    assert {t: a for t, (a, _) in store_counts(db, "district-1").items()} == {TABLES[e]: n for e, n in expected.items()}
+    for entity in LOAD_ORDER:
+        assert first["stats"][entity.plural]["created"] == expected[entity]
+
+    # When the same package syncs again, then everything is unchanged and no store row is written
+    before = store_versions(db)
+    second = syncs.run(provider_id)
+    assert second["status"] == SyncStatus.SUCCESS
+    assert store_versions(db) == before
+    assert second["stats"]["rowsWritten"] == 0
+    for entity in LOAD_ORDER:
+        assert second["stats"][entity.plural]["unchanged"] == expected[entity]
+
+    # When 1% churn arrives, then the run reports exactly the generator's churn
+    churn = base.with_churn(percent=1.0, seed=8).churn
+    update_config(db, e2e_settings, provider_id, {"localPath": str(packages["churned"])})
+    third = syncs.run(provider_id)
+    assert third["status"] == SyncStatus.SUCCESS, third["error_message"]
+    for entity in LOAD_ORDER:
+        stats, change = third["stats"][entity.plural], churn[entity]
+        assert (stats["created"], stats["updated"], stats["deactivated"]) == (
+            change.added,
+            change.updated,
+            change.dropped,
+        ), entity
+    dropped_users = churn[EntityType.USER].dropped
+    assert dropped_users > 0
+
+    # When the dropped students come back, then they are reactivated, not created again
+    update_config(db, e2e_settings, provider_id, {"localPath": str(packages["base"])})
+    fourth = syncs.run(provider_id)
+    assert fourth["stats"]["users"]["reactivated"] == dropped_users
+    assert fourth["stats"]["users"]["created"] == 0
+    with db.connect() as conn:
+        people = conn.execute(text("SELECT count(*) FROM users")).scalar_one()
+    assert people == expected[EntityType.USER] + churn[EntityType.USER].added
