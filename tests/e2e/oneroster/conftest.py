@@ -1,8 +1,7 @@
-"""OneRoster syncs through the real pipeline (every phase, real Postgres) from a simulator on
-a real socket. The phases run in-process, message by message (tests/etl's Driver).
+"""OneRoster syncs through the real pipeline: a real broker and `sis-sync worker` processes on
+real Postgres, reading a simulator on a real socket of the test process.
 
-The district is a small generated one by default; `SIS_SYNC_E2E_TIER=M` (or S, L) runs the
-same tests on a benchmark tier.
+The district is the S tier by default; `SIS_SYNC_E2E_TIER=M` runs the same tests on M.
 """
 
 from __future__ import annotations
@@ -15,14 +14,14 @@ from functools import cache
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 
+from libs.db.settings import Settings
 from libs.enums import EntityType, ProviderType
-from libs.etl.context import EtlContext
 from libs.generator import District, DistrictSpec
 from libs.simulators.oneroster.app import Simulator, SimulatorOptions
 from libs.simulators.oneroster.roster import PATH, Roster
 from libs.simulators.serving import ServerThread
-from tests.etl.conftest import ctx, driver  # noqa: F401 - the engine fixtures, shared
 from tests.support.providers import create_provider
 
 TABLES = {
@@ -34,13 +33,11 @@ TABLES = {
 }
 
 
-TIER = os.environ.get("SIS_SYNC_E2E_TIER", "small")
+TIER = os.environ.get("SIS_SYNC_E2E_TIER", "S")
 
 
 @cache
 def district(tier: str = TIER, seed: int = 1) -> District:
-    if tier == "small":
-        return District(DistrictSpec(students=900, teachers=60, schools=4, seed=seed))
     return District(DistrictSpec.for_tier(tier, seed=seed))
 
 
@@ -62,7 +59,7 @@ class Served:
     def base_url(self) -> str:
         return self.server.url + PATH
 
-    def provider(self, etl: EtlContext, provider_type: ProviderType, **config: Any) -> uuid.UUID:
+    def provider(self, db: Engine, settings: Settings, provider_type: ProviderType, **config: Any) -> uuid.UUID:
         values: dict[str, Any] = {
             "clientId": self.simulator.options.client_id,
             "clientSecret": self.simulator.options.client_secret,
@@ -73,7 +70,7 @@ class Served:
         if provider_type is ProviderType.CLASSLINK:
             values["tenantId"] = self.simulator.options.tenant
         values.update(config)
-        return create_provider(etl.engine, etl.settings, provider_type=provider_type, config=values)
+        return create_provider(db, settings, provider_type=provider_type, config=values)
 
 
 @pytest.fixture

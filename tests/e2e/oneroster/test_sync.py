@@ -7,12 +7,14 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import Engine
 
+from libs.db.settings import Settings
 from libs.enums import EntityType, ProviderType, SyncMode, SyncStatus
-from libs.etl.context import EtlContext
 from libs.simulators.oneroster.roster import Roster
 from tests.e2e.oneroster.conftest import Served, district, expected_counts, roster
-from tests.etl.conftest import Driver
-from tests.support.providers import run_row, store_counts, store_versions
+from tests.support.providers import store_counts, store_versions
+from tests.support.workers import Syncs
+
+pytestmark = pytest.mark.e2e
 
 Serve = Callable[..., Served]
 
@@ -32,17 +34,17 @@ def active(db: Engine) -> dict[str, int]:
 )
 def test_each_flavour_syncs_the_district_with_the_generators_counts(
     serve: Serve,
-    ctx: EtlContext,
-    driver: Driver,
+    e2e_settings: Settings,
+    syncs: Syncs,
     db: Engine,
     provider_type: ProviderType,
     flavour: str,
     config: dict[str, str],
 ) -> None:
     served = serve(roster(), flavour=flavour, auth="oauth2" if config.get("auth") == "oauth2" else "oauth1")
-    provider = served.provider(ctx, provider_type, **config)
+    provider = served.provider(db, e2e_settings, provider_type, **config)
 
-    run = run_row(db, driver.sync(provider))
+    run = syncs.run(provider)
 
     assert run["status"] == SyncStatus.SUCCESS, run["error_message"]
     assert active(db) == expected_counts(district())
@@ -53,12 +55,12 @@ def test_each_flavour_syncs_the_district_with_the_generators_counts(
 
 
 def test_a_clamped_limit_without_link_header_syncs_every_record(
-    serve: Serve, ctx: EtlContext, driver: Driver, db: Engine
+    serve: Serve, e2e_settings: Settings, syncs: Syncs, db: Engine
 ) -> None:
     served = serve(roster(), max_limit=97, link_header=False)
-    provider = served.provider(ctx, ProviderType.ONEROSTER_API, pageSize=1000)
+    provider = served.provider(db, e2e_settings, ProviderType.ONEROSTER_API, pageSize=1000)
 
-    run = run_row(db, driver.sync(provider))
+    run = syncs.run(provider)
     assert run["status"] == SyncStatus.SUCCESS, run["error_message"]
     assert active(db) == expected_counts(district())
     users = district().counts()[EntityType.USER]
@@ -66,17 +68,17 @@ def test_a_clamped_limit_without_link_header_syncs_every_record(
 
 
 def test_a_total_that_changes_mid_extract_ends_partial_and_deactivates_nothing(
-    serve: Serve, ctx: EtlContext, driver: Driver, db: Engine
+    serve: Serve, e2e_settings: Settings, syncs: Syncs, db: Engine
 ) -> None:
     served = serve(roster(), max_limit=100)
-    provider = served.provider(ctx, ProviderType.ONEROSTER_API, auth="oauth2")
-    assert run_row(db, driver.sync(provider))["status"] == SyncStatus.SUCCESS
+    provider = served.provider(db, e2e_settings, ProviderType.ONEROSTER_API, auth="oauth2")
+    assert syncs.run(provider)["status"] == SyncStatus.SUCCESS
     changed = district().with_churn(percent=5, seed=3)
     served.simulator.replace(Roster.from_district(changed))
     # a user appears while the users are being paged
     served.simulator.faults.update({"grow_after": {"users": 3}})
 
-    run = run_row(db, driver.sync(provider))
+    run = syncs.run(provider)
 
     assert run["status"] == SyncStatus.PARTIAL
     assert "total changed" in (run["error_message"] or "")
@@ -86,14 +88,14 @@ def test_a_total_that_changes_mid_extract_ends_partial_and_deactivates_nothing(
 
 
 def test_rate_limits_and_server_errors_leave_the_same_store_as_a_calm_sync(
-    serve: Serve, ctx: EtlContext, driver: Driver, db: Engine
+    serve: Serve, e2e_settings: Settings, syncs: Syncs, db: Engine
 ) -> None:
     stormy = serve(roster(), flavour="classlink", max_limit=500)
-    faults = {"rate_limit_every": 9, "rate_limit_burst": 3, "server_error_every": 13, "server_error_burst": 2}
+    faults = {"rate_limit_every": 25, "rate_limit_burst": 2, "server_error_every": 31, "server_error_burst": 2}
     stormy.simulator.faults.update({**faults, "retry_after": 1})
-    provider = stormy.provider(ctx, ProviderType.CLASSLINK)
+    provider = stormy.provider(db, e2e_settings, ProviderType.CLASSLINK)
 
-    run = run_row(db, driver.sync(provider))
+    run = syncs.run(provider)
 
     assert run["status"] == SyncStatus.SUCCESS, run["error_message"]
     assert stormy.simulator.stats.by_status[429] > 0
@@ -101,23 +103,23 @@ def test_rate_limits_and_server_errors_leave_the_same_store_as_a_calm_sync(
     assert active(db) == expected_counts(district())
     before = store_versions(db)
     stormy.simulator.faults.update({"rate_limit_every": 0, "server_error_every": 0})
-    calm = run_row(db, driver.sync(provider))
+    calm = syncs.run(provider)
     assert calm["status"] == SyncStatus.SUCCESS
     assert calm["stats"]["rowsWritten"] == 0
     assert store_versions(db) == before
 
 
 def test_an_incremental_run_fetches_only_the_churn_and_ends_where_a_full_run_would(
-    serve: Serve, ctx: EtlContext, driver: Driver, db: Engine
+    serve: Serve, e2e_settings: Settings, syncs: Syncs, db: Engine
 ) -> None:
     served = serve(roster())
-    provider = served.provider(ctx, ProviderType.ONEROSTER_API)
-    assert run_row(db, driver.sync(provider))["status"] == SyncStatus.SUCCESS
+    provider = served.provider(db, e2e_settings, ProviderType.ONEROSTER_API)
+    assert syncs.run(provider)["status"] == SyncStatus.SUCCESS
     changed = district().with_churn(percent=1, seed=2)
     report = served.simulator.replace(Roster.from_district(changed))
     served.simulator.reset_stats()
 
-    delta = run_row(db, driver.sync(provider, mode=SyncMode.INCREMENTAL))
+    delta = syncs.run(provider, mode=SyncMode.INCREMENTAL)
 
     assert delta["status"] == SyncStatus.SUCCESS, delta["error_message"]
     changes = {name: r["added"] + r["changed"] + r["deleted"] for name, r in report.items()}
@@ -130,7 +132,7 @@ def test_an_incremental_run_fetches_only_the_churn_and_ends_where_a_full_run_wou
     assert active(db) == expected_counts(changed)
     after_delta = store_versions(db)
 
-    full = run_row(db, driver.sync(provider))
+    full = syncs.run(provider)
 
     assert full["status"] == SyncStatus.SUCCESS
     assert full["stats"]["rowsWritten"] == 0
