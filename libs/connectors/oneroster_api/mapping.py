@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
-from libs.connectors.records import Class, Enrollment, Item, Record, RecordError, School, Term, User
+from libs.connectors.records import RECORD_TYPES, Class, Enrollment, Item, Record, RecordError, School, Term, User
 from libs.enums import EntityType
 
 TERM_TYPES = {"schoolYear": "school_year", "semester": "semester", "term": "term", "gradingPeriod": "grading_period"}
@@ -31,8 +31,13 @@ USER_ROLES = {
 }
 # not roster users (canonical model: guardians, parents and relatives stay out by default)
 SKIPPED_USER_ROLES = frozenset({"guardian", "parent", "relative"})
-ENROLLMENT_ROLES = {"student": "student", "teacher": "teacher", "administrator": "administrator", "aide": "aide"}
-ENROLLMENT_ROLES["proctor"] = "aide"
+ENROLLMENT_ROLES = {
+    "student": "student",
+    "teacher": "teacher",
+    "administrator": "administrator",
+    "aide": "aide",
+    "proctor": "aide",
+}
 
 _TRUE = frozenset({"true", "1", "yes", "t", "y"})
 _FALSE = frozenset({"false", "0", "no", "f", "n", ""})
@@ -241,15 +246,6 @@ def enrollment(obj: Mapping[str, Any]) -> Enrollment:
     )
 
 
-_TYPES: dict[EntityType, type[Record]] = {
-    EntityType.SCHOOL: School,
-    EntityType.TERM: Term,
-    EntityType.CLASS: Class,
-    EntityType.USER: User,
-    EntityType.ENROLLMENT: Enrollment,
-}
-
-
 def convert(
     entity_type: EntityType,
     obj: Any,
@@ -274,7 +270,7 @@ def convert(
         )
     if is_deleted(obj):
         # in a snapshot a deleted row simply is not present; in a delta it deactivates
-        return _TYPES[entity_type](external_id=str(sid), tombstone=True, source_ref=source_ref) if delta else None
+        return RECORD_TYPES[entity_type](external_id=str(sid), tombstone=True, source_ref=source_ref) if delta else None
     try:
         record = build(obj)
     except FieldError as exc:

@@ -10,7 +10,7 @@ records received do not add up to the total, or when a page repeats what was alr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -123,7 +123,6 @@ def read_collection(
     source: str,
     params: Mapping[str, str] | None = None,
     result: CollectionResult,
-    on_page: Callable[[CollectionResult], None] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Yields each object of the collection once; `result` says what the read amounted to."""
     seen: set[str] = set()
@@ -168,8 +167,6 @@ def read_collection(
             result.received += 1
             yield item
         offset += len(items)
-        if on_page is not None:
-            on_page(result)
         if items and not fresh:
             result.incomplete.append(f"{path}: offset {offset - len(items)} repeated records already read")
             break

@@ -18,8 +18,14 @@ Flavour = Literal["generic", "classlink"]
 PATH = "/ims/oneroster/v1p1"
 
 TERM_TYPES = {"school_year": "schoolYear", "semester": "semester", "term": "term", "grading_period": "gradingPeriod"}
-USER_ROLES = {"student": "student", "teacher": "teacher", "administrator": "administrator", "aide": "aide"}
-USER_ROLES["staff"] = "proctor"
+# canonical staff has no OneRoster 1.1 role of its own; proctor is the nearest
+USER_ROLES = {
+    "student": "student",
+    "teacher": "teacher",
+    "administrator": "administrator",
+    "aide": "aide",
+    "staff": "proctor",
+}
 ENROLLMENT_ROLES = {"student": "student", "teacher": "teacher", "administrator": "administrator", "aide": "aide"}
 
 
