@@ -12,35 +12,16 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
+from libs.connectors.oneroster_vocabulary import (
+    BOOLEANS,
+    ENROLLMENT_ROLES,
+    NON_ROSTER_ROLES,
+    TERM_TYPES,
+    TOMBSTONE_STATUSES,
+    USER_ROLES,
+)
 from libs.connectors.records import RECORD_TYPES, Class, Enrollment, Item, Record, RecordError, School, Term, User
 from libs.enums import EntityType
-
-TERM_TYPES = {"schoolYear": "school_year", "semester": "semester", "term": "term", "gradingPeriod": "grading_period"}
-USER_ROLES = {
-    "student": "student",
-    "teacher": "teacher",
-    "administrator": "administrator",
-    "aide": "aide",
-    "proctor": "staff",
-    # OneRoster 1.2 role names that ClassLink sends on some v1p1 tenants
-    "districtAdministrator": "administrator",
-    "siteAdministrator": "administrator",
-    "systemAdministrator": "administrator",
-    "principal": "administrator",
-    "counselor": "staff",
-}
-# not roster users (canonical model: guardians, parents and relatives stay out by default)
-SKIPPED_USER_ROLES = frozenset({"guardian", "parent", "relative"})
-ENROLLMENT_ROLES = {
-    "student": "student",
-    "teacher": "teacher",
-    "administrator": "administrator",
-    "aide": "aide",
-    "proctor": "aide",
-}
-
-_TRUE = frozenset({"true", "1", "yes", "t", "y"})
-_FALSE = frozenset({"false", "0", "no", "f", "n", ""})
 
 
 class FieldError(ValueError):
@@ -56,11 +37,9 @@ def as_bool(value: Any, field: str, default: bool) -> bool:
         return bool(value)
     if isinstance(value, int | float):
         return value != 0
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
+    parsed = BOOLEANS.get(str(value).strip().lower())
+    if parsed is not None:
+        return parsed
     raise FieldError(field, f"{field} is not a boolean: {str(value)[:40]!r}")
 
 
@@ -120,7 +99,7 @@ def is_deleted(obj: Mapping[str, Any]) -> bool:
     status = obj.get("status")
     if status is None or status == "active":
         return False
-    return isinstance(status, str) and status.lower() in ("tobedeleted", "inactive")
+    return isinstance(status, str) and status.lower() in TOMBSTONE_STATUSES
 
 
 def school(obj: Mapping[str, Any]) -> School:
@@ -131,7 +110,7 @@ def school(obj: Mapping[str, Any]) -> School:
 
 def term(obj: Mapping[str, Any]) -> Term:
     kind = obj.get("type")
-    mapped = TERM_TYPES.get(str(kind)) if kind is not None else None
+    mapped = TERM_TYPES.get(str(kind).lower()) if kind is not None else None
     if kind is not None and mapped is None:
         raise FieldError("type", f"unknown academicSession type {str(kind)[:40]!r}")
     year = obj.get("schoolYear")
@@ -189,9 +168,10 @@ def user(
 ) -> User | None:
     """None for people who are not roster users (guardians, parents, relatives)."""
     source_role = _user_role(obj)
-    if source_role in SKIPPED_USER_ROLES:
+    lowered = source_role.lower() if source_role else None
+    if lowered in NON_ROSTER_ROLES:
         return None
-    role = USER_ROLES.get(source_role) if source_role else None
+    role = USER_ROLES.get(lowered) if lowered else None
     if role is None:
         raise FieldError("role", f"unknown user role {str(source_role)[:40]!r}")
     orgs = ref_ids(obj.get("orgs"))
@@ -231,7 +211,7 @@ def _user_id(values: Any, wanted: str) -> str | None:
 
 def enrollment(obj: Mapping[str, Any]) -> Enrollment:
     source_role = obj.get("role")
-    role = ENROLLMENT_ROLES.get(str(source_role)) if source_role else None
+    role = ENROLLMENT_ROLES.get(str(source_role).lower()) if source_role else None
     if role is None:
         raise FieldError("role", f"unknown enrollment role {str(source_role)[:40]!r}")
     return Enrollment(

@@ -16,34 +16,15 @@ from datetime import date
 from typing import Any
 
 from libs.connectors.oneroster_csv.stream import Builder, CsvStream
+from libs.connectors.oneroster_vocabulary import (
+    BOOLEANS,
+    ENROLLMENT_ROLES,
+    NON_ROSTER_ROLES,
+    TERM_TYPES,
+    TOMBSTONE_STATUSES,
+    USER_ROLES,
+)
 from libs.connectors.records import Class, Enrollment, Item, School, Term, User, split_multi
-
-TOMBSTONE_STATUSES = frozenset({"tobedeleted", "inactive"})  # `inactive` is OneRoster 1.0's word
-
-TERM_TYPES = {"schoolyear": "school_year", "semester": "semester", "term": "term", "gradingperiod": "grading_period"}
-
-# OneRoster 1.1 users.role and 1.2 roles.role -> canonical user role
-USER_ROLES = {
-    "student": "student",
-    "teacher": "teacher",
-    "aide": "aide",
-    "administrator": "administrator",
-    "principal": "administrator",
-    "siteadministrator": "administrator",
-    "districtadministrator": "administrator",
-    "systemadministrator": "administrator",
-    "counselor": "staff",
-    "proctor": "staff",
-    "staff": "staff",
-}
-# people who are not roster users (canonical model: out of the roster by default)
-NON_ROSTER_ROLES = frozenset({"guardian", "parent", "relative"})
-
-ENROLLMENT_ROLES = {"student": "student", "teacher": "teacher", "aide": "aide", "administrator": "administrator"}
-# a proctor supervises a class without teaching it: the nearest canonical role is aide
-ENROLLMENT_ROLES["proctor"] = "aide"
-
-_BOOLEANS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False, "t": True, "f": False}
 
 
 def parse_date(text: str) -> date | None:
@@ -60,7 +41,7 @@ def parse_bool(text: str, default: bool) -> bool | None:
     text = text.strip()
     if not text:
         return default
-    return _BOOLEANS.get(text.lower())
+    return BOOLEANS.get(text.lower())
 
 
 def _cell(row: list[str], position: int) -> str | None:
