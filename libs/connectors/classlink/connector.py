@@ -14,7 +14,7 @@ from typing import ClassVar
 from libs.connectors.base import ProviderConfig
 from libs.connectors.classlink.config import ClassLinkConfig
 from libs.connectors.oneroster_api.connector import OneRosterApiConnector
-from libs.connectors.oneroster_api.settings import ApiSettings
+from libs.connectors.oneroster_api.settings import ApiSettings, api_settings
 from libs.enums import ProviderType
 
 
@@ -26,7 +26,8 @@ class ClassLinkConnector(OneRosterApiConnector):
         config = self.config
         assert isinstance(config, ClassLinkConfig)
         base_url = config.resolved_base_url
-        return ApiSettings(
+        return api_settings(
+            config,
             base_url=base_url,
             client_id=config.client_id,
             client_secret=config.client_secret,
@@ -34,11 +35,6 @@ class ClassLinkConnector(OneRosterApiConnector):
             token_url=f"{base_url}/token",
             scope=None,
             signature_method="HMAC-SHA256",
-            page_size=config.page_size,
-            requests_per_minute=config.requests_per_minute,
-            enrollment_partitions=config.enrollment_partitions,
-            delta_overlap_seconds=config.delta_overlap_seconds,
-            student_number_user_id_type=config.student_number_user_id_type,
             source_name="ClassLink",
             budget_prefix="classlink",
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from libs.connectors.oneroster_api.config import OneRosterApiConfig
+from libs.connectors.oneroster_api.config import OneRosterApiConfig, OneRosterTuning
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,41 @@ class ApiSettings:
         return f"{self.budget_prefix}:{digest}"
 
 
-def from_oneroster_config(config: OneRosterApiConfig) -> ApiSettings:
+def api_settings(
+    config: OneRosterTuning,
+    *,
+    base_url: str,
+    client_id: str,
+    client_secret: str,
+    auth: str,
+    token_url: str,
+    scope: str | None,
+    signature_method: str,
+    source_name: str,
+    budget_prefix: str,
+) -> ApiSettings:
+    """Settings from a config's tuning fields plus the connection a provider type resolves."""
     return ApiSettings(
+        base_url=base_url,
+        client_id=client_id,
+        client_secret=client_secret,
+        auth=auth,
+        token_url=token_url,
+        scope=scope,
+        signature_method=signature_method,
+        page_size=config.page_size,
+        requests_per_minute=config.requests_per_minute,
+        enrollment_partitions=config.enrollment_partitions,
+        delta_overlap_seconds=config.delta_overlap_seconds,
+        student_number_user_id_type=config.student_number_user_id_type,
+        source_name=source_name,
+        budget_prefix=budget_prefix,
+    )
+
+
+def from_oneroster_config(config: OneRosterApiConfig) -> ApiSettings:
+    return api_settings(
+        config,
         base_url=config.base_url,
         client_id=config.client_id,
         client_secret=config.client_secret,
@@ -46,14 +79,9 @@ def from_oneroster_config(config: OneRosterApiConfig) -> ApiSettings:
         token_url=config.resolved_token_url,
         scope=config.scope,
         signature_method=config.signature_method,
-        page_size=config.page_size,
-        requests_per_minute=config.requests_per_minute,
-        enrollment_partitions=config.enrollment_partitions,
-        delta_overlap_seconds=config.delta_overlap_seconds,
-        student_number_user_id_type=config.student_number_user_id_type,
         source_name="the OneRoster server",
         budget_prefix="oneroster",
     )
 
 
-__all__ = ["ApiSettings", "from_oneroster_config"]
+__all__ = ["ApiSettings", "api_settings", "from_oneroster_config"]
