@@ -123,36 +123,37 @@ def main(argv: list[str] | None = None) -> int:
     print(f"tier {args.size} (seed {args.seed}): " + ", ".join(f"{n:,} {e.plural}" for e, n in counts.items()))
     packages = _packages(district, churned, args.size, args.seed)
 
-    with servers() as (pg_server, redis_url), fresh_database(pg_server) as conninfo, ExitStack() as stack:
-        database_url = _as_url(conninfo)
-        migrate.upgrade(database_url)
-        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sis-bench-work-")))
-        settings = load_settings(
-            database_url=database_url,
-            redis_url=redis_url,
-            redis_namespace=f"sis-bench-{uuid.uuid4().hex[:6]}",
-            app_env="test",
-            config_encryption_keys=generate_key(),
-            auth_jwt_secret="bench-" + "x" * 40,
-            data_dir=work / "data",
-            allow_local_csv_paths=True,
-        )
-        engine = make_engine(database_url)
-        stack.callback(engine.dispose)
-        worker = start_worker(settings, work, processes=args.processes, threads=args.threads)
-        stack.callback(worker.stop)
-        syncs = Syncs(settings, engine)
-        stack.callback(syncs.close)
+    results: list[Result] = []
+    with servers() as (pg_server, redis_url), tempfile.TemporaryDirectory(prefix="sis-bench-work-") as tmp:
+        work = Path(tmp)
         ctx = BenchContext(district=district, churned=churned, packages=packages, work_dir=work)
-        results: list[Result] = []
-        with PeakRss(worker.pid) as rss:
-            for name in names:
+        # each scenario on a database of its own, so none starts against another one's rows
+        for name in names:
+            with fresh_database(pg_server) as conninfo, ExitStack() as stack:
+                database_url = _as_url(conninfo)
+                migrate.upgrade(database_url)
+                settings = load_settings(
+                    database_url=database_url,
+                    redis_url=redis_url,
+                    redis_namespace=f"sis-bench-{uuid.uuid4().hex[:6]}",
+                    app_env="test",
+                    config_encryption_keys=generate_key(),
+                    auth_jwt_secret="bench-" + "x" * 40,
+                    data_dir=work / "data",
+                    allow_local_csv_paths=True,
+                )
+                engine = make_engine(database_url)
+                stack.callback(engine.dispose)
+                worker = start_worker(settings, work, processes=args.processes, threads=args.threads)
+                stack.callback(worker.stop)
+                syncs = Syncs(settings, engine)
+                stack.callback(syncs.close)
                 served: Served = SCENARIOS[name](ctx)
-                try:
+                stack.callback(served.close)
+                with PeakRss(worker.pid) as rss:
                     results.extend(_scenario(name, served, syncs, engine, settings, rss, total_records))
-                finally:
-                    served.close()
-        floor = measure_floor(database_url, district)
+        with fresh_database(pg_server) as conninfo:
+            floor = measure_floor(_as_url(conninfo), district)
 
     _print(results, floor, total_records)
     return 0
@@ -236,3 +237,5 @@ def _print(results: list[Result], floor: dict[str, float], total_records: int) -
     )
     for scenario, wall in full_wall.items():
         print(f"pipeline / floor, {scenario} full sync: {wall / floor['total']:.2f}x")
+    if "csv-local" in full_wall and "csv-sftp" in full_wall:
+        print(f"csv-sftp / csv-local, full sync: {full_wall['csv-sftp'] / full_wall['csv-local']:.2f}x")

@@ -6,6 +6,7 @@ kinds add a function here and a line in SCENARIOS.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 from libs.enums import ProviderType
 from libs.generator import District
+from libs.simulators.sftp import SftpSimulator
 
 
 @dataclass
@@ -40,15 +42,53 @@ def csv_local(ctx: BenchContext) -> Served:
     )
 
 
+def csv_sftp(ctx: BenchContext) -> Served:
+    """The same packages as csv-local, fetched over SFTP from the simulator (a real socket and SSH)."""
+    root = ctx.packages["base"].parent
+    simulator = SftpSimulator(root, password=secrets.token_urlsafe(12)).start()
+
+    def remote(name: str) -> dict[str, Any]:
+        return simulator.provider_config("/" + ctx.packages[name].relative_to(root).as_posix())
+
+    return Served(
+        provider_type=ProviderType.ONEROSTER_CSV,
+        config=remote("base"),
+        churn=lambda: remote("churned"),
+        close=simulator.stop,
+    )
+
+
+def clever(ctx: BenchContext) -> Served:
+    """The Clever simulator over HTTP on loopback; churn moves it on and records Clever events."""
+    from libs.simulators.clever.app import Simulator, create_app
+    from libs.simulators.serving import ThreadedServer
+
+    simulator = Simulator(ctx.district)
+    server = ThreadedServer(create_app(simulator)).start()
+    config = {
+        "clientId": simulator.client_id,
+        "clientSecret": simulator.client_secret,
+        "districtId": simulator.district_id,
+        "apiUrl": server.url,
+        "oauthUrl": server.url,
+    }
+
+    def churn() -> dict[str, Any]:
+        simulator.advance(ctx.churned)
+        return config
+
+    return Served(provider_type=ProviderType.CLEVER, config=config, churn=churn, close=server.stop)
+
+
 def oneroster_api(ctx: BenchContext) -> Served:
     """The OneRoster REST simulator (generic flavour, OAuth 1.0a) on a socket of this process."""
     from libs.simulators.oneroster.app import Simulator, SimulatorOptions
     from libs.simulators.oneroster.roster import PATH, Roster
-    from libs.simulators.serving import ServerThread
+    from libs.simulators.serving import ThreadedServer
 
     options = SimulatorOptions()
     simulator = Simulator(Roster.from_district(ctx.district), options)
-    server = ServerThread(simulator.app).start()
+    server = ThreadedServer(simulator.app).start()
     config = {
         "baseUrl": server.url + PATH,
         "clientId": options.client_id,
@@ -66,5 +106,7 @@ def oneroster_api(ctx: BenchContext) -> Served:
 
 SCENARIOS: dict[str, Callable[[BenchContext], Served]] = {
     "csv-local": csv_local,
+    "csv-sftp": csv_sftp,
+    "clever": clever,
     "oneroster-api": oneroster_api,
 }

@@ -51,9 +51,11 @@ def parse_config(provider_type: ProviderType, config: dict[str, Any]) -> Provide
     try:
         return model.model_validate(config)
     except ValidationError as exc:
-        first = exc.errors()[0]
+        # without the input values: a rejected config may hold a secret next to the bad field
+        errors = exc.errors(include_input=False, include_url=False, include_context=False)
+        first = errors[0]
         path = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"config.{path}: {first['msg']}", details={"errors": exc.errors()}) from None
+        raise ConfigError(f"config.{path}: {first['msg']}", details={"errors": errors}) from None
 
 
 def build_connector(provider_type: ProviderType, config: dict[str, Any], context: ConnectorContext) -> Connector:

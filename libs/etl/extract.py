@@ -70,6 +70,9 @@ def _extract(ctx: EtlContext, run_id: str, token: str, step_name: str) -> list[M
     except ConnectorError as exc:
         return control.fail(ctx, run_id, exc.message, token=token)
     try:
+        # Opening an extraction may download a package and check it; no transaction is held open
+        # (and no snapshot pinned) while that happens.
+        extraction = connector.extract(step)
         with ctx.engine.connect() as conn, conn.begin():
             data_path_settings(conn)
             runs.fence_begin(conn, run_id, token)
@@ -82,7 +85,6 @@ def _extract(ctx: EtlContext, run_id: str, token: str, step_name: str) -> list[M
                 batch_rows=min(ctx.settings.staging_batch_rows, 20_000),
                 on_batch=heartbeat,
             )
-            extraction = connector.extract(step)
             failure = _drain(extraction, writer)
             if failure is not None and not failure.retriable:
                 raise failure

@@ -197,6 +197,15 @@ def admit_pending(conn: Connection, *, max_concurrent: int, lease_ms: int) -> li
     return [Admitted(run_id=row.id, lease_token=row.lease_token) for row in rows]
 
 
+def _owned(row: Any, run_id: uuid.UUID | str) -> Any:
+    """The row of a run this worker still owns and nobody asked to cancel; raises otherwise."""
+    if row is None:
+        raise LeaseLost(str(run_id))
+    if row.cancel_requested_at is not None:
+        raise RunCancelled(str(run_id))
+    return row
+
+
 def heartbeat(conn: Connection, run_id: uuid.UUID | str, token: uuid.UUID | str, *, lease_ms: int) -> None:
     """Extend the lease; raise LeaseLost if it is gone, RunCancelled if cancel was requested.
 
@@ -214,10 +223,7 @@ def fence_begin(conn: Connection, run_id: uuid.UUID | str, token: uuid.UUID | st
         ),
         {"r": run_id, "t": token},
     ).first()
-    if row is None:
-        raise LeaseLost(str(run_id))
-    if row.cancel_requested_at is not None:
-        raise RunCancelled(str(run_id))
+    _owned(row, run_id)
 
 
 def fence_commit(conn: Connection, run_id: uuid.UUID | str, token: uuid.UUID | str, *, lease_ms: int) -> None:
@@ -238,10 +244,7 @@ def _extend(conn: Connection, run_id: uuid.UUID | str, token: uuid.UUID | str, l
         ),
         {"r": run_id, "t": token, "lease": lease_ms},
     ).first()
-    if row is None:
-        raise LeaseLost(str(run_id))
-    if row.cancel_requested_at is not None:
-        raise RunCancelled(str(run_id))
+    _owned(row, run_id)
 
 
 def advance(
@@ -288,11 +291,7 @@ def current_phase(conn: Connection, run_id: uuid.UUID | str, token: uuid.UUID | 
         ),
         {"r": run_id, "t": token},
     ).first()
-    if row is None:
-        raise LeaseLost(str(run_id))
-    if row.cancel_requested_at is not None:
-        raise RunCancelled(str(run_id))
-    return str(row.phase)
+    return str(_owned(row, run_id).phase)
 
 
 def set_phase(conn: Connection, run_id: uuid.UUID | str, token: uuid.UUID | str, phase: str) -> None:

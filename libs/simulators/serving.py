@@ -1,64 +1,73 @@
-"""Running a simulator's ASGI app on a real socket, in the foreground or on a thread.
+"""Serving a simulator's ASGI app on a real socket, in a background thread or in the foreground.
 
-The socket is bound before the server thread starts, so the address is known at once and a
-client may connect immediately (the kernel queues it until the server accepts).
+Tests, the demo and the benchmark talk to simulators over real TCP, the way the connectors talk
+to the real services. Port 0 picks a free port; the bound port is known before serving starts.
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
-from types import TracebackType
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
 
 
-def _config(app: Any, *, log_level: str = "warning") -> uvicorn.Config:
-    # no access log: at thousands of requests per second it would cost more than the answers
-    return uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off")
+def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    # the protocol must read IPPROTO_TCP, not 0: asyncio disables Nagle only on such sockets, and
+    # with Nagle on, an answer written in two parts waits ~40 ms for the client's delayed ACK
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
 
 
-def serve_forever(app: Any, host: str, port: int, *, log_level: str = "info") -> None:
-    config = _config(app, log_level=log_level)
-    config.host, config.port = host, port
-    uvicorn.Server(config).run()
+def _config(app: Any, **kwargs: Any) -> uvicorn.Config:
+    # h11 and asyncio keep the simulator free of optional accelerators; access logs cost ~20%
+    return uvicorn.Config(app, access_log=False, log_level="warning", lifespan="off", **kwargs)
 
 
-class ServerThread:
-    """`with ServerThread(app) as server: httpx.get(server.url + "/...")`."""
+class ThreadedServer:
+    """An ASGI app on `url` until `stop()`; start() returns once the socket accepts requests."""
 
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
-        # the protocol must read IPPROTO_TCP (not 0): asyncio disables Nagle only on such sockets,
-        # and with Nagle on every answer waits ~40 ms for the client's delayed ACK
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((host, port))
-        self._socket.listen(128)
+        self._socket = bind(host, port)
         self.host, self.port = self._socket.getsockname()[:2]
+        self.url = f"http://{self.host}:{self.port}"
         self._server = uvicorn.Server(_config(app))
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"asgi-{self.port}", daemon=True)
 
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+    def _run(self) -> None:
+        asyncio.run(self._server.serve(sockets=[self._socket]))
 
-    def start(self) -> ServerThread:
+    def start(self) -> ThreadedServer:
         self._thread.start()
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError(f"the server on {self.url} did not start")
+            self._thread.join(0.01)
         return self
 
     def stop(self) -> None:
         self._server.should_exit = True
-        self._thread.join(timeout=30)
+        self._thread.join(10)
         self._socket.close()
 
-    def __enter__(self) -> ServerThread:
-        return self.start()
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+@contextmanager
+def serving(app: Any, host: str = "127.0.0.1", port: int = 0) -> Iterator[ThreadedServer]:
+    server = ThreadedServer(app, host, port).start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
-__all__ = ["ServerThread", "serve_forever"]
+def serve_forever(app: Any, host: str, port: int) -> None:
+    """Foreground serving for `sis-sync simulate`; Ctrl-C stops it."""
+    uvicorn.Server(_config(app, host=host, port=port)).run()

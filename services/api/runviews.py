@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
+from libs.etl import steps
 from services.api.schemas import Progress, RunStep, RunSummary
 
 RUN_COLUMNS = (
@@ -46,23 +47,16 @@ def run_summary(row: Any) -> RunSummary:
 
 
 def steps_of(conn: Connection, run_id: uuid.UUID) -> list[RunStep]:
-    rows = conn.execute(
-        text(
-            "SELECT step, status, records, detail, started_at, finished_at FROM sis_sync_run_steps "
-            "WHERE run_id = :r ORDER BY started_at NULLS LAST, step"
-        ),
-        {"r": run_id},
-    ).all()
     return [
         RunStep(
-            step=r.step,
-            status=r.status,
-            records=r.records,
-            detail=r.detail or {},
-            started_at=r.started_at,
-            finished_at=r.finished_at,
+            step=r["step"],
+            status=r["status"],
+            records=r["records"],
+            detail=r["detail"] or {},
+            started_at=r["started_at"],
+            finished_at=r["finished_at"],
         )
-        for r in rows
+        for r in steps.all_details(conn, run_id)
     ]
 
 

@@ -1,6 +1,6 @@
 """Shared HTTP plumbing for API connectors: client factory, retry policy, request budget."""
 
-from libs.connectors.http.budget import RequestBudget
+from libs.connectors.http.budget import RequestBudget, credential_key
 from libs.connectors.http.client import USER_AGENT, build_client
 from libs.connectors.http.retry import HttpSession, RequestStats, RetryPolicy, retry_after_seconds
 
@@ -11,5 +11,6 @@ __all__ = [
     "RequestStats",
     "RetryPolicy",
     "build_client",
+    "credential_key",
     "retry_after_seconds",
 ]

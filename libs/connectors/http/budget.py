@@ -9,24 +9,27 @@ the whole pool at once.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-# Returns 0 when a request may go now, else the milliseconds to wait.
+# Returns 0 when a request may go now (and counts it), else the milliseconds to wait, rounded
+# up: Redis truncates a Lua number reply to an integer, and a wait of 0.7 ms read as 0 would let
+# a request through that the script never counted.
 _GCRA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local paused = tonumber(redis.call('GET', KEYS[2]) or '0')
-if paused > now then return paused - now end
+if paused > now then return math.ceil(paused - now) end
 local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
 local allow_at = tat - tolerance
-if now < allow_at then return allow_at - now end
+if now < allow_at then return math.ceil(allow_at - now) end
 local new_tat = tat + interval
 redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil(new_tat - now + tolerance + 1000))
 return 0
@@ -42,6 +45,16 @@ if until_ms > current then
 end
 return until_ms
 """
+
+
+def credential_key(*parts: str) -> str:
+    """A budget key for a credential (token, client id + district) that does not reveal it.
+
+    Sources limit per credential, not per provider row: two providers sharing a token share
+    its budget. Only a digest reaches Redis, never the secret itself.
+    """
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+    return f"cred-{digest[:32]}"
 
 
 class RequestBudget:

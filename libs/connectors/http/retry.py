@@ -51,11 +51,18 @@ class RequestStats:
             "serverErrors": self.server_errors,
             "networkErrors": self.network_errors,
             "waitedSeconds": round(self.waited_seconds, 3),
+            "byStatus": {str(status): count for status, count in sorted(self.by_status.items())},
         }
 
 
-def retry_after_seconds(response: httpx.Response, now: float | None = None) -> float | None:
-    """Seconds the server asked us to wait, from Retry-After or X-RateLimit-Reset, if any."""
+def retry_after_seconds(
+    response: httpx.Response, now: float | None = None, *, rate_limit_reset: bool = True
+) -> float | None:
+    """Seconds the server asked us to wait, from Retry-After or X-RateLimit-Reset, if any.
+
+    `rate_limit_reset=False` reads Retry-After only: Clever sends X-RateLimit-Reset on every
+    response, and a 5xx must not make us wait for the rate-limit window to roll over.
+    """
     now = time.time() if now is None else now
     value = response.headers.get("retry-after")
     if value:
@@ -68,15 +75,22 @@ def retry_after_seconds(response: httpx.Response, now: float | None = None) -> f
             when = None
         if when is not None:
             return max(0.0, when.timestamp() - now)
-    reset = response.headers.get("x-ratelimit-reset")
+    reset = response.headers.get("x-ratelimit-reset") if rate_limit_reset else None
     if reset:
-        try:
-            number = float(reset.strip())
-        except ValueError:
-            return None
-        # an epoch timestamp (Clever) or, on some servers, seconds until the reset
-        return max(0.0, number - now) if number > 1_000_000_000 else max(0.0, number)
+        # several buckets come comma-separated ("1682376275, 1682376280"): wait for the latest
+        waits = [_reset_wait(part, now) for part in reset.split(",")]
+        known = [w for w in waits if w is not None]
+        return max(known) if known else None
     return None
+
+
+def _reset_wait(value: str, now: float) -> float | None:
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None
+    # an epoch timestamp (Clever) or, on some servers, seconds until the reset
+    return max(0.0, number - now) if number > 1_000_000_000 else max(0.0, number)
 
 
 class HttpSession:
@@ -130,7 +144,7 @@ class HttpSession:
                     self.budget.pause(hinted)
             else:
                 self.stats.server_errors += 1
-                hinted = retry_after_seconds(response)
+                hinted = retry_after_seconds(response, rate_limit_reset=False)
                 delay = hinted if hinted is not None else self._backoff(attempt)
             response.close()
             if attempt >= self.policy.max_attempts or waited + delay > self.policy.max_wait:

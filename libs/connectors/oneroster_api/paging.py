@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import orjson
 
 from libs.connectors.errors import AuthError, NotFoundError, ProtocolError
 from libs.connectors.http import HttpSession
@@ -94,8 +95,9 @@ def check_response(response: httpx.Response, *, source: str, path: str, base_url
     if status != 200:
         raise ProtocolError(f"{source} answered HTTP {status} to {path}{_describe(response)}")
     try:
-        return response.json()
-    except ValueError:
+        # orjson: decoding is the largest share of what a 1000-object page costs the client
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError:
         kind = response.headers.get("content-type", "no content type").split(";")[0]
         raise NotFoundError(
             f"{source} answered {path} with {kind}, not OneRoster JSON; check the base URL "

@@ -21,7 +21,7 @@ class OneRosterCsvConfig(ProviderConfig):
     # which zips in a directory are packages, e.g. "oneroster_*.zip"
     file_pattern: str = Field(default="*.zip", alias="filePattern", min_length=1, max_length=200)
     # seconds between the two size/mtime looks that tell a finished upload from one still being written
-    stable_seconds: float = Field(default=5.0, ge=0, le=600, alias="stableSeconds")
+    stable_seconds: float = Field(default=2.0, ge=0, le=600, alias="stableSeconds")
     # the userIds type holding students' numbers (e.g. "StudentNumber"); by default `identifier` is used
     student_number_id_type: str | None = Field(default=None, alias="studentNumberIdType", max_length=100)
 

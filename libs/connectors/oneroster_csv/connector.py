@@ -16,6 +16,7 @@ from libs.connectors.oneroster_csv.config import OneRosterCsvConfig
 from libs.connectors.oneroster_csv.extraction import PackageExtraction
 from libs.connectors.oneroster_csv.local import Fetched, LocalSource
 from libs.connectors.oneroster_csv.package import Package
+from libs.connectors.oneroster_csv.remote import SftpSource
 from libs.enums import LOAD_ORDER, ProviderType
 
 PACKAGE_STEP = "package"
@@ -46,8 +47,6 @@ class OneRosterCsvConnector(Connector):
     def _source(self) -> PackageSource:
         if self.settings.local_path is not None:
             return LocalSource(self.settings.local_path, self.settings.file_pattern)
-        from libs.connectors.oneroster_csv.remote import SftpSource
-
         return SftpSource(self.settings, work_dir=self.context.work_dir)
 
     def plan(self) -> list[ExtractStep]:

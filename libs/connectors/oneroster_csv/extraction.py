@@ -17,15 +17,16 @@ from typing import Any
 
 from libs.connectors.base import Extraction, ExtractStep, FeedMode
 from libs.connectors.errors import PackageError
-from libs.connectors.oneroster_csv import mapping
+from libs.connectors.oneroster_csv import mapping, users
 from libs.connectors.oneroster_csv.columns import OPTIONAL, REQUIRED, Header, check_header
 from libs.connectors.oneroster_csv.manifest import MANIFEST, FileMode, read_manifest
 from libs.connectors.oneroster_csv.package import Package
 from libs.connectors.oneroster_csv.stream import Builder, CsvStream, read_header
+from libs.connectors.oneroster_csv.values import PackageState
 from libs.connectors.records import Item
 from libs.enums import EntityType
 
-BuilderFactory = Callable[[CsvStream, mapping.PackageState, set[str]], Builder]
+BuilderFactory = Callable[[CsvStream, PackageState, set[str]], Builder]
 
 # entity -> the file it comes from, in load order
 ENTITY_FILES: tuple[tuple[EntityType, str], ...] = (
@@ -44,7 +45,7 @@ _BUILDERS: dict[str, BuilderFactory] = {
     "academicSessions.csv": mapping.term_builder,
     "courses.csv": mapping.course_builder,
     "classes.csv": mapping.class_builder,
-    "users.csv": mapping.user_builder,
+    "users.csv": users.user_builder,
     "enrollments.csv": mapping.enrollment_builder,
 }
 
@@ -79,7 +80,7 @@ class PackageExtraction(Extraction):
         super().__init__(step)
         self.package = package
         self.files: dict[str, PackageFile] = {}
-        self.state = mapping.PackageState(student_number_id_type=student_number_id_type)
+        self.state = PackageState(student_number_id_type=student_number_id_type)
         self.warnings: list[str] = []
         self._on_close = on_close
         self._closed = False
@@ -107,8 +108,8 @@ class PackageExtraction(Extraction):
                 )
             self.files[standard] = PackageFile(standard, real, mode, read_header(package, real))
 
-        users = self.files.get("users.csv")
-        roles_from_file = users is not None and "role" not in users.header.index and "roles.csv" in self.files
+        users_file = self.files.get("users.csv")
+        roles_from_file = users_file is not None and "role" not in users_file.header.index and "roles.csv" in self.files
         for standard, file in self.files.items():
             required = REQUIRED[standard]
             if file.mode is FileMode.DELTA:
@@ -170,21 +171,21 @@ class PackageExtraction(Extraction):
             if courses is not None:
                 yield from self._read_support(courses, _BUILDERS["courses.csv"])
             yield from self._read(classes, EntityType.CLASS)
-        users = self.files.get("users.csv")
-        if users is not None and EntityType.USER in wanted:
+        users_file = self.files.get("users.csv")
+        if users_file is not None and EntityType.USER in wanted:
             roles = self.files.get("roles.csv")
             if roles is not None:
-                collector: mapping.RoleCollector | None = None
+                collector: users.RoleCollector | None = None
 
-                def roles_builder(stream: CsvStream, state: mapping.PackageState, mapped: set[str]) -> Builder:
+                def roles_builder(stream: CsvStream, state: PackageState, mapped: set[str]) -> Builder:
                     nonlocal collector
-                    collector = mapping.RoleCollector(stream, state)
+                    collector = users.RoleCollector(stream, state)
                     return collector.build
 
                 yield from self._read_support(roles, roles_builder)
                 assert collector is not None
                 collector.finish()
-            yield from self._read(users, EntityType.USER)
+            yield from self._read(users_file, EntityType.USER)
         enrollments = self.files.get("enrollments.csv")
         if enrollments is not None and EntityType.ENROLLMENT in wanted:
             yield from self._read(enrollments, EntityType.ENROLLMENT)

@@ -27,9 +27,6 @@ Builder = Callable[[list[str], int], Item | None]
 # what a zip member that is cut short or corrupt raises while it is being read
 _STREAM_ERRORS = (EOFError, zlib.error, zipfile.BadZipFile, OSError)
 
-# ids of a CSV file can be long, but a 128 KB cell is a quote that never closed
-csv.field_size_limit(1 << 20)
-
 
 def _text(binary: Any) -> io.TextIOWrapper:
     # utf-8-sig drops one leading BOM; newline="" lets csv see quoted line breaks and CRLF as they are

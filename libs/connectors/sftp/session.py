@@ -89,7 +89,11 @@ class SftpSession:
             raise self._io_error(exc, path) from None
 
     def download(self, path: str, target: Path, *, size: int) -> Download:
-        """Stream the file to `target`, hashing as it goes; never holds the file in memory."""
+        """Stream the first `size` bytes of the file to `target`, hashing as they come.
+
+        Never holds the file in memory. The caller compares `size` of the result with the listing
+        (a shrunk file) and stats the file again (a grown or rewritten one).
+        """
         digest = hashlib.sha256()
         received = 0
         started = time.perf_counter()
@@ -97,7 +101,12 @@ class SftpSession:
             with self.client.open(path, "rb") as handle, target.open("wb") as out:
                 # pipelined reads: without prefetch every 32 KB costs a round trip
                 handle.prefetch(size)
-                while chunk := handle.read(_CHUNK):
+                # read exactly the listed size: a read past the prefetched range is a synchronous
+                # request that can stall some servers; a file that grew is caught by the caller's re-stat
+                while received < size:
+                    chunk = handle.read(min(_CHUNK, size - received))
+                    if not chunk:
+                        break
                     digest.update(chunk)
                     out.write(chunk)
                     received += len(chunk)
@@ -134,6 +143,9 @@ def _handshake(settings: SftpSettings, key_types: tuple[str, ...] | None = None)
         raise ProviderUnavailable(f"connecting to {where} timed out after {settings.connect_timeout:g} s") from None
     except OSError as exc:
         raise ProviderUnavailable(f"cannot connect to {where}: {exc.strerror or exc}") from None
+    # SFTP is request/response: with Nagle's algorithm each small request can wait for a delayed ACK
+    # (~40 ms), which turns any unpipelined read into a crawl
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     transport = paramiko.Transport(sock)
     transport.banner_timeout = settings.connect_timeout
     transport.handshake_timeout = settings.connect_timeout

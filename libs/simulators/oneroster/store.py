@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from libs.simulators.oneroster.roster import Roster, Serializer
 
 # collection name -> (serializer method, envelope key)
@@ -99,9 +101,9 @@ def _kind(name: str, obj: dict[str, Any]) -> str | None:
 
 def build_collection(name: str, objects: Iterator[tuple[str, dict[str, Any]]], stamp: str) -> Collection:
     rows = []
-    dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
     for sid, obj in objects:
-        content = dumps(obj).encode()
+        # orjson: serialising half a million enrollments with the stdlib took most of the build
+        content = orjson.dumps(obj)
         rows.append((sid, content, _school_of(name, obj), _kind(name, obj)))
     rows.sort(key=lambda row: row[0])
     out = Collection(name)

@@ -164,3 +164,37 @@ def test_secrets_do_not_appear_in_the_config_repr():
     )
 
     assert "hunter2" not in repr(config)
+
+
+def test_the_api_stores_the_config_as_given_and_masks_every_sftp_secret():
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from services.api import configs
+
+    key = (
+        ed25519.Ed25519PrivateKey.generate()
+        .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption())
+        .decode()
+    )
+    given = {
+        "sftp": {
+            "host": "h",
+            "username": "u",
+            "privateKey": key,
+            "password": "hunter2-pw",
+            "hostKeyFingerprint": FINGERPRINT,
+        },
+        "remotePath": "/x",
+    }
+
+    stored = configs.validate(ProviderType.ONEROSTER_CSV, given)
+    shown = configs.masked(ProviderType.ONEROSTER_CSV, stored)
+
+    assert stored["sftp"]["privateKey"] == key.strip()
+    assert stored["sftp"]["password"] == "hunter2-pw"
+    assert shown["sftp"]["password"] == shown["sftp"]["privateKey"] == "********"
+    assert shown["sftp"]["hasPassword"] is True
+    assert shown["sftp"]["hasPrivateKeyPassphrase"] is False
+    assert "hunter2" not in repr(shown)
+    assert "OPENSSH" not in repr(shown)

@@ -21,7 +21,7 @@ from libs.enums import EntityType, ProviderType
 from libs.generator import District, DistrictSpec
 from libs.simulators.oneroster.app import Simulator, SimulatorOptions
 from libs.simulators.oneroster.roster import PATH, Roster
-from libs.simulators.serving import ServerThread
+from libs.simulators.serving import ThreadedServer
 from tests.support.providers import create_provider
 
 TABLES = {
@@ -53,7 +53,7 @@ def expected_counts(source: District) -> dict[str, int]:
 @dataclass
 class Served:
     simulator: Simulator
-    server: ServerThread
+    server: ThreadedServer
 
     @property
     def base_url(self) -> str:
@@ -75,11 +75,11 @@ class Served:
 
 @pytest.fixture
 def serve() -> Iterator[Callable[..., Served]]:
-    started: list[ServerThread] = []
+    started: list[ThreadedServer] = []
 
     def start(source: Roster, **options: Any) -> Served:
         simulator = Simulator(source, SimulatorOptions(**options))
-        server = ServerThread(simulator.app).start()
+        server = ThreadedServer(simulator.app).start()
         started.append(server)
         return Served(simulator, server)
 

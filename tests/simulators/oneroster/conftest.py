@@ -13,7 +13,7 @@ from libs.connectors.registry import build_connector
 from libs.enums import EntityType, ProviderType
 from libs.simulators.oneroster.app import Simulator, SimulatorOptions
 from libs.simulators.oneroster.roster import PATH, Roster
-from libs.simulators.serving import ServerThread
+from libs.simulators.serving import ThreadedServer
 from tests.simulators.oneroster.district import small_roster
 
 
@@ -54,7 +54,7 @@ def run_connector(connector: OneRosterApiConnector) -> Run:
 @dataclass
 class Served:
     simulator: Simulator
-    server: ServerThread
+    server: ThreadedServer
     connectors: list[OneRosterApiConnector] = field(default_factory=list)
 
     @property
@@ -86,7 +86,7 @@ def serve() -> Iterator[Callable[..., Served]]:
 
     def start(roster: Roster | None = None, **options: Any) -> Served:
         simulator = Simulator(roster or small_roster(), SimulatorOptions(**options))
-        served = Served(simulator, ServerThread(simulator.app).start())
+        served = Served(simulator, ThreadedServer(simulator.app).start())
         started.append(served)
         return served
 
