@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from starlette.applications import Starlette
@@ -27,8 +25,9 @@ from starlette.routing import Route
 
 from libs.simulators.oneroster.auth import Credentials
 from libs.simulators.oneroster.faults import Faults
+from libs.simulators.oneroster.filters import FilterError, compare, parse_filter
 from libs.simulators.oneroster.roster import PATH, Flavour, Roster, Serializer
-from libs.simulators.oneroster.store import Collection, Store, utc_stamp
+from libs.simulators.oneroster.store import Collection, Store
 
 AuthMode = Literal["oauth1", "oauth2", "any"]
 # route name -> (collection, envelope key, kind selected, or None for all)
@@ -53,8 +52,6 @@ _SINGULAR = {
     "users": "user",
     "enrollments": "enrollment",
 }
-_PREDICATE = re.compile(r"^\s*(\w+)\s*(>=|<=|!=|>|<|=)\s*'([^']*)'\s*$")
-_FILTER_FIELDS = frozenset({"dateLastModified", "status"})
 
 
 @dataclass
@@ -90,45 +87,6 @@ class Stats:
             "records": dict(self.records),
             "filteredRecords": dict(self.filtered_records),
         }
-
-
-class FilterError(ValueError):
-    pass
-
-
-def parse_filter(text: str) -> tuple[tuple[str, str, str], ...]:
-    if re.search(r"\sOR\s", text):
-        raise FilterError("OR is not supported by this server")
-    predicates = []
-    for part in re.split(r"\s+AND\s+", text.strip()):
-        match = _PREDICATE.match(part)
-        if match is None:
-            raise FilterError(f"cannot parse filter predicate {part!r}")
-        name, op, value = match.groups()
-        if name not in _FILTER_FIELDS:
-            raise FilterError(f"filtering on {name} is not supported")
-        if name == "dateLastModified":
-            try:
-                when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError:
-                raise FilterError(f"{value!r} is not a datetime") from None
-            value = utc_stamp(when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC))
-        predicates.append((name, op, value))
-    return tuple(predicates)
-
-
-def _compare(left: str, op: str, right: str) -> bool:
-    if op == ">":
-        return left > right
-    if op == ">=":
-        return left >= right
-    if op == "<":
-        return left < right
-    if op == "<=":
-        return left <= right
-    if op == "=":
-        return left == right
-    return left != right
 
 
 def status_body(minor: str, description: str, severity: str = "error") -> dict[str, Any]:
@@ -287,10 +245,10 @@ class Simulator:
         for name, op, value in predicates:
             if name == "dateLastModified":
                 modified = collection.modified
-                indices = [i for i in indices if _compare(modified[i], op, value)]
+                indices = [i for i in indices if compare(modified[i], op, value)]
             else:
                 deleted = collection.deleted
-                indices = [i for i in indices if _compare("tobedeleted" if deleted[i] else "active", op, value)]
+                indices = [i for i in indices if compare("tobedeleted" if deleted[i] else "active", op, value)]
         result = list(indices)
         collection.views[key] = result
         return result
@@ -357,4 +315,4 @@ class Simulator:
         return ", ".join(links)
 
 
-__all__ = ["FilterError", "Simulator", "SimulatorOptions", "Stats", "parse_filter", "status_body"]
+__all__ = ["Simulator", "SimulatorOptions", "Stats", "status_body"]
