@@ -41,6 +41,7 @@ from libs.connectors.errors import (
 )
 from libs.connectors.http import HttpSession, RequestBudget, RetryPolicy, build_client
 from libs.connectors.http.oauth import ClientCredentials, OAuth1Signer, Token, parse_token_response, token_request_data
+from libs.connectors.http.retry import is_tls_verification_error
 from libs.connectors.oneroster_api.config import OneRosterApiConfig
 from libs.connectors.oneroster_api.extraction import OneRosterExtraction
 from libs.connectors.oneroster_api.paging import CollectionResult, check_response, read_collection
@@ -204,7 +205,7 @@ def _parse_time(value: Any) -> datetime | None:
 def _unreachable_message(exc: ConnectorError, host: str) -> str:
     cause = exc.__cause__
     text = str(cause) if cause is not None else exc.message
-    if isinstance(cause, httpx.ConnectError) and ("SSL" in text.upper() or "CERTIFICATE" in text.upper()):
+    if cause is not None and is_tls_verification_error(cause):
         return (
             f"TLS failure connecting to {host}: {text}. The server's certificate is not trusted "
             "or not valid for this host name."

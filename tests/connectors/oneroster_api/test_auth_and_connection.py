@@ -174,4 +174,5 @@ def test_connection_tells_tls_from_network_failures(
 
     assert not result.success
     assert result.message.startswith(expected)
-    assert len(server.requests) == 2  # a connection test retries once, briefly
+    # a connection test retries a network failure once, briefly; an untrusted certificate not at all
+    assert len(server.requests) == (1 if expected.startswith("TLS") else 2)
