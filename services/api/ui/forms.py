@@ -75,7 +75,8 @@ HINTS = {
     "privateKeyPath": "An absolute path on the worker, e.g. /secrets/sftp-key.",
 }
 
-# mutually exclusive ways to reach the data, per type: (value, label, top-level config keys)
+# mutually exclusive ways to reach the data, per type: (value, label, top-level config keys);
+# the first key is the one that tells a saved config's source
 SOURCES: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
     "ONEROSTER_CSV": [
         ("sftp", "SFTP server", ("sftp", "remotePath", "filePattern", "stableSeconds")),
@@ -295,8 +296,9 @@ def values_from_config(form: TypeForm, config: Mapping[str, Any]) -> dict[str, s
             values[name] = "true" if value else "false"
         else:
             values[name] = _text(value)
+    # the first key of a source is the one only that source has (sftp, localPath)
     sources = SOURCES.get(form.provider_type, [])
-    chosen = next((value for value, _, keys in sources if any(k in config for k in keys)), None)
+    chosen = next((value for value, _, keys in sources if keys[0] in config), None)
     if form.sources and chosen is not None:
         values[f"{form.provider_type}:source"] = chosen
     return values

@@ -55,6 +55,10 @@ class OptionField:
     def path(self) -> str:
         return f"options.{self.key}"
 
+    @property
+    def default_text(self) -> str:
+        return _number_text(self.default)
+
 
 @cache
 def fields() -> tuple[OptionField, ...]:
@@ -96,11 +100,14 @@ def values_of(options: ProviderOptions) -> dict[str, str]:
         value = stored.get(item.key)
         if item.kind == "checkbox":
             values[item.key] = "true" if value else "false"
-        elif isinstance(value, float) and value.is_integer():
-            values[item.key] = str(int(value))
         else:
-            values[item.key] = str(value)
+            values[item.key] = _number_text(value)
     return values
+
+
+def _number_text(value: Any) -> str:
+    # 20.0 reads as "20", as it was most likely typed
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def context(

@@ -125,9 +125,14 @@
     return ok;
   }
 
+  // a field is checked when left; once flagged, on every keystroke, so the message goes as soon as
+  // the value is fixed (and the form does not shift under the pointer on its way to "Save")
   function initValidation(form) {
     form.addEventListener("change", (event) => {
       if (event.target.matches("[data-field]")) checkField(form, event.target);
+    });
+    form.addEventListener("input", (event) => {
+      if (event.target.matches('[data-field][aria-invalid="true"]')) checkField(form, event.target);
     });
   }
 
