@@ -80,8 +80,33 @@ def clever(ctx: BenchContext) -> Served:
     return Served(provider_type=ProviderType.CLEVER, config=config, churn=churn, close=server.stop)
 
 
+def oneroster_api(ctx: BenchContext) -> Served:
+    """The OneRoster REST simulator (generic flavour, OAuth 1.0a) on a socket of this process."""
+    from libs.simulators.oneroster.app import Simulator, SimulatorOptions
+    from libs.simulators.oneroster.roster import PATH, Roster
+    from libs.simulators.serving import ThreadedServer
+
+    options = SimulatorOptions()
+    simulator = Simulator(Roster.from_district(ctx.district), options)
+    server = ThreadedServer(simulator.app).start()
+    config = {
+        "baseUrl": server.url + PATH,
+        "clientId": options.client_id,
+        "clientSecret": options.client_secret,
+        # the simulator publishes no limit: measure the pipeline, not the default budget
+        "requestsPerMinute": 1_000_000,
+    }
+
+    def churn() -> dict[str, Any]:
+        simulator.replace(Roster.from_district(ctx.churned))
+        return config
+
+    return Served(provider_type=ProviderType.ONEROSTER_API, config=config, churn=churn, close=server.stop)
+
+
 SCENARIOS: dict[str, Callable[[BenchContext], Served]] = {
     "csv-local": csv_local,
     "csv-sftp": csv_sftp,
     "clever": clever,
+    "oneroster-api": oneroster_api,
 }

@@ -21,10 +21,15 @@ class ConnectorError(Exception):
 
     retriable = False
 
-    def __init__(self, message: str, *, details: dict[str, object] | None = None) -> None:
+    def __init__(
+        self, message: str, *, details: dict[str, object] | None = None, retriable: bool | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or {}
+        if retriable is not None:
+            # an instance may know better than its class (e.g. a TLS failure is no passing outage)
+            self.retriable = retriable
 
 
 class ConfigError(ConnectorError):

@@ -401,9 +401,6 @@ def upgrade() -> None:
         sa.Column("deactivated_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(["class_id"], ["classes.id"], name=op.f("fk_enrollments_class_id_classes")),
-        sa.ForeignKeyConstraint(["school_id"], ["schools.id"], name=op.f("fk_enrollments_school_id_schools")),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_enrollments_user_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_enrollments")),
     )
     op.create_index("ix_enrollments_class", "enrollments", ["class_id"], unique=False)

@@ -8,7 +8,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -16,6 +15,7 @@ import pytest
 from sqlalchemy import Engine
 
 from libs.db.settings import Settings
+from libs.harness.processes import wait_until
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -71,16 +71,15 @@ def test_readme_token_and_curl_examples_work_as_written(db: Engine, settings: Se
     with log_path.open("w") as log:
         server = subprocess.Popen([sys.executable, "-c", LAUNCHER], env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, log_path.read_text()
+
+            def up() -> bool:
                 assert server.poll() is None, log_path.read_text()
-                time.sleep(0.1)
+                try:
+                    return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            wait_until(up, timeout=30, what="the API to answer")
             script = _api_example().replace("localhost:3000", f"127.0.0.1:{port}")
             result = subprocess.run(
                 ["bash", "-euo", "pipefail", "-c", script],

@@ -7,7 +7,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -97,9 +96,11 @@ def test_the_demo_seeds_a_tenant_syncs_every_source_prints_the_link_and_stops_on
         # Ctrl-C: every process, simulator and server stops
         demo.send_signal(signal.SIGINT)
         assert demo.wait(timeout=90) == 0, log.read_text()[-3000:]
-        time.sleep(0.2)
-        assert not _listening(port)
-        assert not any(_listening(p) for p in sftp_ports)
+        wait_until(
+            lambda: not _listening(port) and not any(_listening(p) for p in sftp_ports),
+            timeout=10,
+            what="the demo's ports to close",
+        )
         assert "stopping the demo" in log.read_text()
     finally:
         if demo.poll() is None:

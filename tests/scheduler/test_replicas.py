@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import Engine, text
 
 from libs.db.settings import Settings
+from libs.harness.processes import wait_until
 
 PROVIDERS = 150
 REPLICAS = 3
@@ -37,15 +38,6 @@ def _env(settings: Settings) -> dict[str, str]:
     }
 
 
-def _wait(predicate: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_three_schedulers_fire_each_due_provider_exactly_once(db: Engine, settings: Settings, tmp_path: Path) -> None:
     logs = [tmp_path / f"scheduler-{i}.log" for i in range(REPLICAS)]
     files = [log.open("w") for log in logs]
@@ -56,7 +48,11 @@ def test_three_schedulers_fire_each_due_provider_exactly_once(db: Engine, settin
         for f in files
     ]
     try:
-        _wait(lambda: all("scheduler started" in log.read_text() for log in logs), 30, "the schedulers to start")
+        wait_until(
+            lambda: all("scheduler started" in log.read_text() for log in logs),
+            timeout=30,
+            what="the schedulers to start",
+        )
         # all due at the same instant, while every replica is ticking
         with db.begin() as conn:
             conn.execute(
@@ -76,7 +72,7 @@ def test_three_schedulers_fire_each_due_provider_exactly_once(db: Engine, settin
                     == 0
                 )
 
-        _wait(all_fired, 60, "every provider to fire")
+        wait_until(all_fired, timeout=60, what="every provider to fire")
         time.sleep(0.5)  # a few more ticks by every replica: nothing may fire twice
     finally:
         for proc in procs:

@@ -125,6 +125,11 @@ class HttpSession:
                 response = self.client.request(method, url, **kwargs)
             except httpx.TransportError as exc:
                 self.stats.network_errors += 1
+                if is_tls_verification_error(exc):
+                    # an untrusted certificate does not get better with waiting: fail now
+                    raise ProviderUnavailable(
+                        f"Could not reach {self._source}: {_describe_transport(exc)}", retriable=False
+                    ) from exc
                 delay = self._backoff(attempt)
                 if attempt >= self.policy.max_attempts or waited + delay > self.policy.max_wait:
                     raise ProviderUnavailable(
@@ -171,6 +176,12 @@ class HttpSession:
 
     def close(self) -> None:
         self.client.close()
+
+
+def is_tls_verification_error(exc: BaseException) -> bool:
+    """A certificate the client does not trust (or that names another host), as opposed to a network failure."""
+    text = str(exc).upper()
+    return isinstance(exc, httpx.ConnectError) and ("CERTIFICATE" in text or "SSL" in text or "TLS" in text)
 
 
 def _describe_transport(exc: httpx.TransportError) -> str:

@@ -19,13 +19,8 @@ from libs.connectors.oneroster_csv.values import (
     parse_date,
     raw_extras,
 )
+from libs.connectors.oneroster_vocabulary import ENROLLMENT_ROLES, TERM_TYPES
 from libs.connectors.records import Class, Enrollment, Item, School, Term, split_multi
-
-TERM_TYPES = {"schoolyear": "school_year", "semester": "semester", "term": "term", "gradingperiod": "grading_period"}
-
-ENROLLMENT_ROLES = {"student": "student", "teacher": "teacher", "aide": "aide", "administrator": "administrator"}
-# a proctor supervises a class without teaching it: the nearest canonical role is aide
-ENROLLMENT_ROLES["proctor"] = "aide"
 
 
 def org_builder(stream: CsvStream, state: PackageState, mapped: set[str]) -> Builder:

@@ -13,24 +13,8 @@ from libs.connectors.oneroster_csv.values import (
     parse_bool,
     raw_extras,
 )
+from libs.connectors.oneroster_vocabulary import NON_ROSTER_ROLES, USER_ROLES
 from libs.connectors.records import Item, User, split_multi
-
-# OneRoster 1.1 users.role and 1.2 roles.role -> canonical user role
-USER_ROLES = {
-    "student": "student",
-    "teacher": "teacher",
-    "aide": "aide",
-    "administrator": "administrator",
-    "principal": "administrator",
-    "siteadministrator": "administrator",
-    "districtadministrator": "administrator",
-    "systemadministrator": "administrator",
-    "counselor": "staff",
-    "proctor": "staff",
-    "staff": "staff",
-}
-# people who are not roster users (canonical model: out of the roster by default)
-NON_ROSTER_ROLES = frozenset({"guardian", "parent", "relative"})
 
 
 class RoleCollector:

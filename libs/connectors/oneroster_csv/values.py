@@ -11,12 +11,8 @@ from datetime import date
 from typing import Any
 
 from libs.connectors.oneroster_csv.stream import CsvStream
+from libs.connectors.oneroster_vocabulary import BOOLEANS, TOMBSTONE_STATUSES
 from libs.connectors.records import Item
-
-TOMBSTONE_STATUSES = frozenset({"tobedeleted", "inactive"})  # `inactive` is OneRoster 1.0's word
-
-
-_BOOLEANS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False, "t": True, "f": False}
 
 
 def parse_date(text: str) -> date | None:
@@ -33,7 +29,7 @@ def parse_bool(text: str, default: bool) -> bool | None:
     text = text.strip()
     if not text:
         return default
-    return _BOOLEANS.get(text.lower())
+    return BOOLEANS.get(text.lower())
 
 
 def cell(row: list[str], position: int) -> str | None:

@@ -67,3 +67,25 @@ def test_credential_keys_do_not_reveal_the_credential() -> None:
     assert "very-secret-token" not in key
     assert key == credential_key("clever", "very-secret-token")
     assert key != credential_key("clever", "another-token")
+
+
+def test_an_untrusted_certificate_fails_at_once_without_retries() -> None:
+    import httpx
+    import pytest
+
+    from libs.connectors.errors import ProviderUnavailable
+    from libs.connectors.http import HttpSession
+
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        raise httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate")
+
+    session = HttpSession(httpx.Client(transport=httpx.MockTransport(handler)), sleep=lambda s: None)
+    with pytest.raises(ProviderUnavailable) as info:
+        session.get("https://sis.example.org/ims/oneroster/v1p1/orgs")
+    assert not info.value.retriable
+    assert "TLS handshake failed" in info.value.message
+    assert len(calls) == 1
+    assert session.stats.retries == 0

@@ -1,0 +1,1 @@
+"""ClassLink Roster Server connector: OneRoster 1.1 REST with ClassLink's conventions."""

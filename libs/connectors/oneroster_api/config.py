@@ -1,0 +1,84 @@
+"""What a district admin configures for a OneRoster 1.1 REST provider.
+
+The product spec's three fields (`baseUrl`, `clientId`, `clientSecret`) plus the choices real
+OneRoster servers force on a client: OAuth 1.0a request signing (the 1.1 original, ClassLink)
+or OAuth 2 client-credentials tokens (Infinite Campus, Aeries, SDS), the page size to ask
+for, the request budget, and whether enrollments are fetched per school in parallel.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator, model_validator
+
+from libs.connectors.base import ProviderConfig
+
+AuthMode = Literal["oauth1", "oauth2"]
+SignatureMethod = Literal["HMAC-SHA256", "HMAC-SHA1"]
+Partitioning = Literal["school", "none"]
+
+
+def check_http_url(value: str, field: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError(f"{field} must be an http(s) URL such as https://sis.example.org/ims/oneroster/v1p1")
+    if parts.query or parts.fragment:
+        raise ValueError(f"{field} must not carry a query string or fragment")
+    if parts.username or parts.password:
+        raise ValueError(f"{field} must not embed credentials; use clientId and clientSecret")
+    return value.rstrip("/")
+
+
+class OneRosterTuning(ProviderConfig):
+    """Optional fields every OneRoster-speaking provider accepts (generic servers, ClassLink)."""
+
+    # servers clamp silently (ClassLink, Ed-Fi: 500); asking for more only saves requests
+    page_size: int = Field(default=1000, alias="pageSize", ge=1, le=10_000)
+    # the provider's published limit per credential; shared by every worker through Redis
+    requests_per_minute: int = Field(default=1200, alias="requestsPerMinute", ge=1, le=1_000_000)
+    enrollment_partitions: Partitioning = Field(default="school", alias="enrollmentPartitions")
+    # incremental runs re-read changes this far before the last run began (servers that stamp
+    # a change before its transaction commits would otherwise lose it)
+    delta_overlap_seconds: int = Field(default=60, alias="deltaOverlapSeconds", ge=0, le=86_400)
+    # the userIds type holding students' numbers (e.g. "StudentNumber"); default: identifier
+    student_number_user_id_type: str | None = Field(default=None, alias="studentNumberUserIdType")
+
+
+class OneRosterApiConfig(OneRosterTuning):
+    secret_fields: ClassVar[tuple[str, ...]] = ("clientSecret",)
+
+    base_url: str = Field(alias="baseUrl", description="the OneRoster root, ending in /ims/oneroster/v1p1")
+    client_id: str = Field(alias="clientId", min_length=1)
+    client_secret: str = Field(alias="clientSecret", min_length=1)
+    auth: AuthMode = "oauth1"
+    # OAuth 2 only; defaults to <baseUrl>/token
+    token_url: str | None = Field(default=None, alias="tokenUrl")
+    # OAuth 2 only; some servers require one, e.g. .../scope/roster-core.readonly
+    scope: str | None = None
+    # OAuth 1 only; a few 1.1 servers still verify HMAC-SHA1
+    signature_method: SignatureMethod = Field(default="HMAC-SHA256", alias="signatureMethod")
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        return check_http_url(value, "baseUrl")
+
+    @field_validator("token_url")
+    @classmethod
+    def _token_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_http_url(value, "tokenUrl")
+
+    @model_validator(mode="after")
+    def _oauth2_only_fields(self) -> OneRosterApiConfig:
+        if self.auth == "oauth1" and (self.token_url or self.scope):
+            raise ValueError("tokenUrl and scope apply to auth oauth2 only")
+        return self
+
+    @property
+    def resolved_token_url(self) -> str:
+        return self.token_url or f"{self.base_url}/token"
+
+
+__all__ = ["AuthMode", "OneRosterApiConfig", "OneRosterTuning", "Partitioning", "SignatureMethod", "check_http_url"]

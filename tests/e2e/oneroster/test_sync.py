@@ -1,0 +1,139 @@
+"""OneRoster REST and ClassLink districts synced end to end, quirks and faults included."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import Engine
+
+from libs.db.settings import Settings
+from libs.enums import EntityType, ProviderType, SyncMode, SyncStatus
+from libs.simulators.oneroster.roster import Roster
+from tests.e2e.oneroster.conftest import Served, district, expected_counts, roster
+from tests.support.providers import store_counts, store_versions
+from tests.support.workers import Syncs
+
+pytestmark = pytest.mark.e2e
+
+Serve = Callable[..., Served]
+
+
+def active(db: Engine) -> dict[str, int]:
+    return {table: n for table, (n, _) in store_counts(db, "district-1").items()}
+
+
+@pytest.mark.parametrize(
+    ("provider_type", "flavour", "config"),
+    [
+        (ProviderType.ONEROSTER_API, "generic", {"auth": "oauth1"}),
+        (ProviderType.ONEROSTER_API, "generic", {"auth": "oauth2"}),
+        (ProviderType.CLASSLINK, "classlink", {}),
+    ],
+    ids=["generic-oauth1", "generic-oauth2", "classlink"],
+)
+def test_each_flavour_syncs_the_district_with_the_generators_counts(
+    serve: Serve,
+    e2e_settings: Settings,
+    syncs: Syncs,
+    db: Engine,
+    provider_type: ProviderType,
+    flavour: str,
+    config: dict[str, str],
+) -> None:
+    served = serve(roster(), flavour=flavour, auth="oauth2" if config.get("auth") == "oauth2" else "oauth1")
+    provider = served.provider(db, e2e_settings, provider_type, **config)
+
+    run = syncs.run(provider)
+
+    assert run["status"] == SyncStatus.SUCCESS, run["error_message"]
+    assert active(db) == expected_counts(district())
+    for table, n in expected_counts(district()).items():
+        assert run["stats"][table]["created"] == n
+        assert run["stats"][table]["errors"] == 0
+    assert served.simulator.stats.rejected == 0
+
+
+def test_a_clamped_limit_without_link_header_syncs_every_record(
+    serve: Serve, e2e_settings: Settings, syncs: Syncs, db: Engine
+) -> None:
+    served = serve(roster(), max_limit=97, link_header=False)
+    provider = served.provider(db, e2e_settings, ProviderType.ONEROSTER_API, pageSize=1000)
+
+    run = syncs.run(provider)
+    assert run["status"] == SyncStatus.SUCCESS, run["error_message"]
+    assert active(db) == expected_counts(district())
+    users = district().counts()[EntityType.USER]
+    assert served.simulator.stats.pages["users"] == -(-users // 97)
+
+
+def test_a_total_that_changes_mid_extract_ends_partial_and_deactivates_nothing(
+    serve: Serve, e2e_settings: Settings, syncs: Syncs, db: Engine
+) -> None:
+    served = serve(roster(), max_limit=100)
+    provider = served.provider(db, e2e_settings, ProviderType.ONEROSTER_API, auth="oauth2")
+    assert syncs.run(provider)["status"] == SyncStatus.SUCCESS
+    changed = district().with_churn(percent=5, seed=3)
+    served.simulator.replace(Roster.from_district(changed))
+    # a user appears while the users are being paged
+    served.simulator.faults.update({"grow_after": {"users": 3}})
+
+    run = syncs.run(provider)
+
+    assert run["status"] == SyncStatus.PARTIAL
+    assert "total changed" in (run["error_message"] or "")
+    assert changed.churn[EntityType.USER].dropped > 0
+    assert run["stats"]["users"]["deactivated"] == 0
+    assert store_counts(db, "district-1")["users"][1] == 0
+
+
+def test_rate_limits_and_server_errors_leave_the_same_store_as_a_calm_sync(
+    serve: Serve, e2e_settings: Settings, syncs: Syncs, db: Engine
+) -> None:
+    stormy = serve(roster(), flavour="classlink", max_limit=500)
+    faults = {"rate_limit_every": 25, "rate_limit_burst": 2, "server_error_every": 31, "server_error_burst": 2}
+    stormy.simulator.faults.update({**faults, "retry_after": 1})
+    provider = stormy.provider(db, e2e_settings, ProviderType.CLASSLINK)
+
+    run = syncs.run(provider)
+
+    assert run["status"] == SyncStatus.SUCCESS, run["error_message"]
+    assert stormy.simulator.stats.by_status[429] > 0
+    assert stormy.simulator.stats.by_status[503] > 0
+    assert active(db) == expected_counts(district())
+    before = store_versions(db)
+    stormy.simulator.faults.update({"rate_limit_every": 0, "server_error_every": 0})
+    calm = syncs.run(provider)
+    assert calm["status"] == SyncStatus.SUCCESS
+    assert calm["stats"]["rowsWritten"] == 0
+    assert store_versions(db) == before
+
+
+def test_an_incremental_run_fetches_only_the_churn_and_ends_where_a_full_run_would(
+    serve: Serve, e2e_settings: Settings, syncs: Syncs, db: Engine
+) -> None:
+    served = serve(roster())
+    provider = served.provider(db, e2e_settings, ProviderType.ONEROSTER_API)
+    assert syncs.run(provider)["status"] == SyncStatus.SUCCESS
+    changed = district().with_churn(percent=1, seed=2)
+    report = served.simulator.replace(Roster.from_district(changed))
+    served.simulator.reset_stats()
+
+    delta = syncs.run(provider, mode=SyncMode.INCREMENTAL)
+
+    assert delta["status"] == SyncStatus.SUCCESS, delta["error_message"]
+    changes = {name: r["added"] + r["changed"] + r["deleted"] for name, r in report.items()}
+    served_under_filter = served.simulator.stats.filtered_records
+    for name in ("academicSessions", "classes", "users", "enrollments"):
+        assert served_under_filter[name] == changes[name], name
+    assert sum(changes.values()) < sum(len(c.ids) for c in served.simulator.store.collections.values()) / 20
+    assert report["users"]["deleted"] == changed.churn[EntityType.USER].dropped
+    assert report["users"]["added"] == changed.churn[EntityType.USER].added
+    assert active(db) == expected_counts(changed)
+    after_delta = store_versions(db)
+
+    full = syncs.run(provider)
+
+    assert full["status"] == SyncStatus.SUCCESS
+    assert full["stats"]["rowsWritten"] == 0
+    assert store_versions(db) == after_delta
