@@ -61,6 +61,12 @@ def _audit(db: Engine) -> list[Any]:
         ).all()
 
 
+def _tag(html: str, element_id: str) -> str:
+    """The opening tag of the element with this id."""
+    start = html.index(f'id="{element_id}"')
+    return html[html.rindex("<", 0, start) : html.index(">", start)]
+
+
 def _edit_form(client: TestClient, provider_id: uuid.UUID) -> dict[str, str]:
     page = client.get(f"{UI}/providers/{provider_id}/edit")
     assert page.status_code == 200, page.text
@@ -96,6 +102,29 @@ def test_the_edit_form_starts_from_the_saved_settings_and_shows_which_secrets_ar
     assert form_fields(details, FORM) == fields
     assert "Remote path" in details
     assert STORED_PASSWORD not in details
+
+
+def test_a_required_secret_that_is_stored_may_be_left_blank(
+    browser_client: TestClient, mint: Callable[..., str], db: Engine, ui_settings: Settings
+) -> None:
+    config = {
+        "baseUrl": "https://sis.example.org/ims/oneroster/v1p1",
+        "clientId": "district-app",
+        "clientSecret": STORED_PASSWORD,
+    }
+    provider_id = create_provider(
+        db, ui_settings, provider_type=ProviderType.ONEROSTER_API, config=config, tenant_id=TENANT_A
+    )
+    sign_in(browser_client, mint())
+    page = browser_client.get(f"{UI}/providers/{provider_id}/edit").text
+    # the secret is required by the config model, but a stored one is kept when left blank
+    assert "required" in _tag(page, "f-ONEROSTER_API-config-clientId")
+    assert "required" not in _tag(page, "f-ONEROSTER_API-config-clientSecret")
+    form = {**form_fields(page, FORM), "ONEROSTER_API:config.clientId": "district-app-2"}
+    saved = browser_client.post(f"{UI}/providers/{provider_id}/edit", data={**form, "action": "save"}, headers=JSON)
+    assert saved.json()["ok"] is True, saved.text
+    stored = _stored(db, ui_settings, provider_id)[1]
+    assert (stored["clientId"], stored["clientSecret"]) == ("district-app-2", STORED_PASSWORD)
 
 
 def test_renaming_and_changing_a_setting_without_javascript_keeps_the_blank_secret_and_is_audited(
@@ -239,6 +268,24 @@ def test_an_admin_of_another_district_can_neither_open_nor_edit_nor_test_a_provi
         assert browser_client.post(f"{url}/edit", data={**edit, "action": action}, headers=JSON).status_code == 404
     options = {"csrf": csrf, "deactivationThresholdPercent": "100", "deactivationGuardMinimum": "0"}
     assert browser_client.post(f"{url}/options", data=options, headers=JSON).status_code == 404
+    assert _stored(db, ui_settings, provider_id) == before
+    assert _audit(db) == []
+
+
+def test_the_edit_and_options_forms_refuse_a_post_without_the_csrf_token(
+    browser_client: TestClient, mint: Callable[..., str], db: Engine, ui_settings: Settings
+) -> None:
+    provider_id = _sftp_provider(db, ui_settings)
+    before = _stored(db, ui_settings, provider_id)
+    sign_in(browser_client, mint())
+    url = f"{UI}/providers/{provider_id}"
+    form = {k: v for k, v in _edit_form(browser_client, provider_id).items() if k != "csrf"}
+    options = {"deactivationThresholdPercent": "90", "deactivationGuardMinimum": "0", "fullSyncEveryDays": "1"}
+    for path, data in ((f"{url}/edit", {**form, "name": "Forged", "action": "save"}), (f"{url}/options", options)):
+        for extra in ({}, {"csrf": "0" * 64}):
+            response = browser_client.post(path, data={**data, **extra}, headers=JSON)
+            assert response.status_code == 403
+            assert "security token" in response.json()["message"]
     assert _stored(db, ui_settings, provider_id) == before
     assert _audit(db) == []
 
