@@ -176,6 +176,7 @@ def test_a_rotated_secret_is_stored_and_no_response_ever_shows_it(
     assert answer["message"] == "Connection settings of “District SFTP” saved."
     assert set(answer["replace"]) == {"#provider-settings", "#edit-provider-form"}
     assert answer["text"] == {"[data-provider-name]": "District SFTP"}
+    assert answer["next"] == url
     assert f'name="csrf" value="{csrf}"' in answer["replace"]["#edit-provider-form"]
     bodies.append(saved.text)
     for path in ("", "/edit", "/status", "/history"):

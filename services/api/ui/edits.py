@@ -74,15 +74,10 @@ async def save_connection(request: Request) -> Response:
         "#provider-settings": fragment_html(request, gw.services, "_settings.html", context),
         "#edit-provider-form": fragment_html(request, gw.services, "_provider_form.html", context),
     }
+    url = provider_url(provider_id)
     title = f"{saved.name} · sis-sync"
-    return done(
-        request,
-        message,
-        to=provider_url(provider_id),
-        replace=replace,
-        text={"[data-provider-name]": saved.name},
-        title=title,
-    )
+    text = {"[data-provider-name]": saved.name}
+    return done(request, message, to=url, next=url, replace=replace, text=text, title=title)
 
 
 def _again(

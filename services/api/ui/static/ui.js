@@ -458,12 +458,14 @@
           save.textContent = ok ? save.dataset.label : "Save anyway";
           return;
         }
-        if (data.redirect) {
-          go(data.redirect, data.message);
+        // a form shown as a page (not in a dialog) goes back to where its result shows
+        const dialog = form.closest("dialog");
+        if (data.redirect || (!dialog && data.next)) {
+          go(data.redirect || data.next, data.message);
           return;
         }
         toast(data.message);
-        form.closest("dialog")?.close();
+        dialog?.close();
         applyUpdates(data);
       } catch (err) {
         toast(`Could not reach the server: ${err.message}`, "error");
