@@ -19,7 +19,8 @@ def _split(path: str) -> tuple[list[str], str]:
     return parents, leaf
 
 
-def _flag(leaf: str) -> str:
+def flag_name(leaf: str) -> str:
+    """`password` -> `hasPassword`: the flag set beside a masked secret."""
     return "has" + leaf[:1].upper() + leaf[1:]
 
 
@@ -44,7 +45,7 @@ def mask(config: dict[str, Any], secret_fields: Iterable[str]) -> dict[str, Any]
             continue
         present = node.get(leaf) not in (None, "")
         node[leaf] = MASK if present else None
-        node[_flag(leaf)] = present
+        node[flag_name(leaf)] = present
     return masked
 
 
@@ -54,7 +55,7 @@ def strip_flags(config: dict[str, Any], secret_fields: Iterable[str]) -> dict[st
         parents, leaf = _split(path)
         node = _parent(clean, parents, create=False)
         if node is not None:
-            node.pop(_flag(leaf), None)
+            node.pop(flag_name(leaf), None)
     return clean
 
 

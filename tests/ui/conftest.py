@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from libs.generator import District, DistrictSpec, write_oneroster_csv
 from libs.harness.api import ThreadedApi
 from libs.harness.processes import ServiceProcess, start_worker
 from services.api.app import create_app
+from tests.support.sshd import sshd  # noqa: F401  (the real sshd fixture, for connection tests over SFTP)
 
 TENANT_A = "district-a"
 TENANT_B = "district-b"
@@ -63,6 +65,54 @@ def sign_in(client: TestClient, token: str) -> str:
     response = client.post(LOGIN, data={"token": token, "csrf": csrf_of(page.text), "next": "/integrations/sis"})
     assert response.status_code == 303, response.text
     return csrf_of(client.get("/integrations/sis").text) if "sis_session" in client.cookies else ""
+
+
+class _FormReader(HTMLParser):
+    def __init__(self, form_id: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.form_id = form_id
+        self.inside = False
+        self.select: str | None = None
+        self.textarea: str | None = None
+        self.fields: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.inside = a.get("id") == self.form_id
+        if not self.inside or ("name" not in a and tag != "option"):
+            return
+        if tag == "input" and a.get("type") not in ("submit", "button"):
+            if a.get("type") not in ("checkbox", "radio") or "checked" in a:
+                self.fields.setdefault(a["name"], a.get("value", ""))
+        elif tag == "select":
+            self.select = a["name"]
+        elif tag == "option" and self.select and ("selected" in a or self.select not in self.fields):
+            self.fields[self.select] = a.get("value", "")
+        elif tag == "textarea":
+            self.textarea = a["name"]
+            self.fields[a["name"]] = ""
+
+    def handle_data(self, data: str) -> None:
+        if self.textarea:
+            self.fields[self.textarea] += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self.inside = False
+        elif tag == "select":
+            self.select = None
+        elif tag == "textarea":
+            self.textarea = None
+
+
+def form_fields(html: str, form_id: str) -> dict[str, str]:
+    """What a browser would submit from the form as the page rendered it (checked boxes and
+    radios, selected options, every input's value), without its buttons."""
+    reader = _FormReader(form_id)
+    reader.feed(html)
+    assert reader.fields, f"the page has no form #{form_id}"
+    return reader.fields
 
 
 # ---- a real server, worker and browser ------------------------------------------------------

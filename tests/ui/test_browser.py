@@ -134,6 +134,41 @@ def test_a_district_admin_adds_a_csv_provider_runs_it_and_reads_the_run(
     expect(page.locator("#toasts")).to_contain_text("Schedule saved: Weekdays at 6 AM")
     screenshot(page, "provider-details")
 
+    # edit the connection in the same step-by-step form, opened by keyboard, saved in place
+    edit_opener = page.get_by_role("link", name="Edit connection")
+    edit_opener.focus()
+    page.keyboard.press("Enter")
+    edit = page.get_by_role("dialog", name="Edit connection")
+    name = edit.get_by_role("textbox", name="Name", exact=True)
+    expect(name).to_be_focused()
+    expect(name).to_have_value("Nightly OneRoster CSV")
+    expect(edit.get_by_role("textbox", name="Package path on this server")).to_have_value(str(s_tier_package))
+    name.fill("Nightly OneRoster CSV (all schools)")
+    screenshot(page, "edit-connection-modal", full_page=False)
+    edit.get_by_role("button", name="Next").click()
+    edit.get_by_role("button", name="Save changes").click()
+    expect(page.locator("#toasts")).to_contain_text(
+        "Connection settings of “Nightly OneRoster CSV (all schools)” saved."
+    )
+    expect(edit).to_be_hidden()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Nightly OneRoster CSV (all schools)")
+    expect(page.locator("#provider-settings")).to_contain_text("Nightly OneRoster CSV (all schools)")
+
+    # the sync options: a limit out of range is flagged beside its field before anything is sent
+    sync_options = page.locator("#sync-options")
+    limit = sync_options.get_by_label("Deactivation limit")
+    limit.fill("150")
+    limit.press("Tab")
+    limit_error = sync_options.locator('[data-error-for="options.deactivationThresholdPercent"]')
+    expect(limit_error).to_contain_text("100")
+    expect(limit).to_have_attribute("aria-invalid", "true")
+    limit.fill("35")
+    expect(limit_error).to_be_hidden()
+    sync_options.get_by_role("button", name="Save sync options").click()
+    expect(page.locator("#toasts")).to_contain_text("Sync options saved.")
+    expect(page.locator("#options-summary")).to_contain_text("at most 35% of a type's active records")
+    assert page.evaluate("window.__noReload") is True
+
     # a second run of the same package changes nothing, and the history shows both
     page.get_by_role("button", name="Run sync now").click()
     expect(history.get_by_role("link", name="Success")).to_have_count(2, timeout=180_000)
@@ -239,6 +274,38 @@ def test_cancelling_a_running_sync_stops_it_and_the_page_says_so(
     with stack.connect() as conn:
         actions = conn.execute(text("SELECT action FROM audit_log ORDER BY id")).scalars().all()
     assert actions == ["sync.requested", "sync.cancelled", "provider.deleted"]
+
+
+def test_the_edit_form_of_an_sftp_provider_says_which_secrets_are_stored(
+    page: Page, stack: Engine, mint: Callable[..., str], browser_settings: Settings
+) -> None:
+    sftp = {
+        "host": "sftp.district-a.example.org",
+        "username": "rostering",
+        "password": "sftp-password-in-the-vault",
+        "hostKeyFingerprint": "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s",
+    }
+    provider_id = create_provider(
+        stack,
+        browser_settings,
+        provider_type=ProviderType.ONEROSTER_CSV,
+        config={"sftp": sftp, "remotePath": "/exports/oneroster"},
+        tenant_id=TENANT_A,
+        name="District SFTP",
+    )
+    sign_in(page, mint("DISTRICT_ADMIN", TENANT_A))
+    page.goto(f"{UI}/providers/{provider_id}")
+    page.get_by_role("link", name="Edit connection").click()
+    edit = page.get_by_role("dialog", name="Edit connection")
+    password = edit.get_by_label("Password", exact=True)
+    expect(password).to_have_value("")
+    expect(password).to_have_accessible_description(re.compile("Stored Leave blank to keep the stored value"))
+    expect(edit.get_by_label("Private key", exact=True)).to_have_accessible_description(re.compile("Not set"))
+    expect(edit.get_by_role("textbox", name="Host", exact=True)).to_have_value("sftp.district-a.example.org")
+    assert "sftp-password-in-the-vault" not in page.content()
+    assert_accessible(page, "edit-connection modal")
+    password.scroll_into_view_if_needed()
+    screenshot(page, "edit-connection-stored-secrets", full_page=False)
 
 
 def _waiting_on_enrollments(engine: Engine) -> bool:

@@ -1,14 +1,19 @@
-"""The UI's pure helpers: schedules in words, run phases, the chart, and provider-type forms."""
+"""The UI's pure helpers: schedules in words, run phases, the chart, provider-type and sync option forms."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
 
+import pytest
+
 from libs.connectors import registry
 from libs.enums import ProviderType, SyncMode, SyncStatus
+from libs.etl.options import ProviderOptions
+from services.api.masking import mask
+from services.api.problems import ApiError
 from services.api.schemas import Progress, ProviderTypeInfo, RunStep, RunSummary
-from services.api.ui import forms, present
+from services.api.ui import forms, options, present
 
 
 def test_schedules_read_as_words_from_presets_custom_crons_and_no_schedule() -> None:
@@ -99,6 +104,54 @@ def test_a_submitted_form_becomes_the_config_of_the_chosen_source_with_numbers_a
     safe = forms.safe_values(form, data)
     assert "ONEROSTER_CSV:config.sftp.password" not in safe
     assert safe["ONEROSTER_CSV:config.sftp.host"] == " sftp.example.org "
+
+
+def test_a_saved_config_fills_the_edit_form_with_its_settings_and_source_and_never_a_secret() -> None:
+    form = _csv_form(allow_local=True)
+    # the defaults a saved local config carries belong to the SFTP source too: localPath decides
+    local = {"localPath": "/data/pkg", "filePattern": "*.zip", "stableSeconds": 2.0}
+    assert forms.values_from_config(form, local) == {
+        "ONEROSTER_CSV:source": "local",
+        "ONEROSTER_CSV:config.localPath": "/data/pkg",
+        "ONEROSTER_CSV:config.filePattern": "*.zip",
+        "ONEROSTER_CSV:config.stableSeconds": "2",
+    }
+    secrets = ["sftp.password", "sftp.privateKey", "sftp.privateKeyPassphrase"]
+    sftp = {"host": "h", "port": 22, "username": "u", "password": "pw", "hostKeyFingerprint": "SHA256:x"}
+    masked = mask({"sftp": sftp, "remotePath": "/x"}, secrets)
+    values = forms.values_from_config(form, masked)
+    assert values["ONEROSTER_CSV:source"] == "sftp"
+    assert values["ONEROSTER_CSV:config.sftp.port"] == "22"
+    assert not any("password" in name.lower() or "privateKey" in name for name in values)
+    assert forms.stored_secrets(form, masked) == {
+        "config.sftp.password": True,
+        "config.sftp.privateKey": False,
+        "config.sftp.privateKeyPassphrase": False,
+    }
+
+
+def test_the_sync_options_form_sends_numbers_as_numbers_and_names_a_blank_one() -> None:
+    data = {"createUsers": "true", "deactivationThresholdPercent": "12.5", "deactivationGuardMinimum": "7"}
+    body = options.body_from_form({**data, "fullSyncEveryDays": "many"})
+    assert body == {
+        "createUsers": True,
+        "deactivationThresholdPercent": 12.5,
+        "deactivationGuardMinimum": 7,
+        "incremental": False,
+        "fullSyncEveryDays": "many",  # the API names the field and the problem
+    }
+    with pytest.raises(ApiError) as refused:
+        options.body_from_form({**data, "fullSyncEveryDays": " "})
+    assert refused.value.errors == [
+        {"field": "options.fullSyncEveryDays", "pointer": "#/options/fullSyncEveryDays", "detail": "enter a number"}
+    ]
+    assert options.values_of(ProviderOptions()) == {
+        "createUsers": "true",
+        "deactivationThresholdPercent": "20",
+        "deactivationGuardMinimum": "50",
+        "incremental": "false",
+        "fullSyncEveryDays": "7",
+    }
 
 
 def _run(seconds: float, received: int, status: str = "SUCCESS") -> RunSummary:

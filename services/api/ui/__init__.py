@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from services.api.ui import actions, pages
+from services.api.ui import actions, edits, pages
 from services.api.ui.render import HERE
 from services.api.ui.session import PREFIX
 from services.api.ui.web import ui_route
@@ -35,6 +35,9 @@ def routes() -> list[BaseRoute]:
         page("/providers/{providerId}/schedule", actions.save_schedule, post),
         page("/providers/{providerId}/enabled", actions.set_enabled, post),
         page("/providers/{providerId}/delete", actions.delete_provider, post),
+        page("/providers/{providerId}/edit", edits.edit_page),
+        page("/providers/{providerId}/edit", edits.save_connection, post),
+        page("/providers/{providerId}/options", edits.save_options, post),
         page("/runs/{runId}", pages.run_page),
         page("/runs/{runId}/errors.csv", pages.errors_csv),
         Mount(PREFIX + "/static", app=StaticFiles(directory=HERE / "static"), name="ui-static"),

@@ -1,7 +1,8 @@
 """Form actions: add a provider (test first), run, cancel, schedule, enable, delete.
 
 Each one is a declared API operation called as the signed-in principal; this module only maps
-form fields to the operation's body and its answer to a message in words.
+form fields to the operation's body and its answer to a message in words. Editing a saved
+provider's connection and sync options is in `edits`.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from services.api.problems import ApiError, field_error, invalid
 from services.api.schemas import (
@@ -25,7 +26,7 @@ from services.api.ui.gateway import Gateway
 from services.api.ui.pages import list_url, type_forms
 from services.api.ui.render import render
 from services.api.ui.session import PREFIX
-from services.api.ui.web import done, failed, form_data, gateway, ui_route, wants_json
+from services.api.ui.web import done, failed, field_errors, form_data, gateway, tested, ui_route, wants_json
 
 
 def provider_url(provider_id: object) -> str:
@@ -71,18 +72,14 @@ async def create_provider(request: Request) -> Response:
     except ApiError as exc:
         if wants_json(request) or exc.status != 422:
             raise
-        return await _form_again(request, gw, data, errors=_field_errors(exc), status=422)
+        return await _form_again(request, gw, data, errors=field_errors(exc), status=422)
     url = provider_url(provider.id)
     return done(request, f"Provider “{provider.name}” added.", to=url, redirect=url)
 
 
-def _field_errors(exc: ApiError) -> dict[str, str]:
-    return {e.get("field", ""): e.get("detail", "") for e in exc.errors or []} or {"": exc.detail}
-
-
 async def _after_test(request: Request, gw: Gateway, data: dict[str, str], result: ConnectionTestResult) -> Response:
     if wants_json(request):
-        return JSONResponse({"ok": True, "test": result.model_dump(mode="json"), "message": result.message})
+        return tested(result)
     return await _form_again(request, gw, data, errors={}, test=result)
 
 

@@ -1,9 +1,11 @@
-"""The "Add provider" form of each provider type, built from its config JSON schema.
+"""The provider form of each provider type ("Add provider", "Edit connection"), built from its
+config JSON schema.
 
 `GET /api/v1/provider-types` gives each type's schema and secret fields; this module turns them
-into labelled inputs (secrets as password inputs that are never filled), and turns a submitted
-form back into the JSON body the API validates. Validation itself is the API's: this module
-only coerces numbers and drops empty inputs so that defaults apply.
+into labelled inputs (secrets as password inputs that are never filled), turns a saved (masked)
+config into the values an edit form starts from, and turns a submitted form back into the JSON
+body the API validates. Validation itself is the API's: this module only coerces numbers and
+drops empty inputs so that defaults apply (and, on an edit, a blank secret keeps the stored one).
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.api.schemas import ProviderTypeInfo
+from services.api.masking import flag_name
+from services.api.schemas import ConnectionTestResult, Provider, ProviderTypeInfo
 
 TYPE_TITLES = {
     "CLEVER": ("Clever", "Clever's Data API v3 with a district app's credentials or token."),
@@ -72,7 +75,8 @@ HINTS = {
     "privateKeyPath": "An absolute path on the worker, e.g. /secrets/sftp-key.",
 }
 
-# mutually exclusive ways to reach the data, per type: (value, label, top-level config keys)
+# mutually exclusive ways to reach the data, per type: (value, label, top-level config keys);
+# the first key is the one that tells a saved config's source
 SOURCES: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
     "ONEROSTER_CSV": [
         ("sftp", "SFTP server", ("sftp", "remotePath", "filePattern", "stableSeconds")),
@@ -276,3 +280,77 @@ def safe_values(form: TypeForm, data: Mapping[str, str]) -> dict[str, str]:
     """What may be put back into a re-rendered form: everything but the secrets."""
     secret_names = {form.field_name(i) for i in form.all_inputs() if i.secret}
     return {k: v for k, v in data.items() if k.startswith(f"{form.provider_type}:") and k not in secret_names}
+
+
+def values_from_config(form: TypeForm, config: Mapping[str, Any]) -> dict[str, str]:
+    """A saved config (as the API shows it) as form values: every setting, never a secret."""
+    values: dict[str, str] = {}
+    for item in form.all_inputs():
+        if item.secret:
+            continue
+        value = _get(config, item.path)
+        if value is None:
+            continue
+        name = form.field_name(item)
+        if item.kind == "checkbox":
+            values[name] = "true" if value else "false"
+        else:
+            values[name] = _text(value)
+    # the first key of a source is the one only that source has (sftp, localPath)
+    sources = SOURCES.get(form.provider_type, [])
+    chosen = next((value for value, _, keys in sources if keys[0] in config), None)
+    if form.sources and chosen is not None:
+        values[f"{form.provider_type}:source"] = chosen
+    return values
+
+
+def stored_secrets(form: TypeForm, config: Mapping[str, Any]) -> dict[str, bool]:
+    """Per secret input path, whether a value is stored (the API's `has<Field>` flag beside it)."""
+    stored = {}
+    for item in form.all_inputs():
+        if item.secret:
+            *parents, leaf = item.path.split(".")
+            node = _get(config, ".".join([*parents]))
+            stored[item.path] = isinstance(node, Mapping) and node.get(flag_name(leaf)) is True
+    return stored
+
+
+def _get(config: Mapping[str, Any], path: str) -> Any:
+    node: Any = config
+    for key in path.split(".")[1:]:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(key)
+    return node
+
+
+def _text(value: Any) -> str:
+    # 2.0 reads as "2" in a number input, as it was most likely typed
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def edit_context(
+    form: TypeForm | None,
+    provider: Provider,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    test: ConnectionTestResult | None = None,
+) -> dict[str, Any]:
+    """What the provider form needs in edit mode: the saved settings (or, after a refused or
+    tested submission, what was submitted), and which secrets are stored; never a secret."""
+    if form is None or provider.deleted_at is not None:
+        return {"edit_form": None}
+    if values is None:
+        values = {"name": provider.name, **values_from_config(form, provider.config)}
+    return {
+        "edit_form": form,
+        "provider": provider,
+        "type_forms": [form],
+        "values": values,
+        "errors": errors or {},
+        "test": test,
+        "stored": stored_secrets(form, provider.config),
+    }

@@ -22,7 +22,7 @@ from services.api.schemas import (
     TenantList,
 )
 from services.api.security import principal_of
-from services.api.ui import forms, present
+from services.api.ui import forms, options, present
 from services.api.ui.gateway import Gateway
 from services.api.ui.render import fragment, render
 from services.api.ui.session import CSRF_FIELD, PREFIX, check_csrf, sign_in, sign_out
@@ -86,6 +86,11 @@ async def type_forms(gw: Gateway) -> list[forms.TypeForm]:
     types = await gw.model(ProviderTypeList, "listProviderTypes")
     allow_local = gw.services.settings.allow_local_csv_paths
     return [forms.build(info, allow_local_paths=allow_local) for info in types.provider_types]
+
+
+async def type_form_of(gw: Gateway, provider_type: str) -> forms.TypeForm | None:
+    """The form of one provider type; None when this build has no connector for it."""
+    return next((f for f in await type_forms(gw) if f.provider_type == provider_type), None)
 
 
 async def provider_rows(gw: Gateway, tenant: str) -> list[dict[str, Any]]:
@@ -164,12 +169,21 @@ def _offset(request: Request, name: str = "offset") -> int:
 
 @ui_route
 async def provider_page(request: Request) -> Response:
-    gw = gateway(request)
-    context = await provider_context(gw, request.path_params["providerId"], _offset(request))
+    return await provider_page_response(request, gateway(request), request.path_params["providerId"])
+
+
+async def provider_page_response(
+    request: Request, gw: Gateway, provider_id: str, *, extra: dict[str, Any] | None = None, status: int = 200
+) -> Response:
+    """The provider page; `extra` replaces parts of its context (a refused form shown again)."""
+    context = await provider_context(gw, provider_id, _offset(request))
     provider: Provider = context["provider"]
     context["presets"] = (await gw.model(PresetList, "listSchedulePresets")).presets
     context["preview"] = await preview(gw, provider.sync_schedule, provider.schedule_timezone)
-    return render(request, gw.services, "provider.html", context, session=gw.session)
+    context.update(forms.edit_context(await type_form_of(gw, provider.provider_type.value), provider))
+    context.update(options.context(provider.options))
+    context.update(extra or {})
+    return render(request, gw.services, "provider.html", context, session=gw.session, status=status)
 
 
 @ui_route

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from services.api.services import Services
-from services.api.ui import forms, present
+from services.api.ui import forms, options, present
 from services.api.ui.session import PREFIX, Session, csrf_token, ensure_nonce, new_nonce, nonce_of
 
 HERE = Path(__file__).parent
@@ -41,6 +41,9 @@ def environment() -> Environment:
         phase_words=present.phase_words,
         counts=present.entity_counts,
         type_title=lambda name: forms.TYPE_TITLES.get(name, (name, ""))[0],
+        config_label=lambda key: forms.LABELS.get(key, forms.humanize(key)),
+        option_fields=options.fields,
+        options_words=options.words,
     )
     return env
 
@@ -88,6 +91,12 @@ def render(
 def fragment(template: str, context: dict[str, Any], *, headers: dict[str, str] | None = None) -> HTMLResponse:
     html = environment().get_template(template).render(**context)
     return HTMLResponse(html, headers={**SECURITY_HEADERS, **(headers or {})})
+
+
+def fragment_html(request: Request, services: Services, template: str, context: dict[str, Any]) -> str:
+    """A part of a page (with the session's CSRF token) that ui.js puts in place of the old one."""
+    nonce = nonce_of(request) or ""
+    return environment().get_template(template).render(csrf=csrf_token(services.jwt_secret, nonce), **context)
 
 
 # pages show roster state and carry CSRF tokens: never cache them

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from services.api.problems import ApiError
+from services.api.schemas import ConnectionTestResult
 from services.api.services import Services
 from services.api.ui import render
 from services.api.ui.gateway import Gateway
@@ -134,6 +135,11 @@ def problem_body(exc: ApiError) -> dict[str, Any]:
     }
 
 
+def field_errors(exc: ApiError) -> dict[str, str]:
+    """A 422's errors by the API's field path, for a form rendered again beside its inputs."""
+    return {e.get("field", ""): e.get("detail", "") for e in exc.errors or []} or {"": exc.detail}
+
+
 def sentence(text: str) -> str:
     text = text.strip()
     return text[:1].upper() + text[1:] if text else text
@@ -146,6 +152,11 @@ def done(request: Request, message: str, *, to: str, **extra: Any) -> Response:
     response = RedirectResponse(to, status_code=303)
     render.flash(response, message)
     return response
+
+
+def tested(result: ConnectionTestResult) -> Response:
+    """A connection test's answer to fetch(): the form shows it and enables saving."""
+    return JSONResponse({"ok": True, "test": result.model_dump(mode="json"), "message": result.message})
 
 
 def failed(request: Request, exc: ApiError, *, to: str) -> Response:

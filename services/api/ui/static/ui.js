@@ -104,13 +104,63 @@
       if (!slot) continue;
       slot.textContent = slot.hidden ? error.message : `${slot.textContent} ${error.message}`;
       slot.hidden = false;
-      const input = slot.parentElement.querySelector("[data-field]");
+      const input = (slot.closest(".field") || slot.parentElement).querySelector("[data-field]");
       if (input && slot.dataset.errorFor) input.setAttribute("aria-invalid", "true");
       first = first || input || slot;
     }
     if (!(data.errors || []).length) toast(data.message || "That did not work.", "error");
     else toast(data.message, "error");
     return first;
+  }
+
+  // ---- inline validation: the browser's own checks of min, max, step and required ---------------
+  function checkField(form, input) {
+    const slot = form.querySelector(`[data-error-for="${CSS.escape(input.dataset.field)}"]`);
+    if (!slot) return true;
+    const ok = input.checkValidity();
+    slot.hidden = ok;
+    slot.textContent = ok ? "" : input.validationMessage;
+    if (ok) input.removeAttribute("aria-invalid");
+    else input.setAttribute("aria-invalid", "true");
+    return ok;
+  }
+
+  // a field is checked when left; once flagged, on every keystroke, so the message goes as soon as
+  // the value is fixed (and the form does not shift under the pointer on its way to "Save")
+  function initValidation(form) {
+    form.addEventListener("change", (event) => {
+      if (event.target.matches("[data-field]")) checkField(form, event.target);
+    });
+    form.addEventListener("input", (event) => {
+      if (event.target.matches('[data-field][aria-invalid="true"]')) checkField(form, event.target);
+    });
+  }
+
+  function validForm(form) {
+    const bad = [...form.querySelectorAll("input[data-field]")].filter((input) => !checkField(form, input));
+    if (!bad.length) return true;
+    toast(`Please correct the highlighted field${bad.length > 1 ? "s" : ""}.`, "error");
+    bad[0].focus();
+    return false;
+  }
+
+  // ---- parts of the page an answer replaces (a saved form, the settings it changed) ------------
+  function applyUpdates(data) {
+    for (const [selector, html] of Object.entries(data.replace || {})) {
+      const old = document.querySelector(selector);
+      if (!old) continue;
+      const holder = document.createElement("template");
+      holder.innerHTML = html.trim();
+      const fresh = holder.content.firstElementChild;
+      const focusedId = old.contains(document.activeElement) ? document.activeElement.id : null;
+      old.replaceWith(fresh);
+      initWithin(fresh);
+      if (focusedId) document.getElementById(focusedId)?.focus();
+    }
+    for (const [selector, text] of Object.entries(data.text || {})) {
+      document.querySelectorAll(selector).forEach((el) => (el.textContent = text));
+    }
+    if (data.title) document.title = data.title;
   }
 
   // ---- forms that submit in place ---------------------------------------------------------
@@ -120,6 +170,7 @@
       const submitter = event.submitter;
       const body = bodyOf(form, submitter);
       clearErrors(form);
+      if (form.matches("[data-validate]") && !validForm(form)) return;
       if (submitter) submitter.disabled = true;
       form.setAttribute("aria-busy", "true");
       try {
@@ -136,6 +187,7 @@
         toast(data.message);
         if (form.matches("[data-toggle-enabled]")) flipEnabled(form);
         form.closest("dialog")?.close();
+        applyUpdates(data);
         refreshAll();
       } catch (err) {
         toast(`Could not reach the server: ${err.message}`, "error");
@@ -279,7 +331,7 @@
     if (!target.textContent.trim()) refresh();
   }
 
-  // ---- the add-provider wizard -------------------------------------------------------------------
+  // ---- the provider wizard: add a provider, or edit a saved one's connection ------------------------
   function initWizard(form) {
     const steps = [...form.querySelectorAll("[data-step]")];
     const labels = [...form.querySelectorAll("[data-step-label]")];
@@ -289,13 +341,16 @@
     const save = form.querySelector("[data-save-button]");
     const result = form.querySelector("[data-test-result]");
     const tz = form.querySelector('input[name="scheduleTimezone"]');
+    const editing = form.dataset.wizard === "edit";
     let current = 0;
-    let tested = false;
+    // an edit starts from settings that are saved already: a test is due once they change
+    let tested = editing;
     form.querySelector("[data-steps]").hidden = false;
     nav.hidden = false;
     if (tz && tz.value === "UTC") tz.value = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 
-    const chosenType = () => form.querySelector('input[name="providerType"]:checked')?.value;
+    const chosenType = () =>
+      form.querySelector('input[name="providerType"]:checked, input[type="hidden"][name="providerType"]')?.value;
 
     function syncVisibility() {
       const type = chosenType();
@@ -336,14 +391,14 @@
     function checkStep(index) {
       clearErrors(form);
       const missing = [];
-      if (index === 0 && !chosenType()) missing.push(["providerType", "Choose a provider type."]);
-      if (index === 1) {
-        steps[1].querySelectorAll("[required]").forEach((input) => {
-          if (!input.disabled && !input.closest("[hidden]") && !input.value.trim()) {
-            missing.push([input.dataset.field, "Required."]);
-          }
-        });
+      if (steps[index].querySelector('input[name="providerType"]') && !chosenType()) {
+        missing.push(["providerType", "Choose a provider type."]);
       }
+      steps[index].querySelectorAll("[required]").forEach((input) => {
+        if (!input.disabled && !input.closest("[hidden]") && !input.value.trim()) {
+          missing.push([input.dataset.field, "Required."]);
+        }
+      });
       if (!missing.length) return true;
       showErrors(form, { message: "Please complete the highlighted fields.", errors: missing.map(([field, message]) => ({ field, message })) });
       const firstInvalid = steps[index].querySelector('[aria-invalid="true"]');
@@ -364,7 +419,7 @@
       if (event.target.name === "providerType" || event.target.matches("[data-source-choice]")) syncVisibility();
     });
     form.addEventListener("input", (event) => {
-      if (event.target.closest("[data-step='2']")) {
+      if (event.target.closest(".type-settings")) {
         tested = false;
         result.textContent = "";
         result.className = "test-result";
@@ -400,11 +455,18 @@
           const ok = data.test.success;
           result.className = `test-result ${ok ? "ok" : "bad"}`;
           result.textContent = `${ok ? "Connection works: " : "Connection failed: "}${data.test.message}`;
-          save.textContent = ok ? "Save provider" : "Save anyway";
+          save.textContent = ok ? save.dataset.label : "Save anyway";
           return;
         }
-        if (data.redirect) go(data.redirect, data.message);
-        else toast(data.message);
+        // a form shown as a page (not in a dialog) goes back to where its result shows
+        const dialog = form.closest("dialog");
+        if (data.redirect || (!dialog && data.next)) {
+          go(data.redirect || data.next, data.message);
+          return;
+        }
+        toast(data.message);
+        dialog?.close();
+        applyUpdates(data);
       } catch (err) {
         toast(`Could not reach the server: ${err.message}`, "error");
       } finally {
@@ -427,13 +489,20 @@
     form.submit();
   }
 
+  // the enhancements of the forms in a part of the page (the whole page, or a part put in place)
+  function initWithin(root) {
+    const all = (selector) => [...(root.matches?.(selector) ? [root] : []), ...root.querySelectorAll(selector)];
+    localizeTimes(root);
+    all("form[data-enhance]").forEach(enhance);
+    all("form[data-validate]").forEach(initValidation);
+    all("[data-schedule]").forEach(initSchedule);
+    all("form[data-wizard]").forEach(initWizard);
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
-    localizeTimes(document);
     pendingToast();
-    document.querySelectorAll("form[data-enhance]").forEach(enhance);
+    initWithin(document);
     document.querySelectorAll("[data-live-src]").forEach(startLive);
-    document.querySelectorAll("[data-schedule]").forEach(initSchedule);
-    document.querySelectorAll("form[data-wizard]").forEach(initWizard);
     document.querySelectorAll("form[data-login]").forEach(initLogin);
     initDialogs();
   });
