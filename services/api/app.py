@@ -17,6 +17,7 @@ import services.api.routes  # noqa: F401 - declares the operations
 from libs.db.settings import Settings, get_settings
 from services.api import endpoint, openapi
 from services.api.health import healthz, readyz
+from services.api.metrics import metrics
 from services.api.problems import ApiError
 from services.api.services import Services
 from services.api.ui import routes as ui_routes
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"], include_in_schema=False),
         Route("/openapi.json", openapi_json, methods=["GET"]),
         *endpoint.routes(),
         *ui_routes(),
