@@ -75,9 +75,14 @@ def test_the_demo_seeds_a_tenant_syncs_every_source_prints_the_link_and_stops_on
         token = mint_token(secret, subject="test", roles=["DISTRICT_ADMIN"], tenant_id=TENANT)
         api = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"})
         providers = api.get(f"/api/v1/tenants/{TENANT}/providers").json()["providers"]
-        # one provider per source this build can simulate: at least the two OneRoster CSV ones
-        names = {p["name"] for p in providers}
-        assert {"OneRoster CSV (local folder)", "OneRoster CSV on SFTP (simulated)"} <= names
+        # one provider per source: this build simulates every provider type
+        assert sorted((p["providerType"], p["name"]) for p in providers) == [
+            ("CLASSLINK", "ClassLink (simulated)"),
+            ("CLEVER", "Clever (simulated)"),
+            ("ONEROSTER_API", "OneRoster API (simulated)"),
+            ("ONEROSTER_CSV", "OneRoster CSV (local folder)"),
+            ("ONEROSTER_CSV", "OneRoster CSV on SFTP (simulated)"),
+        ]
         assert len(providers) == len(available())
 
         def finished() -> list[str] | None:
