@@ -64,7 +64,9 @@ def _deactivate(ctx: EtlContext, run_id: str, token: str) -> list[Message]:
         # children first, so a held-back class keeps its enrollments company
         for entity in reversed(LOAD_ORDER):
             outcome = _deactivate_entity(conn, entity, run_feeds[entity], provider.options, allow_mass, params)
-            results[entity.value] = {"deactivated": outcome["deactivated"]}
+            # links and store rows alike: a held-back type rolled its writes back and wrote none
+            written = outcome["deactivated"] + outcome.get("entitiesDeactivated", 0)
+            results[entity.value] = {"deactivated": outcome["deactivated"], "rowsWritten": written}
             if outcome.get("held"):
                 held.append({"entity": entity.value, "reason": outcome["held"]})
         steps.complete(
@@ -72,7 +74,11 @@ def _deactivate(ctx: EtlContext, run_id: str, token: str) -> list[Message]:
             run_id,
             "deactivate",
             records=sum(r["deactivated"] for r in results.values()),
-            detail={"entities": results, "heldBack": held},
+            detail={
+                "entities": results,
+                "heldBack": held,
+                "rowsWritten": sum(r["rowsWritten"] for r in results.values()),
+            },
         )
         runs.advance(conn, run_id, token, from_phase="deactivate", to_phase="finalize", lease_ms=ctx.lease_ms)
     return [messages.finalize(uuid.UUID(run_id), token)]

@@ -108,9 +108,11 @@ def summarize(details: dict[str, dict[str, Any]], errors: dict[str, int]) -> dic
             "matchedByStudentNumber": int(load.get("matched_by_student_number", 0)),
             "errors": int(errors.get(entity.value, 0)),
         }
+    # every store and link row the run wrote: each load step counts its merges, the deactivate
+    # step its links and the entities they left without an active link
     stats["rowsWritten"] = sum(
         int(row.get("records") or 0) for name, row in details.items() if name.startswith("load:")
-    )
+    ) + int(((details.get("deactivate") or {}).get("detail") or {}).get("rowsWritten") or 0)
     stats["packageErrors"] = int(errors.get("", 0))
     return stats
 

@@ -94,12 +94,13 @@ def test_a_broken_enrollments_file_deactivates_nothing(
 def test_the_generators_empty_enrollments_package_is_held_back(
     syncs: Syncs, db: Engine, e2e_settings: Settings, district: District, base_package: Path, tmp_path: Path
 ) -> None:
+    tenant = f"district-{uuid.uuid4().hex[:6]}"
     provider_id = create_provider(
         db,
         e2e_settings,
         provider_type=ProviderType.ONEROSTER_CSV,
         config={"localPath": str(base_package)},
-        tenant_id=f"district-{uuid.uuid4().hex[:6]}",
+        tenant_id=tenant,
     )
     assert syncs.run(provider_id)["status"] == SyncStatus.SUCCESS
     empty = write_oneroster_csv(district.with_empty("enrollments"), tmp_path / "empty")
@@ -108,4 +109,6 @@ def test_the_generators_empty_enrollments_package_is_held_back(
     run = syncs.run(provider_id)
 
     assert run["status"] == SyncStatus.PARTIAL
+    assert "enrollments: the feed has no rows while" in run["error_message"]
     assert run["stats"]["enrollments"]["deactivated"] == 0
+    assert store_counts(db, tenant)["enrollments"] == (district.counts()[EntityType.ENROLLMENT], 0)

@@ -64,7 +64,8 @@ def test_s_tier_full_resync_churn_and_return(
         assert second["stats"][entity.plural]["unchanged"] == expected[entity]
 
     # When 1% churn arrives, then the run reports exactly the generator's churn
-    churn = base.with_churn(percent=1.0, seed=8).churn
+    churned = base.with_churn(percent=1.0, seed=8)
+    churn = churned.churn
     update_config(db, e2e_settings, provider_id, {"localPath": str(packages["churned"])})
     third = syncs.run(provider_id)
     assert third["status"] == SyncStatus.SUCCESS, third["error_message"]
@@ -77,12 +78,36 @@ def test_s_tier_full_resync_churn_and_return(
         ), entity
     dropped_users = churn[EntityType.USER].dropped
     assert dropped_users > 0
+    remaining = {u.external_id for u in churned.users()}
+    dropped_students = [u.external_id for u in base.users() if u.external_id not in remaining and u.role == "student"]
+    assert dropped_students
+    # the store itself says so, not only the stats: soft-deleted, with the time it happened
+    assert _states(db, provider_id, dropped_students) == {(False, True)}
 
     # When the dropped students come back, then they are reactivated, not created again
     update_config(db, e2e_settings, provider_id, {"localPath": str(packages["base"])})
     fourth = syncs.run(provider_id)
+    assert fourth["status"] == SyncStatus.SUCCESS, fourth["error_message"]
     assert fourth["stats"]["users"]["reactivated"] == dropped_users
+    assert _states(db, provider_id, dropped_students) == {(True, False)}
     assert fourth["stats"]["users"]["created"] == 0
     with db.connect() as conn:
         people = conn.execute(text("SELECT count(*) FROM users")).scalar_one()
     assert people == expected[EntityType.USER] + churn[EntityType.USER].added
+
+
+def _states(db: Engine, provider_id: object, external_ids: list[str]) -> set[tuple[bool, bool]]:
+    """(active, has deactivated_at) of the users this provider links to these ids."""
+    with db.connect() as conn:
+        rows = conn.execute(
+            text(
+                """
+                SELECT u.active, u.deactivated_at IS NOT NULL AS deactivated
+                  FROM sis_entity_links l JOIN users u ON u.id = l.entity_id
+                 WHERE l.provider_id = :p AND l.entity_type = 'user' AND l.external_id = ANY(:ids)
+                """
+            ),
+            {"p": provider_id, "ids": external_ids},
+        ).all()
+    assert len(rows) == len(external_ids)
+    return {(row.active, row.deactivated) for row in rows}

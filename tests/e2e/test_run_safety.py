@@ -20,6 +20,14 @@ from tests.support.providers import create_provider, request, store_counts
 
 pytestmark = pytest.mark.e2e
 
+TABLES = {
+    EntityType.SCHOOL: "schools",
+    EntityType.TERM: "terms",
+    EntityType.CLASS: "classes",
+    EntityType.USER: "users",
+    EntityType.ENROLLMENT: "enrollments",
+}
+
 
 @pytest.fixture(scope="module")
 def small_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -139,15 +147,20 @@ def test_a_worker_killed_mid_load_is_redelivered_and_the_run_finishes_without_du
     assert run["status"] == SyncStatus.SUCCESS, run["error_message"]
     expected = s_tier.counts()
     counts = store_counts(db, "district-1")
-    assert counts["enrollments"] == (expected[EntityType.ENROLLMENT], 0)
+    assert counts == {table: (expected[entity], 0) for entity, table in TABLES.items()}
     with db.connect() as conn:
-        duplicates = conn.execute(
-            text(
-                "SELECT (SELECT count(*) FROM enrollments) - (SELECT count(*) FROM sis_entity_links "
-                "WHERE entity_type = 'enrollment')"
-            )
-        ).scalar_one()
-    assert duplicates == 0
+        for entity, table in TABLES.items():
+            # one link per external id, one row per link: a redelivered load re-created nothing
+            links = conn.execute(
+                text(
+                    "SELECT count(*) AS links, count(DISTINCT external_id) AS ids, "
+                    "count(DISTINCT entity_id) AS entities FROM sis_entity_links "
+                    "WHERE provider_id = :p AND entity_type = :e"
+                ),
+                {"p": provider_id, "e": entity.value},
+            ).one()
+            rows = conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+            assert (links.links, links.ids, links.entities, rows) == (expected[entity],) * 4, entity
     assert request(db, provider_id).created  # the provider is free again
 
 

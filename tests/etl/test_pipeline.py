@@ -30,7 +30,14 @@ def test_first_sync_creates_the_whole_district(driver: Driver, make_provider: Ma
         assert run["stats"][plural]["created"] == n
         assert run["stats"][plural]["errors"] == 0
     assert run["stats"]["rowsWritten"] > 0
-    assert set(run["timings"]) >= {"extract", "stage", "load", "deactivate", "total"}
+    timings = run["timings"]
+    assert set(timings) >= {"extract", "stage", "load", "deactivate", "total"}
+    assert all(isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in timings.values()), timings
+    # the phases run one after another inside the run, so together they fit in its wall time
+    # (each is rounded to the millisecond)
+    wall = (run["completed_at"] - run["started_at"]).total_seconds()
+    phases = sum(v for k, v in timings.items() if k != "total")
+    assert phases <= wall + 0.0005 * len(timings), (phases, wall, timings)
 
 
 def test_references_resolve_to_roster_ids(driver: Driver, make_provider: MakeProvider, db: Engine) -> None:
@@ -113,3 +120,50 @@ def test_changes_update_deactivate_and_reactivate(driver: Driver, make_provider:
     counts = store_counts(db, "district-1")
     assert counts["users"] == (len(district.users), 0)
     assert counts["enrollments"] == (len(district.enrollments), 0)
+
+
+def _rows_written_between(before: dict[str, set[tuple[str, str]]], after: dict[str, set[tuple[str, str]]]) -> int:
+    """Store and link rows that are new or have a new version (xmin) since `before`."""
+    return sum(len(after[table] - before[table]) for table in after)
+
+
+def test_rows_written_counts_deactivations_and_reactivations(
+    driver: Driver, make_provider: MakeProvider, db: Engine
+) -> None:
+    district = SmallDistrict()
+    provider_id, dataset = make_provider(district.records())
+    driver.sync(provider_id)
+    users = dataset.items[district.users[0].entity_type]
+    enrollment_type = district.enrollments[0].entity_type
+    enrollments = dataset.items[enrollment_type]
+    leaving = users.pop()
+    dataset.items[enrollment_type] = [
+        e
+        for e in enrollments
+        if e.user_external_id != leaving.external_id  # type: ignore[attr-defined]
+    ]
+
+    # a run whose only change is a student leaving: it writes their links and rows, nothing more
+    before = store_versions(db)
+    gone = run_row(db, driver.sync(provider_id))
+    written = _rows_written_between(before, store_versions(db))
+
+    assert gone["status"] == SyncStatus.SUCCESS, gone["error_message"]
+    assert gone["stats"]["users"]["deactivated"] == 1
+    assert gone["stats"]["enrollments"]["deactivated"] == 2
+    assert sum(gone["stats"][plural]["created"] + gone["stats"][plural]["updated"] for plural in district.counts()) == 0
+    # one link and one store row for the student and for each of their two enrollments
+    assert written == 6
+    assert gone["stats"]["rowsWritten"] == written
+
+    # the student's return writes the same rows back, through the load
+    users.append(leaving)
+    dataset.items[enrollment_type] = enrollments
+    before = store_versions(db)
+    back = run_row(db, driver.sync(provider_id))
+    assert back["stats"]["users"]["reactivated"] == 1
+    assert back["stats"]["rowsWritten"] == _rows_written_between(before, store_versions(db)) == 6
+
+    # and a run with nothing to do still reports nothing written
+    calm = run_row(db, driver.sync(provider_id))
+    assert calm["stats"]["rowsWritten"] == 0

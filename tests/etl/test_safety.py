@@ -70,11 +70,13 @@ def test_a_fifty_percent_drop_is_held_back_above_the_threshold(
     assert run["status"] == SyncStatus.PARTIAL
     assert _enrollments_active(db) == len(district.enrollments)
     assert "enrollments: 62 of 124 active (50%) would be deactivated, above the 20% threshold" in run["error_message"]
+    assert run["stats"]["rowsWritten"] == 0  # what the guard rolled back was not written
 
     # an admin who knows it is real (a rollover) lets the same run shape apply it
     applied = run_row(db, driver.sync(provider_id, options={"allowMassDeactivation": True}))
     assert applied["status"] == SyncStatus.SUCCESS
     assert _enrollments_active(db) == len(district.enrollments) - 62
+    assert applied["stats"]["rowsWritten"] == 2 * 62  # each enrollment's link and its row
 
 
 def test_a_drop_below_the_threshold_applies(driver: Driver, make_provider: MakeProvider, db: Engine) -> None:
@@ -216,6 +218,22 @@ def test_bad_rows_are_reported_with_file_and_line_and_stay_active(
     assert ("orphan_reference", "enrollments.csv", 500, "class_external_id") in errors
     assert ("missing_field", "classes.csv", 9, "school_external_id") in errors
     assert ("invalid_date", "users.csv", 12, "birthDate") in errors
+    # each type's errors stat is its count of error rows: the run page and the API show it
+    with db.connect() as conn:
+        per_type = dict(
+            conn.execute(
+                text("SELECT entity_type, count(*) FROM sis_sync_errors WHERE run_id = :r GROUP BY 1"),
+                {"r": run["id"]},
+            ).all()
+        )
+    assert {plural: run["stats"][plural]["errors"] for plural in district.counts()} == {
+        entity.plural: per_type.get(entity.value, 0) for entity in EntityType
+    }
+    # the duplicate and the unreadable user; the school-less class; the orphan enrollment and the
+    # two enrollments of the unreadable user, whose reference no longer resolves
+    assert (run["stats"]["users"]["errors"], run["stats"]["classes"]["errors"]) == (2, 1)
+    assert run["stats"]["enrollments"]["errors"] == 3
+    assert run["stats"]["schools"]["errors"] == run["stats"]["terms"]["errors"] == 0
     # the user whose row could not be read is not mistaken for one who left
     assert run["stats"]["users"]["deactivated"] == 0
     assert store_counts(db, "district-1")["users"] == (len(district.users), 0)
