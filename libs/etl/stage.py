@@ -214,12 +214,17 @@ def _rules(entity: EntityType, run_feeds: dict[EntityType, feeds.Feed]) -> list[
         )
 
     def reference(column: str, target: EntityType) -> tuple[str, str, str, str]:
-        return (
-            f"NOT {_known(target, run_feeds, 't.' + column)}",
-            "orphan_reference",
-            column,
-            f"'{column} ' || quote_literal(t.{column}) || ' refers to no {target.value} of this feed'",
+        # the message says why the id is unknown when the feed itself explains it: an admin
+        # fixes "refers to a class this feed deletes" differently from a missing class
+        staged = f"FROM {STAGING_TABLES[target].name} k WHERE k.run_id = :r AND k.external_id = t.{column}"
+        said = f"'{column} ' || quote_literal(t.{column}) || ' refers to"
+        message = (
+            f"CASE WHEN EXISTS (SELECT 1 {staged} AND k.tombstone) THEN {said} a {target.value} this feed deletes'"
+            f" WHEN EXISTS (SELECT 1 {staged} AND k.status IS NOT NULL)"
+            f" THEN {said} a {target.value} that was rejected (see that row''s error)'"
+            f" ELSE {said} no {target.value} of this feed' END"
         )
+        return (f"NOT {_known(target, run_feeds, 't.' + column)}", "orphan_reference", column, message)
 
     if entity is EntityType.SCHOOL:
         return [required("name")]

@@ -41,8 +41,8 @@ def _sent(broker: StubBroker) -> list[Message]:
     out = []
     for queue in QUEUES:
         pending = broker.queues[queue].queue  # type: ignore[attr-defined]
-        while not pending.empty():
-            body = json.loads(pending.get_nowait())
+        while pending:
+            body = json.loads(pending.popleft())
             out.append(Message(actor=body["actor_name"], queue=body["queue_name"], args=tuple(body["args"])))
     return out
 

@@ -23,7 +23,7 @@ from libs.connectors.oneroster_csv.manifest import MANIFEST, FileMode, read_mani
 from libs.connectors.oneroster_csv.package import Package
 from libs.connectors.oneroster_csv.stream import Builder, CsvStream, read_header
 from libs.connectors.oneroster_csv.values import PackageState
-from libs.connectors.records import Item
+from libs.connectors.records import Item, RecordError
 from libs.enums import EntityType
 
 BuilderFactory = Callable[[CsvStream, PackageState, set[str]], Builder]
@@ -162,6 +162,8 @@ class PackageExtraction(Extraction):
         if orgs is not None and (EntityType.SCHOOL in wanted or EntityType.USER in wanted):
             # users need to know which of their orgs are not schools, even when schools are not wanted
             yield from self._read(orgs, EntityType.SCHOOL, emit=EntityType.SCHOOL in wanted)
+            if EntityType.SCHOOL in wanted and orgs.mode is FileMode.BULK:
+                yield from self._dangling_parents(orgs)
         terms = self.files.get("academicSessions.csv")
         if terms is not None and EntityType.TERM in wanted:
             yield from self._read(terms, EntityType.TERM)
@@ -191,6 +193,23 @@ class PackageExtraction(Extraction):
             yield from self._read(enrollments, EntityType.ENROLLMENT)
         if self.state.skipped:
             self.source["skipped"] = dict(self.state.skipped)
+
+    def _dangling_parents(self, orgs: PackageFile) -> Iterator[Item]:
+        """A bulk orgs.csv is the whole tree: a parent it does not list is a defect of the row that
+        names it. The org itself is still used (a parent is not part of the roster), so this is an
+        error report without a staged row: nothing is rejected or deactivated for it."""
+        known = self.state.org_ids
+        for sid, parent, line in self.state.org_parents:
+            if parent not in known:
+                yield RecordError(
+                    entity_type=None,
+                    code="orphan_reference",
+                    message=f"parentSourcedId '{parent}' of org '{sid}' refers to no org in {orgs.real}",
+                    external_id=sid,
+                    source=orgs.real,
+                    line=line,
+                    field="parentSourcedId",
+                )
 
     def _read(self, file: PackageFile, entity: EntityType, *, emit: bool = True) -> Iterator[Item]:
         stream = CsvStream(self.package, file.real, file.header, entity)

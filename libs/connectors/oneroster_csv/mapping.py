@@ -26,6 +26,7 @@ from libs.connectors.records import Class, Enrollment, Item, School, Term, split
 def org_builder(stream: CsvStream, state: PackageState, mapped: set[str]) -> Builder:
     h = stream.header
     i_id, i_name, i_type, i_ident = h.col("sourcedId"), h.col("name"), h.col("type"), h.col("identifier")
+    i_parent = h.col("parentSourcedId")
     status = RowStatus(stream)
     extras = h.extras(mapped)
     file = stream.file
@@ -34,9 +35,14 @@ def org_builder(stream: CsvStream, state: PackageState, mapped: set[str]) -> Bui
         sid = row[i_id].strip()
         if not sid:
             return missing_id(stream, row, line)
-        org_type = row[i_type].strip().lower()
+        state.org_ids.add(sid)
+        parent = row[i_parent].strip() if i_parent >= 0 else ""
+        if parent:
+            state.org_parents.append((sid, parent, line))
+        type_text = row[i_type].strip()
+        org_type = type_text.lower()
         if org_type and org_type != "school":
-            state.non_school_orgs.add(sid)
+            state.non_school_orgs[sid] = type_text
             return None
         row_status = status(row)
         if row_status:
@@ -135,6 +141,7 @@ def class_builder(stream: CsvStream, state: PackageState, mapped: set[str]) -> B
     extras = h.extras(mapped)
     file = stream.file
     courses = state.courses
+    non_school = state.non_school_orgs
     no_course: tuple[str | None, str | None] = (None, None)
 
     def multi(row: list[str], position: int) -> tuple[str, ...]:
@@ -149,11 +156,21 @@ def class_builder(stream: CsvStream, state: PackageState, mapped: set[str]) -> B
             if row_status == RowStatus.GONE:
                 return Class(external_id=sid, tombstone=True, source_ref=f"{file}:{line}", raw=raw_extras(row, extras))
             return status.error(row, line)
+        school_id = row[i_school].strip() or None
+        if school_id in non_school:
+            # a class "at" a department or district: say what the org is, not just that no school has the id
+            return stream.error(
+                row,
+                line,
+                "not_a_school",
+                f"schoolSourcedId '{school_id}' is a {non_school[school_id]} org in orgs.csv, not a school",
+                "schoolSourcedId",
+            )
         course_id = row[i_course].strip() or None
         course_code, course_title = courses.get(course_id, no_course) if course_id else no_course
         return Class(
             external_id=sid,
-            school_external_id=row[i_school].strip() or None,
+            school_external_id=school_id,
             title=cell(row, i_title),
             class_code=cell(row, i_code),
             course_external_id=course_id,

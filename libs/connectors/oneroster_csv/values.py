@@ -56,7 +56,11 @@ class PackageState:
     courses: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     # 1.2: user sourcedId -> (role as written, org sourcedIds with the primary role's first)
     roles: dict[str, tuple[str, tuple[str, ...]]] | None = None
-    non_school_orgs: set[str] = field(default_factory=set)
+    # orgs that are not schools (district, department...): sourcedId -> type as written
+    non_school_orgs: dict[str, str] = field(default_factory=dict)
+    # every org of orgs.csv with a parent: (sourcedId, parentSourcedId, line), to find dangling parents
+    org_parents: list[tuple[str, str, int]] = field(default_factory=list)
+    org_ids: set[str] = field(default_factory=set)
     student_number_id_type: str | None = None
     skipped: Counter[str] = field(default_factory=Counter)
 

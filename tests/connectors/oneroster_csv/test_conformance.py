@@ -1,8 +1,9 @@
 """Every real OneRoster set in ../shared/data/oneroster reads to the records its rows deserve.
 
-Duplicates and orphan references (e.g. classes of the moodle sets pointing at a department org,
-the dangling parent org) are the stage phase's to report, set-based in SQL; here only what the
-reader itself must say is asserted.
+What only the package itself can tell is the reader's to report: a class "at" an org that is a
+department, a parent org that orgs.csv does not list. Duplicates and references across the
+feed (an enrollment of an unknown class) are the stage phase's, set-based in SQL, and are
+asserted with the synced sets in tests/etl/test_shared_sets.py.
 """
 
 from __future__ import annotations
@@ -57,21 +58,20 @@ def test_header_only_templates_read_as_empty_bulk_files(shared_data):
 def test_moodle_full_set_tombstones_inactive_rows_and_skips_parents(shared_data):
     result = read_package(shared_data / "oneroster" / "moodle-enrol_oneroster" / "Test_full_data_set")
 
-    assert result.errors() == []
-    # its only org is a department (whose parent does not exist): no school at all
+    # its only org is a department (whose parent does not exist): no school at all, and the
+    # active class that names the department as its school is a bad row
+    assert [(e.code, e.source, e.line, e.field, e.external_id) for e in result.errors()] == [
+        ("orphan_reference", "orgs.csv", 2, "parentSourcedId", "org-sch-222-456"),
+        ("not_a_school", "classes.csv", 2, "schoolSourcedId", "cls-222-123456"),
+    ]
     assert counts(result) == {
         (E.TERM, False): 3,
         (E.TERM, True): 2,  # one tobedeleted, one 1.0-style inactive, inside a bulk file
-        (E.CLASS, False): 1,
         (E.CLASS, True): 1,
         (E.USER, False): 5,
         (E.ENROLLMENT, False): 6,
     }
     assert result.extraction.source["skipped"] == {"users with role parent": 1}
-    cls = result.one(E.CLASS, "cls-222-123456")
-    assert cls.grades == ("09", "10", "11")
-    assert cls.subjects == ("Science", "Physics", "Biology")
-    assert cls.school_external_id == "org-sch-222-456"
     teacher = result.one(E.USER, "usr-222-123456")
     assert (teacher.role, teacher.enabled, teacher.school_external_ids) == ("teacher", True, ())
     assert result.one(E.ENROLLMENT, "enr-t-222-12345-123456").begin_date == date(2022, 3, 15)
@@ -80,8 +80,12 @@ def test_moodle_full_set_tombstones_inactive_rows_and_skips_parents(shared_data)
 def test_moodle_minimal_set(shared_data):
     result = read_package(shared_data / "oneroster" / "moodle-enrol_oneroster" / "Test_minimal_data_set")
 
-    assert result.errors() == []
-    assert counts(result) == {(E.TERM, False): 5, (E.CLASS, False): 2, (E.USER, False): 5, (E.ENROLLMENT, False): 6}
+    # both classes sit at the set's only org, a department without a parent
+    assert [(e.code, e.line, e.external_id) for e in result.errors()] == [
+        ("not_a_school", 2, "cls-222-123456"),
+        ("not_a_school", 3, "cls-222-123478"),
+    ]
+    assert counts(result) == {(E.TERM, False): 5, (E.USER, False): 5, (E.ENROLLMENT, False): 6}
 
 
 def test_oneroster_1_2_delta_set_takes_roles_from_roles_csv(shared_data):
@@ -101,8 +105,9 @@ def test_oneroster_1_2_delta_set_takes_roles_from_roles_csv(shared_data):
 def test_oneroster_1_2_full_set_primary_role_wins_and_odd_headers_are_tolerated(shared_data):
     result = read_package(shared_data / "oneroster" / "moodle-enrol_oneroster" / "v1p2_full_dataset")
 
-    # roles.csv: 'dataLastModified' and two unnamed trailing header cells; users.csv: 'preffered*' names
-    assert result.errors() == []
+    # roles.csv: 'dataLastModified' and two unnamed trailing header cells; users.csv: 'preffered*'
+    # names: none of it is an error; the set's only defects are those of its department org
+    assert [e.code for e in result.errors()] == ["orphan_reference", "not_a_school"]
     roles = {u.external_id: u.role for u in result.records(E.USER)}
     assert roles == {
         "usr-222-123456": "teacher",  # primary teacher beats a secondary guardian role
