@@ -11,7 +11,11 @@ from sqlalchemy import Engine, text
 
 from libs.db.crypto import ConfigCipher, DecryptionError, generate_key
 from libs.db.keys import rotate_config_keys
-from libs.db.settings import decode_key
+from libs.db.settings import Settings, decode_key
+from libs.enums import ProviderType
+from libs.etl.context import EtlContext
+from libs.etl.providers import load_for_run
+from tests.support.providers import create_provider, request
 
 SECRET_CONFIG = {"clientId": "abc", "clientSecret": "very-secret-value-123", "districtId": "d1"}
 
@@ -102,3 +106,33 @@ def test_rotate_keys_reseals_every_row_under_the_primary(db: Engine) -> None:
     assert "very-secret" not in json.dumps(audit[0].details)
     # a second rotation has nothing left to do
     assert rotate_config_keys(db, cipher(new, old), actor="test").rotated == 0
+
+
+def test_a_config_copied_onto_another_providers_row_does_not_open_for_a_run(db: Engine, settings: Settings) -> None:
+    config_a = {"clientId": "a", "clientSecret": "secret-of-district-a", "districtId": "da"}
+    config_b = {"clientId": "b", "clientSecret": "secret-of-district-b", "districtId": "db"}
+    a = create_provider(db, settings, provider_type=ProviderType.CLEVER, config=config_a, tenant_id="district-a")
+    b = create_provider(db, settings, provider_type=ProviderType.CLEVER, config=config_b, tenant_id="district-b")
+    run_a, run_b = request(db, a).run_id, request(db, b).run_id
+    ctx = EtlContext.from_settings(settings)
+    try:
+        with db.connect() as conn:
+            # both open on their own rows, so the failure below is the copy's doing
+            assert load_for_run(ctx, conn, run_a).config == config_a
+            assert load_for_run(ctx, conn, run_b).config == config_b
+        with db.begin() as conn:
+            conn.execute(
+                text(
+                    "UPDATE sis_providers SET config_ciphertext = "
+                    "(SELECT config_ciphertext FROM sis_providers WHERE id = :a) WHERE id = :b"
+                ),
+                {"a": a, "b": b},
+            )
+        with db.connect() as conn, pytest.raises(DecryptionError, match="does not belong to this provider"):
+            # the load every phase of a run starts with: B's run must never get A's credentials
+            load_for_run(ctx, conn, run_b)
+        with db.connect() as conn:
+            assert load_for_run(ctx, conn, run_a).config == config_a
+    finally:
+        if ctx.redis is not None:
+            ctx.redis.close()

