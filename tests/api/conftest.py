@@ -52,6 +52,14 @@ def client(db: Engine, api_settings: Settings, connectors: None) -> Iterator[Rec
 
 
 @pytest.fixture
+def real_client(db: Engine, api_settings: Settings) -> Iterator[RecordingClient]:
+    """The app with the connectors this build really has (no stand-ins)."""
+    with RecordingClient(create_app(api_settings)) as c:
+        c.bodies = []
+        yield c
+
+
+@pytest.fixture
 def token(api_settings: Settings) -> Callable[..., str]:
     assert api_settings.auth_jwt_secret is not None
     secret = api_settings.auth_jwt_secret
@@ -62,6 +70,16 @@ def token(api_settings: Settings) -> Callable[..., str]:
         return mint_token(secret, subject=sub, roles=[role], tenant_id=tenant, ttl_seconds=ttl)
 
     return mint
+
+
+class FakeClock:
+    """Wall-clock seconds that move only when a test moves them."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def auth(token: str) -> dict[str, str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +10,7 @@ from sqlalchemy import Engine, text
 from starlette.testclient import TestClient
 
 from libs.connectors import registry
-from libs.db.settings import Settings
 from libs.enums import ProviderType
-from services.api.app import create_app
 from tests.api.conftest import TENANT_A
 
 PASSWORD = "SFTP-REAL-PASSWORD-91f0"
@@ -22,12 +19,6 @@ FINGERPRINT = "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s"
 pytestmark = pytest.mark.skipif(
     ProviderType.ONEROSTER_CSV not in registry.supported_types(), reason="no OneRoster CSV connector in this build"
 )
-
-
-@pytest.fixture
-def real_client(db: Engine, api_settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(api_settings)) as client:
-        yield client
 
 
 def _csv_body(**sftp: Any) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +17,7 @@ from starlette.testclient import TestClient
 from libs.db.settings import Settings
 from libs.etl import runs
 from services.api.app import create_app
-from tests.api.conftest import TENANT_A
+from tests.api.conftest import TENANT_A, FakeClock, auth
 
 
 def queued(redis_client: redis_lib.Redis, settings: Settings, queue: str) -> list[tuple[str, list[str]]]:
@@ -221,24 +222,48 @@ def test_run_detail_and_errors_as_json_pages_and_csv_download(
 
 
 def test_manual_syncs_are_rate_limited_per_token_and_provider(
-    db: Engine, api_settings: Settings, connectors: None, admin_a: dict[str, str], admin_b: dict[str, str]
+    db: Engine, api_settings: Settings, connectors: None, token: Callable[..., str]
 ) -> None:
     limited = api_settings.model_copy(update={"api_sync_triggers_per_minute": 3})
+    # distinct subjects: tokens minted in the same second with the same claims would be one token
+    mine = auth(token(sub=f"admin-{uuid.uuid4()}@a"))
+    colleague = auth(token(sub=f"admin-{uuid.uuid4()}@a"))
     with TestClient(create_app(limited)) as client:
-        body = {
-            "tenantId": TENANT_A,
-            "providerType": "CLEVER",
-            "name": "x",
-            "config": {"clientId": "c", "districtId": "d"},
-        }
-        provider = client.post("/api/v1/providers", json=body, headers=admin_a).json()
-        url = f"/api/v1/providers/{provider['id']}/sync"
-        codes = [client.post(url, headers=admin_a).status_code for _ in range(3)]
-        assert codes == [202, 409, 409]
-        limited_response = client.post(url, headers=admin_a)
-        assert limited_response.status_code == 429
-        assert int(limited_response.headers["retry-after"]) >= 1
-        assert limited_response.json()["retryAfter"] >= 1
+        clock = FakeClock(time.time())
+        client.app.state.services.get().limiter.clock = clock  # type: ignore[attr-defined]
+        body = {"tenantId": TENANT_A, "providerType": "CLEVER", "config": {"clientId": "c", "districtId": "d"}}
+        first, second = (
+            client.post("/api/v1/providers", json={**body, "name": name}, headers=mine).json()["id"]
+            for name in ("first", "second")
+        )
+
+        def sync(provider_id: str, headers: dict[str, str]) -> int:
+            return client.post(f"/api/v1/providers/{provider_id}/sync", headers=headers).status_code
+
+        # a 409 is an answer from past the limiter: the first run is still pending
+        assert [sync(first, mine) for _ in range(3)] == [202, 409, 409]
+        refused = client.post(f"/api/v1/providers/{first}/sync", headers=mine)
+        assert refused.status_code == 429
+        assert refused.headers["content-type"] == "application/problem+json"
+        problem = refused.json()
+        assert (problem["status"], problem["title"]) == (429, "Too Many Requests")
+        assert problem["type"].startswith("https://")
+        # all three were counted at this instant, so the window has room again in exactly a minute
+        assert refused.headers["retry-after"] == "60"
+        assert problem["retryAfter"] == 60
+
+        # the same token on another provider, and another token on this provider, are not held back
+        assert sync(second, mine) == 202
+        assert [sync(first, colleague) for _ in range(3)] == [409, 409, 409]
+        assert sync(first, colleague) == 429
+        assert sync(second, mine) == 409
+        assert sync(first, mine) == 429
+
+        clock.now += 59.5
+        late = client.post(f"/api/v1/providers/{first}/sync", headers=mine)
+        assert (late.status_code, late.headers["retry-after"]) == (429, "1")
+        clock.now += 0.5
+        assert sync(first, mine) == 409
 
 
 class _BrokerDown:
