@@ -28,6 +28,12 @@ TENANT_B = "district-b"
 LOGIN = "/integrations/sis/login"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest-xdist registers this marker; declare it too so that --strict-markers still collects
+    # the browser tests when they run with -p no:xdist
+    config.addinivalue_line("markers", "xdist_group(name): run the marked tests in one xdist worker")
+
+
 @pytest.fixture
 def ui_settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"api_requests_per_minute": 1_000_000, "api_sync_triggers_per_minute": 1_000})
@@ -187,15 +193,38 @@ def page(chromium: Browser, api_server: ThreadedApi) -> Iterator[Page]:
 
 
 def screenshot_path(name: str) -> Path:
+    """Where the artifact goes; one left by an earlier run is removed, so a check finds only this run's."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOTS / f"{name}.png"
+    path = SCREENSHOTS / f"{name}.png"
+    path.unlink(missing_ok=True)
+    return path
 
 
 def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
+    """A screenshot of the page as a test artifact, checked to be a PNG of the page's width."""
     path = screenshot_path(name)
     page.evaluate("document.getElementById('toasts')?.replaceChildren()")
     page.screenshot(path=str(path), full_page=full_page)
+    viewport = page.viewport_size
+    assert_png(path, width=viewport["width"] if viewport else None)
     return path
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def assert_png(path: Path, *, width: int | None = None) -> tuple[int, int]:
+    """The artifact exists and is a PNG with an image in it (its IHDR header: width, height)."""
+    assert path.is_file(), f"no screenshot was written to {path}"
+    head = path.read_bytes()[:24]
+    assert head[:8] == PNG_SIGNATURE, f"{path} is not a PNG"
+    assert head[12:16] == b"IHDR", f"{path} has no PNG header chunk"
+    size = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    assert min(size) > 0, f"{path} is an empty image {size}"
+    assert path.stat().st_size > 1000, f"{path} is too small to show a page ({path.stat().st_size} bytes)"
+    if width is not None:
+        assert size[0] == width, f"{path} is {size[0]} px wide, the page {width} px"
+    return size
 
 
 def assert_accessible(page: Page, what: str) -> None:

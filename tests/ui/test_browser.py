@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import ElementHandle, Locator, Page, expect
 from sqlalchemy import Engine, text
 
 from libs.db.settings import Settings, to_libpq_url
@@ -16,7 +18,15 @@ from libs.enums import ProviderType
 from libs.harness.api import ThreadedApi
 from libs.harness.processes import ServiceProcess, wait_until
 from libs.harness.providers import create_provider
-from tests.ui.conftest import TENANT_A, TENANT_B, assert_accessible, screenshot, screenshot_path
+from tests.ui.conftest import (
+    LOGIN,
+    TENANT_A,
+    TENANT_B,
+    assert_accessible,
+    assert_png,
+    screenshot,
+    screenshot_path,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -50,22 +60,89 @@ def sign_in(page: Page, token: str) -> None:
     assert "#token" not in page.url
 
 
+# what a focus indicator is made of: an outline that is drawn, or a ring drawn with box-shadow
+_FOCUS_LOOK = """el => {
+  const s = getComputedStyle(el);
+  const outline = s.outlineStyle !== "none" && parseFloat(s.outlineWidth) > 0;
+  return [outline ? `outline ${s.outlineStyle} ${s.outlineWidth} ${s.outlineColor}` : "",
+          s.boxShadow !== "none" ? `box-shadow ${s.boxShadow}` : ""].join(" ").trim();
+}"""
+_DESCRIBE = "el => `${el.tagName.toLowerCase()} ${(el.innerText || el.value || el.id || '').trim().slice(0, 40)}`"
+
+
+def _focused(page: Page) -> ElementHandle:
+    handle = page.evaluate_handle("document.activeElement")
+    element = handle.as_element()
+    assert element is not None, "nothing has the focus"
+    return element
+
+
+def assert_visible_focus(page: Page) -> ElementHandle:
+    """The focused control shows a focus indicator: a drawn outline, or a ring made with box-shadow."""
+    element = _focused(page)
+    look = element.evaluate(_FOCUS_LOOK)
+    assert look, f"{element.evaluate(_DESCRIBE)} has the keyboard focus but no visible focus indicator"
+    return element
+
+
+def tab_to(page: Page, target: Locator, *, within: Locator | None = None, limit: int = 12) -> list[str]:
+    """Presses Tab until `target` has the focus; every control on the way shows a visible focus
+    indicator, which goes again once Tab moves on. Returns what was reached, in order."""
+    reached: list[str] = []
+    previous: tuple[ElementHandle, str] | None = None
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        element = assert_visible_focus(page)
+        reached.append(element.evaluate(_DESCRIBE))
+        if within is not None:
+            assert element.evaluate("(el, box) => box.contains(el)", within.element_handle()), (
+                f"Tab left the dialog for {reached[-1]}"
+            )
+        if previous is not None:
+            # the indicator belongs to the focus: the control left behind no longer shows it
+            assert previous[0].evaluate(_FOCUS_LOOK) != previous[1], f"{reached[-2]} kept its focus indicator"
+        previous = (element, element.evaluate(_FOCUS_LOOK))
+        if target.evaluate("el => el === document.activeElement"):
+            return reached
+    raise AssertionError(f"Tab did not reach the target within {limit} stops: {reached}")
+
+
 def test_a_district_admin_adds_a_csv_provider_runs_it_and_reads_the_run(
     page: Page, stack: Engine, mint: Callable[..., str], s_tier_package: Path, browser_settings: Settings
 ) -> None:
-    sign_in(page, mint("DISTRICT_ADMIN", TENANT_A))
+    # the sign-in page, and the same page refusing a token that is not one, beside its field
+    page.goto(LOGIN)
+    token_field = page.get_by_label("Access token")
+    expect(token_field).to_be_visible()
+    assert_accessible(page, "sign-in page")
+    screenshot(page, "login")
+    token_field.fill("not-a-token")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("This token cannot be used")
+    expect(token_field).to_have_attribute("aria-invalid", "true")
+    assert_accessible(page, "sign-in page with its error")
+
+    # a pasted token signs in as well as the link's
+    token_field.fill(mint("DISTRICT_ADMIN", TENANT_A))
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/integrations/sis/?$"))
     expect(page.get_by_role("heading", name=re.compile("SIS integrations"))).to_be_visible()
     expect(page.get_by_text("No SIS integration is configured")).to_be_visible()
     assert_accessible(page, "empty integration list")
 
     # the modal: type, then settings with an error the API finds, then schedule, test and save
-    # the modal by keyboard: Enter opens it with focus inside, Escape closes it back to its opener
+    # the modal by keyboard, Tab from the page's start to its opener with the focus always in
+    # sight: Enter opens it with focus inside, Escape closes it back to its opener
     opener = page.get_by_role("link", name="Add provider")
-    opener.focus()
+    reached = tab_to(page, opener)
+    assert reached[0].startswith("a Skip to content"), reached
+    assert len(reached) > 1
     page.keyboard.press("Enter")
     dialog = page.get_by_role("dialog", name="Add provider")
     expect(dialog).to_be_visible()
     expect(dialog.get_by_role("radio").first).to_be_focused()
+    assert_visible_focus(page)
+    tab_to(page, dialog.get_by_role("button", name="Next"), within=dialog)
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
     expect(opener).to_be_focused()
@@ -88,6 +165,7 @@ def test_a_district_admin_adds_a_csv_provider_runs_it_and_reads_the_run(
     expect(error).to_contain_text("absolute path")
     expect(local_path).to_be_focused()
     expect(local_path).to_have_attribute("aria-invalid", "true")
+    assert_accessible(page, "add-provider modal showing a validation error")
     screenshot(page, "add-provider-validation-error", full_page=False)
 
     local_path.fill(str(s_tier_package))
@@ -177,7 +255,12 @@ def test_a_district_admin_adds_a_csv_provider_runs_it_and_reads_the_run(
     expect(unchanged.locator("td.counts").nth(3)).to_contain_text("+0")
     expect(history.locator("figure.chart svg rect")).to_have_count(2)
     page.evaluate("document.getElementById('toasts').replaceChildren()")
-    page.locator("section:has(#history)").screenshot(path=str(screenshot_path("sync-history")))
+    history_png = screenshot_path("sync-history")
+    history_section = page.locator("section:has(#history)")
+    history_section.screenshot(path=str(history_png))
+    box = history_section.bounding_box()
+    assert box is not None
+    assert assert_png(history_png)[0] == round(box["width"])
 
     # the first run's stats, from the history table
     history.get_by_role("link", name="Success").last.click()
@@ -191,8 +274,9 @@ def test_a_district_admin_adds_a_csv_provider_runs_it_and_reads_the_run(
     assert_accessible(page, "run details")
     screenshot(page, "run-details")
 
-    # back on the list: the provider with its schedule in words and cron, its last status
-    create_provider(
+    # back on the list: each provider's type, state, schedule in words and cron, last sync and
+    # status, and next run; a disabled one keeps its schedule but has no next run
+    legacy_id = create_provider(
         stack,
         browser_settings,
         provider_type=ProviderType.ONEROSTER_CSV,
@@ -201,11 +285,56 @@ def test_a_district_admin_adds_a_csv_provider_runs_it_and_reads_the_run(
         name="Legacy export (paused)",
         enabled=False,
     )
+    with stack.begin() as conn:
+        # as the API stores a disabled provider's schedule: kept, with no next run
+        conn.execute(
+            text(
+                "UPDATE sis_providers SET sync_schedule = '0 2 * * *', schedule_timezone = 'Europe/London' "
+                "WHERE id = :id"
+            ),
+            {"id": legacy_id},
+        )
+        nightly = conn.execute(
+            text(
+                "SELECT p.next_run_at, max(r.completed_at) AS last_sync FROM sis_providers p "
+                "JOIN sis_sync_runs r ON r.provider_id = p.id WHERE p.name LIKE 'Nightly%' GROUP BY p.id"
+            )
+        ).one()
     page.goto(UI)
-    row = page.get_by_role("row", name=re.compile("Nightly OneRoster CSV"))
-    expect(row).to_contain_text("Weekdays at 6 AM")
-    expect(row).to_contain_text("0 6 * * 1-5")
-    expect(row).to_contain_text("Success")
+    rows = page.locator("#providers tbody tr")
+    expect(rows).to_have_count(2)
+    row = rows.filter(has_text="Nightly OneRoster CSV")
+
+    def cell(row: Locator, label: str) -> Locator:
+        return row.locator(f'td[data-label="{label}"]')
+
+    expect(cell(row, "Type")).to_have_text("OneRoster CSV")
+    expect(cell(row, "Enabled")).to_have_text("Enabled")
+    # the cron on a line of its own (<br>), which only the rendered text shows
+    nightly_schedule = re.compile(r"^\s*Weekdays at 6 AM\n0 6 \* \* 1-5 America/Chicago\s*$")
+    expect(cell(row, "Schedule")).to_have_text(nightly_schedule, use_inner_text=True)
+    expect(cell(row, "Schedule").locator("code")).to_have_text("0 6 * * 1-5")
+    last_sync = cell(row, "Last sync").locator("time")
+    # the page shows the instant in the reader's own locale; the server's UTC text stays as its title
+    assert datetime.fromisoformat(last_sync.get_attribute("datetime") or "") == nightly.last_sync
+    expect(last_sync).to_have_attribute("title", nightly.last_sync.strftime("%Y-%m-%d %H:%M UTC"))
+    expect(cell(row, "Last status")).to_have_text("Success")
+    next_run = cell(row, "Next run").locator("time")
+    assert datetime.fromisoformat(next_run.get_attribute("datetime") or "") == nightly.next_run_at
+    local = nightly.next_run_at.astimezone(ZoneInfo("America/Chicago"))
+    assert (local.hour, local.minute) == (6, 0)
+    assert local.weekday() < 5
+    assert nightly.next_run_at > nightly.last_sync
+    expect(next_run).to_have_text(local.strftime("%a %Y-%m-%d 06:00 %Z"))
+
+    legacy = rows.filter(has_text="Legacy export (paused)")
+    expect(cell(legacy, "Type")).to_have_text("OneRoster CSV")
+    expect(cell(legacy, "Enabled")).to_have_text("Disabled")
+    legacy_schedule = re.compile(r"^\s*Every day at 2 AM\n0 2 \* \* \* Europe/London\s*$")
+    expect(cell(legacy, "Schedule")).to_have_text(legacy_schedule, use_inner_text=True)
+    expect(cell(legacy, "Last sync")).to_have_text("—")
+    expect(cell(legacy, "Last status")).to_have_text("Never run")
+    expect(cell(legacy, "Next run")).to_have_text("—")
     assert_accessible(page, "integration list")
     screenshot(page, "integration-list")
 
@@ -248,6 +377,11 @@ def test_cancelling_a_running_sync_stops_it_and_the_page_says_so(
         cancel = page.get_by_role("button", name="Cancel sync")
         expect(cancel).to_be_visible()
         expect(page.get_by_role("button", name="Run sync now")).to_be_hidden()
+        # the running state: progress by phase, with the extract's counts per entity
+        expect(status.get_by_role("list", name="Progress by phase")).to_be_visible()
+        expect(status.locator(".phase-done .entity-counts li").first).to_be_visible()
+        expect(status.locator("progress")).to_be_visible()
+        assert_accessible(page, "provider page with a sync running")
         screenshot(page, "provider-cancelling")
         cancel.click()
         expect(page.locator("#toasts")).to_contain_text("Cancel requested")
@@ -264,6 +398,7 @@ def test_cancelling_a_running_sync_stops_it_and_the_page_says_so(
     page.get_by_role("button", name="Delete provider…").click()
     confirm = page.get_by_role("dialog", name=re.compile("Delete “Slow feed”"))
     expect(confirm).to_be_visible()
+    assert_accessible(page, "delete confirmation dialog")
     confirm.get_by_role("button", name="Delete provider").click()
     expect(confirm.locator('[data-error-for="confirm"]')).to_contain_text("Tick the box")
     confirm.get_by_label("Yes, delete Slow feed").check()
@@ -339,3 +474,33 @@ def test_an_admin_of_another_district_cannot_see_the_provider(
     assert response is not None
     assert response.status == 403
     assert_accessible(page, "error page")
+
+
+def test_a_platform_admin_picks_a_tenant_and_then_sees_its_integrations(
+    page: Page, stack: Engine, mint: Callable[..., str], browser_settings: Settings
+) -> None:
+    for tenant, name in ((TENANT_A, "District A feed"), (TENANT_B, "District B feed")):
+        create_provider(
+            stack,
+            browser_settings,
+            provider_type=ProviderType.ONEROSTER_CSV,
+            config={"localPath": f"/srv/{tenant}"},
+            tenant_id=tenant,
+            name=name,
+        )
+    sign_in(page, mint("PLATFORM_ADMIN", None, sub="ops@platform"))
+    expect(page.get_by_role("heading", name="Choose a tenant")).to_be_visible()
+    picker = page.locator("ul.tenant-list li")
+    expect(picker).to_have_count(2)
+    expect(picker.filter(has_text=TENANT_B)).to_contain_text("1 provider")
+    expect(page.get_by_text("District A feed")).to_have_count(0)
+    assert_accessible(page, "tenant picker")
+    screenshot(page, "tenant-picker")
+
+    page.get_by_role("link", name=TENANT_B, exact=True).click()
+    page.wait_for_url(re.compile(rf"\?tenant={TENANT_B}$"))
+    expect(page.get_by_role("heading", name=re.compile(TENANT_B))).to_be_visible()
+    expect(page.get_by_role("link", name="District B feed")).to_be_visible()
+    expect(page.get_by_text("District A feed")).to_have_count(0)
+    page.get_by_role("link", name="Choose another tenant").click()
+    expect(page.get_by_role("heading", name="Choose a tenant")).to_be_visible()
