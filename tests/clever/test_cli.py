@@ -57,7 +57,10 @@ def test_the_simulate_command_serves_a_district_that_the_printed_config_connects
         # no token: Clever's 401, from the real socket
         wait_until(answers, timeout=30, interval=0.2, what="the simulator's port")
         connector = build_connector(ProviderType.CLEVER, config, ConnectorContext(provider_id="cli-test"))
-        result = connector.test_connection()
+        try:
+            result = connector.test_connection()
+        finally:
+            connector.close()
         assert result.success, result.message
         assert result.message.startswith("Successfully connected to Clever")
         assert "Clever simulator: S district ready" in log.read_text()
