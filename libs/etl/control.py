@@ -11,6 +11,7 @@ from sqlalchemy import Connection
 from libs.enums import SyncStatus
 from libs.etl import runs
 from libs.etl.context import EtlContext
+from libs.etl.providers import ConfigUnreadable
 from libs.queue import messages
 from libs.queue.messages import Message
 
@@ -57,10 +58,13 @@ def fail(ctx: EtlContext, run_id: str, message: str, *, token: str | None = None
         return _admit(ctx, conn) if ended else []
 
 
-def guarded(ctx: EtlContext, run_id: str, body: Callable[[], list[Message]]) -> list[Message]:
-    """Run a phase; a cancel ends the run CANCELLED, a lost lease or a duplicate delivery stops quietly."""
+def guarded(ctx: EtlContext, run_id: str, token: str, body: Callable[[], list[Message]]) -> list[Message]:
+    """Run a phase; a cancel ends the run CANCELLED, a config no key opens ends it FAILURE, a
+    lost lease or a duplicate delivery stops quietly."""
     try:
         return body()
+    except ConfigUnreadable as exc:
+        return fail(ctx, run_id, exc.message, token=token)
     except runs.RunCancelled:
         return cancel(ctx, run_id)
     except runs.PhaseMoved:

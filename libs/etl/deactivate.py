@@ -44,7 +44,7 @@ ENTITY_TABLES = {
 
 
 def deactivate(ctx: EtlContext, run_id: str, token: str) -> list[Message]:
-    return control.guarded(ctx, run_id, lambda: _deactivate(ctx, run_id, token))
+    return control.guarded(ctx, run_id, token, lambda: _deactivate(ctx, run_id, token))
 
 
 def _deactivate(ctx: EtlContext, run_id: str, token: str) -> list[Message]:

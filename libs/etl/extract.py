@@ -32,7 +32,7 @@ HEARTBEAT_EVERY_SECONDS = 5.0
 
 
 def extract(ctx: EtlContext, run_id: str, token: str, step_name: str) -> list[Message]:
-    return control.guarded(ctx, run_id, lambda: _extract(ctx, run_id, token, step_name))
+    return control.guarded(ctx, run_id, token, lambda: _extract(ctx, run_id, token, step_name))
 
 
 class _Heartbeat:

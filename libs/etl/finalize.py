@@ -33,7 +33,7 @@ STAT_KEYS = (
 
 
 def finalize(ctx: EtlContext, run_id: str, token: str) -> list[Message]:
-    return control.guarded(ctx, run_id, lambda: _finalize(ctx, run_id, token))
+    return control.guarded(ctx, run_id, token, lambda: _finalize(ctx, run_id, token))
 
 
 def _finalize(ctx: EtlContext, run_id: str, token: str) -> list[Message]:

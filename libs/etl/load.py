@@ -113,7 +113,7 @@ _SOURCES: dict[EntityType, tuple[str, str, tuple[str, ...]]] = {
 
 
 def load(ctx: EtlContext, run_id: str, token: str, entity_name: str) -> list[Message]:
-    return control.guarded(ctx, run_id, lambda: _load(ctx, run_id, token, EntityType(entity_name)))
+    return control.guarded(ctx, run_id, token, lambda: _load(ctx, run_id, token, EntityType(entity_name)))
 
 
 def _load(ctx: EtlContext, run_id: str, token: str, entity: EntityType) -> list[Message]:

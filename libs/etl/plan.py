@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 
 def plan(ctx: EtlContext, run_id: str, token: str) -> list[Message]:
-    return control.guarded(ctx, run_id, lambda: _plan(ctx, run_id, token))
+    return control.guarded(ctx, run_id, token, lambda: _plan(ctx, run_id, token))
 
 
 def _plan(ctx: EtlContext, run_id: str, token: str) -> list[Message]:

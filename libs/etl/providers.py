@@ -10,9 +10,26 @@ from sqlalchemy import Connection, text
 
 from libs.connectors.base import Connector, ConnectorContext
 from libs.connectors.registry import build_connector
+from libs.db.crypto import DecryptionError
 from libs.enums import ProviderType, SyncMode
 from libs.etl.context import EtlContext
 from libs.etl.options import ProviderOptions
+
+
+class ConfigUnreadable(DecryptionError):
+    """The run's provider config does not open with the configured keys.
+
+    No retry can fix that (only an operator, by restoring the key it was sealed with), so the
+    phase guard ends the run FAILURE with `message` at once instead of leaving it to the
+    actor's retries. The message carries the cipher's reason only, never ciphertext or keys.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.message = (
+            f"The provider's config cannot be decrypted: {reason}; "
+            "CONFIG_ENCRYPTION_KEYS must include the key it was saved with"
+        )
+        super().__init__(self.message)
 
 
 @dataclass(frozen=True)
@@ -40,7 +57,10 @@ def load_for_run(ctx: EtlContext, conn: Connection, run_id: uuid.UUID | str) -> 
         ),
         {"r": run_id},
     ).one()
-    config = ctx.cipher.decrypt(row.config_ciphertext, provider_id=str(row.id))
+    try:
+        config = ctx.cipher.decrypt(row.config_ciphertext, provider_id=str(row.id))
+    except DecryptionError as exc:
+        raise ConfigUnreadable(str(exc)) from None
     return RunProvider(
         run_id=row.run_id,
         provider_id=row.id,

@@ -56,7 +56,7 @@ class Scope:
 
 
 def stage(ctx: EtlContext, run_id: str, token: str) -> list[Message]:
-    return control.guarded(ctx, run_id, lambda: _stage(ctx, run_id, token))
+    return control.guarded(ctx, run_id, token, lambda: _stage(ctx, run_id, token))
 
 
 def _stage(ctx: EtlContext, run_id: str, token: str) -> list[Message]:

@@ -1,0 +1,89 @@
+"""A provider config no configured key opens ends the run FAILURE at once, in every phase."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import Engine, text
+
+from libs.db.crypto import ConfigCipher, generate_key
+from libs.db.settings import decode_key
+from libs.enums import SyncStatus
+from libs.queue import messages
+from tests.etl.conftest import Driver
+from tests.etl.district import SmallDistrict
+from tests.etl.memory import Dataset
+from tests.support.providers import request, run_row
+
+MakeProvider = Callable[..., tuple[uuid.UUID, Dataset]]
+
+UNKNOWN_KEY = (
+    "The provider's config cannot be decrypted: config was sealed with a key that is not in "
+    "CONFIG_ENCRYPTION_KEYS; CONFIG_ENCRYPTION_KEYS must include the key it was saved with"
+)
+
+
+def _other_key() -> ConfigCipher:
+    return ConfigCipher([decode_key(generate_key())])
+
+
+@pytest.mark.parametrize(
+    "phase",
+    [messages.PLAN, messages.EXTRACT, messages.STAGE, messages.LOAD, messages.DEACTIVATE, messages.FINALIZE],
+)
+def test_a_config_sealed_with_a_key_the_worker_lacks_fails_the_run_in_that_phase(
+    driver: Driver, make_provider: MakeProvider, db: Engine, phase: str
+) -> None:
+    provider_id, _ = make_provider(SmallDistrict(students=2).records())
+    run_id = request(db, provider_id).run_id
+    pending = driver.drain([messages.start_sync(run_id)], stop_before=phase)
+    assert [m.actor for m in pending[:1]] == [phase]
+    sealed_with = driver.ctx.cipher
+    driver.ctx.cipher = _other_key()
+
+    assert driver.deliver(pending[0]) == []
+
+    run = run_row(db, run_id)
+    assert run["status"] == SyncStatus.FAILURE
+    assert run["error_message"] == UNKNOWN_KEY
+    assert run["lease_token"] is None
+    # the provider is free: a new request is a new run, and with the key back it syncs
+    again = request(db, provider_id)
+    assert again.created
+    driver.ctx.cipher = sealed_with
+    driver.drain([messages.start_sync(again.run_id)])
+    assert run_row(db, again.run_id)["status"] == SyncStatus.SUCCESS
+
+
+def test_a_config_copied_from_another_provider_fails_the_run_without_showing_either(
+    driver: Driver, make_provider: MakeProvider, db: Engine
+) -> None:
+    provider_id, _ = make_provider(SmallDistrict(students=2).records())
+    other_id, _ = make_provider(SmallDistrict(students=2).records(), tenant_id="district-2")
+    with db.begin() as conn:
+        copied = conn.execute(
+            text(
+                "UPDATE sis_providers SET config_ciphertext = "
+                "(SELECT config_ciphertext FROM sis_providers WHERE id = :o) WHERE id = :p "
+                "RETURNING config_ciphertext"
+            ),
+            {"o": other_id, "p": provider_id},
+        ).scalar_one()
+
+    run_id = driver.sync(provider_id)
+
+    run = run_row(db, run_id)
+    assert run["status"] == SyncStatus.FAILURE
+    assert run["error_message"] == (
+        "The provider's config cannot be decrypted: config ciphertext does not belong to this provider "
+        "or was altered; CONFIG_ENCRYPTION_KEYS must include the key it was saved with"
+    )
+    assert bytes(copied).hex() not in run["error_message"]
+    # the run stopped at plan: nothing was extracted for it
+    with db.connect() as conn:
+        extracted = conn.execute(
+            text("SELECT count(*) FROM sis_sync_run_steps WHERE run_id = :r AND status = 'done'"), {"r": run_id}
+        ).scalar_one()
+    assert extracted == 0
