@@ -73,13 +73,22 @@ class Token:
     refresh_at: float | None
 
 
-def parse_token_response(response: httpx.Response, token_url: str, *, now: float) -> Token:
-    """A client-credentials answer as a Token, or the typed error an admin can act on."""
+def parse_token_response(response: httpx.Response, token_url: str, *, now: float, secret: str = "") -> Token:
+    """A client-credentials answer as a Token, or the typed error an admin can act on.
+
+    `secret` is masked wherever the server's error text quotes it back.
+    """
     status = response.status_code
     if status in (400, 401, 403):
         code = _json_field(response, "error")
-        hint = f" ({code})" if code else ""
-        raise AuthError(f"The token endpoint {token_url} refused the client id and secret (HTTP {status}{hint})")
+        reason = " ".join(p for p in (f"HTTP {status}", _clean(code, secret)) if p)
+        description = _clean(_json_field(response, "error_description"), secret)
+        if description:
+            reason = f"{reason}: {description}"
+        if code in (None, "invalid_client", "unauthorized_client"):
+            raise AuthError(f"The token endpoint {token_url} refused the client id and secret ({reason})")
+        # invalid_scope, unsupported_grant_type...: the credentials may be fine, the request is not
+        raise AuthError(f"The token endpoint {token_url} refused the token request ({reason})")
     if status in (404, 405):
         raise NotFoundError(f"No OAuth 2 token endpoint at {token_url} (HTTP {status}); check tokenUrl")
     if status != 200:
@@ -104,6 +113,18 @@ def parse_token_response(response: httpx.Response, token_url: str, *, now: float
     # refresh a little early so a token never expires between being read and being checked
     margin = min(60.0, lifetime * 0.1)
     return Token(value, now + lifetime - margin)
+
+
+_TEXT_LIMIT = 200
+
+
+def _clean(text: str | None, secret: str) -> str:
+    """Server-supplied text fit for a message: one line, bounded, never quoting the secret."""
+    if not text:
+        return ""
+    if secret:
+        text = text.replace(secret, "********")
+    return " ".join(text.split())[:_TEXT_LIMIT]
 
 
 def _json_field(response: httpx.Response, name: str) -> str | None:

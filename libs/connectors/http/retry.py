@@ -5,6 +5,8 @@ One policy for every HTTP connector. 429 waits for the time the server names
 names in any case) and pauses the shared budget so other workers wait too; 5xx and network
 errors back off exponentially with full jitter. Waiting is bounded: past `max_wait` seconds
 the request fails with RateLimited or ProviderUnavailable, whose message says what happened.
+A session may also carry a deadline (a connection test that must answer before its caller
+gives up): no attempt then waits past it, and no retry starts that could not finish before it.
 """
 
 from __future__ import annotations
@@ -104,8 +106,11 @@ class HttpSession:
         budget: RequestBudget | None = None,
         sleep: Callable[[float], None] = time.sleep,
         source_name: str = "the provider",
+        deadline: float | None = None,
     ) -> None:
         self.client = client
+        # a time.monotonic() value; None: only the policy bounds the time a request takes
+        self.deadline = deadline
         self.policy = policy or RetryPolicy()
         self.budget = budget
         self.stats = RequestStats()
@@ -122,7 +127,7 @@ class HttpSession:
                 self.budget.acquire()
             self.stats.requests += 1
             try:
-                response = self.client.request(method, url, **kwargs)
+                response = self.client.request(method, url, **self._within_deadline(kwargs))
             except httpx.TransportError as exc:
                 self.stats.network_errors += 1
                 if is_tls_verification_error(exc):
@@ -131,7 +136,7 @@ class HttpSession:
                         f"Could not reach {self._source}: {_describe_transport(exc)}", retriable=False
                     ) from exc
                 delay = self._backoff(attempt)
-                if attempt >= self.policy.max_attempts or waited + delay > self.policy.max_wait:
+                if self._give_up(attempt, waited, delay):
                     raise ProviderUnavailable(
                         f"Could not reach {self._source} after {attempt} attempts: {_describe_transport(exc)}"
                     ) from exc
@@ -152,7 +157,7 @@ class HttpSession:
                 hinted = retry_after_seconds(response, rate_limit_reset=False)
                 delay = hinted if hinted is not None else self._backoff(attempt)
             response.close()
-            if attempt >= self.policy.max_attempts or waited + delay > self.policy.max_wait:
+            if self._give_up(attempt, waited, delay):
                 if status == 429:
                     raise RateLimited(
                         f"{self._source} kept rate-limiting requests (HTTP 429) for {waited:.0f}s; "
@@ -163,6 +168,29 @@ class HttpSession:
 
     def get(self, url: str, **kwargs: Any) -> httpx.Response:
         return self.request("GET", url, **kwargs)
+
+    def _give_up(self, attempt: int, waited: float, delay: float) -> bool:
+        if attempt >= self.policy.max_attempts or waited + delay > self.policy.max_wait:
+            return True
+        return self.deadline is not None and time.monotonic() + delay >= self.deadline
+
+    def _within_deadline(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        if self.deadline is None:
+            return kwargs
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise ProviderUnavailable(f"No time left to reach {self._source}") from httpx.TimeoutException(
+                "the deadline passed before the request was sent"
+            )
+        timeout = httpx.Timeout(kwargs["timeout"]) if "timeout" in kwargs else self.client.timeout
+
+        def cap(value: float | None) -> float:
+            return left if value is None else min(value, left)
+
+        capped = httpx.Timeout(
+            connect=cap(timeout.connect), read=cap(timeout.read), write=cap(timeout.write), pool=cap(timeout.pool)
+        )
+        return {**kwargs, "timeout": capped}
 
     def _backoff(self, attempt: int) -> float:
         ceiling = min(self.policy.max_delay, self.policy.base_delay * (2 ** (attempt - 1)))

@@ -15,6 +15,7 @@ Deletes the server drops instead of marking `tobedeleted` are caught by the full
 from __future__ import annotations
 
 import email.utils
+import socket
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -50,6 +51,10 @@ from libs.enums import EntityType, ProviderType, SyncMode
 
 # a connection test should answer in seconds, not wait out a long outage
 TEST_POLICY = RetryPolicy(max_attempts=2, max_wait=5.0, base_delay=0.2, max_delay=1.0)
+# every request of a connection test (token included) ends by then, well inside the API's own
+# budget for a test (CONNECTION_TEST_TIMEOUT_SECONDS, 30 s by default), so the admin reads what
+# went wrong rather than "no answer"
+TEST_DEADLINE_SECONDS = 20.0
 
 
 class OneRosterApiConnector(Connector):
@@ -60,6 +65,10 @@ class OneRosterApiConnector(Connector):
         super().__init__(config, context)
         self.settings = self.api_settings()
         self._credentials: ClientCredentials | None = None
+        # set while test_connection runs: the token request then shares its policy and deadline
+        self._test_deadline: float | None = None
+        # the token endpoint's refusal: the same client id and secret are not offered again
+        self._token_refusal: str | None = None
         auth: httpx.Auth
         if self.settings.auth == "oauth2":
             self._credentials = ClientCredentials(self._fetch_token)
@@ -82,24 +91,58 @@ class OneRosterApiConnector(Connector):
         assert isinstance(self.config, OneRosterApiConfig)
         return from_oneroster_config(self.config)
 
-    def new_session(self, policy: RetryPolicy | None = None) -> HttpSession:
-        return HttpSession(self._client, policy=policy, budget=self._budget, source_name=self.settings.source_name)
+    def new_session(
+        self, policy: RetryPolicy | None = None, *, deadline: float | None = None, source_name: str | None = None
+    ) -> HttpSession:
+        return HttpSession(
+            self._client,
+            policy=policy,
+            budget=self._budget,
+            source_name=source_name or self.settings.source_name,
+            deadline=deadline,
+        )
 
     def _fetch_token(self) -> Token:
-        session = self.new_session()
-        response = session.request(
-            "POST",
-            self.settings.token_url,
-            data=token_request_data(self.settings.scope),
-            auth=httpx.BasicAuth(self.settings.client_id, self.settings.client_secret),
+        token_url = self.settings.token_url
+        if self._token_refusal is not None:
+            raise AuthError(self._token_refusal)
+        testing = self._test_deadline is not None
+        # a sync keeps the default policy for outages (5xx, 429, timeouts); a test answers now
+        session = self.new_session(
+            TEST_POLICY if testing else None,
+            deadline=self._test_deadline,
+            source_name=f"the OAuth 2 token endpoint {_host(token_url)}",
         )
-        return parse_token_response(response, self.settings.token_url, now=time.monotonic())
+        try:
+            response = session.request(
+                "POST",
+                token_url,
+                data=token_request_data(self.settings.scope),
+                auth=httpx.BasicAuth(self.settings.client_id, self.settings.client_secret),
+            )
+        except (ProviderUnavailable, RateLimited) as exc:
+            # lets a connection test tell an outage of the token endpoint from one of the data endpoint
+            exc.details["tokenUrl"] = token_url
+            raise
+        try:
+            return parse_token_response(response, token_url, now=time.monotonic(), secret=self.settings.client_secret)
+        except AuthError as exc:
+            # 400/401/403 answer the credentials themselves; asking again gets the same answer
+            self._token_refusal = exc.message
+            raise
 
     # --- connection test -------------------------------------------------------------------
 
     def test_connection(self) -> ConnectionResult:
-        session = self.new_session(TEST_POLICY)
-        host = urlsplit(self.settings.base_url).hostname or self.settings.base_url
+        self._test_deadline = time.monotonic() + TEST_DEADLINE_SECONDS
+        try:
+            return self._test_connection()
+        finally:
+            self._test_deadline = None
+
+    def _test_connection(self) -> ConnectionResult:
+        session = self.new_session(TEST_POLICY, deadline=self._test_deadline)
+        host = _host(self.settings.base_url)
         details: dict[str, Any] = {"baseUrl": self.settings.base_url, "auth": self.settings.auth}
         try:
             response = session.get(f"{self.settings.base_url}/orgs?limit=1&offset=0")
@@ -116,6 +159,11 @@ class OneRosterApiConnector(Connector):
         except RateLimited as exc:
             return ConnectionResult(False, f"Rate-limited: {exc.message}", details)
         except ProviderUnavailable as exc:
+            if "tokenUrl" in exc.details:
+                if _transport_cause(exc) is None:  # the token endpoint kept answering 5xx
+                    return ConnectionResult(False, exc.message[:1].upper() + exc.message[1:], details)
+                where = f"the OAuth 2 token endpoint {_host(self.settings.token_url)}"
+                return ConnectionResult(False, _unreachable_message(exc, where, check="tokenUrl, "), details)
             return ConnectionResult(False, _unreachable_message(exc, host), details)
         total = response.headers.get("x-total-count")
         details["orgs"] = int(total) if total and total.isdigit() else None
@@ -202,19 +250,66 @@ def _parse_time(value: Any) -> datetime | None:
     return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _unreachable_message(exc: ConnectorError, host: str) -> str:
+def _host(url: str) -> str:
+    """host[:port] of a URL, as an admin would recognise it from the config."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return url
+    return f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname
+
+
+def _transport_cause(exc: BaseException) -> httpx.TransportError | None:
     cause = exc.__cause__
-    text = str(cause) if cause is not None else exc.message
+    for _ in range(8):
+        if cause is None or isinstance(cause, httpx.TransportError):
+            break
+        cause = cause.__cause__
+    return cause if isinstance(cause, httpx.TransportError) else None
+
+
+# how resolvers word "no such host" when httpx's error carries no socket.gaierror
+_RESOLVER_FAILURES = ("name or service not known", "name resolution", "nodename nor servname", "getaddrinfo")
+
+
+def _network_cause(exc: httpx.TransportError) -> str:
+    """What failed, in words, from the OS error under httpx's (resolver, TCP) or its text."""
+    found: BaseException | None = exc
+    for _ in range(8):  # httpx -> httpcore -> OSError; a chain is never deeper in practice
+        if found is None:
+            break
+        if isinstance(found, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(found, socket.gaierror):
+            return "the host name does not resolve"
+        if isinstance(found, ConnectionResetError):
+            return "connection reset"
+        found = found.__cause__ or found.__context__
+    text = str(exc)
+    lowered = text.lower()
+    if "refused" in lowered:
+        return "connection refused"
+    if any(s in lowered for s in _RESOLVER_FAILURES):
+        return "the host name does not resolve"
+    return text or type(exc).__name__
+
+
+def _unreachable_message(exc: ConnectorError, where: str, *, check: str = "") -> str:
+    cause = _transport_cause(exc)
     if cause is not None and is_tls_verification_error(cause):
         return (
-            f"TLS failure connecting to {host}: {text}. The server's certificate is not trusted "
+            f"TLS failure connecting to {where}: {cause}. The server's certificate is not trusted "
             "or not valid for this host name."
         )
     if isinstance(cause, httpx.TimeoutException):
-        return f"Network failure: {host} did not answer in time. Check the host name, firewall and proxy settings."
-    if isinstance(cause, httpx.TransportError):
-        return f"Network failure: could not connect to {host} ({text}). Check the host name, firewall and DNS."
-    return f"{host} is unavailable: {exc.message}"
+        return (
+            f"Network failure: {where} did not answer in time. Check {check}the host name, firewall and proxy settings."
+        )
+    if cause is not None:
+        return (
+            f"Network failure: could not connect to {where} ({_network_cause(cause)}). "
+            f"Check {check}the host name, port, firewall and DNS."
+        )
+    return f"{where} is unavailable: {exc.message}"
 
 
 __all__ = ["OneRosterApiConnector"]
