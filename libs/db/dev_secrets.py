@@ -7,7 +7,10 @@ demo survives restarts and nobody has to invent keys to try the service.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from libs.db.crypto import ConfigCipher, generate_key
@@ -15,12 +18,30 @@ from libs.db.settings import AppEnv, Settings, decode_key
 
 
 def _read_or_create(path: Path, make: str) -> str:
-    if path.exists():
+    """The secret in `path`, created with `make` if there is none yet.
+
+    Several processes start together (the API and the workers of `make demo`): each writes its
+    candidate to a private temp file (0600 from the start) and hard-links it into place. The
+    link either appears complete or fails because another process linked first, so every
+    process reads the one secret that won and nobody reads a half-written file.
+    """
+    try:
         return path.read_text().strip()
+    except FileNotFoundError:
+        pass
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(make)
-    path.chmod(0o600)
-    return make
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(make)
+            handle.flush()
+            os.fsync(handle.fileno())
+        # another process linked its secret first: that one is the secret
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+    finally:
+        os.unlink(tmp)
+    return path.read_text().strip()
 
 
 def config_cipher(settings: Settings) -> ConfigCipher:
