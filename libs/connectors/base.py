@@ -40,9 +40,17 @@ class ExtractStep:
     name: str
     entity_types: tuple[EntityType, ...]
     params: Mapping[str, str] = field(default_factory=dict)
+    # the step keeps a CPU busy (parsing a file) rather than waiting on a server: worker processes
+    # take one such step at a time, so parallel steps of this kind land on different processes
+    cpu_bound: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "entity_types": [e.value for e in self.entity_types], "params": dict(self.params)}
+        return {
+            "name": self.name,
+            "entity_types": [e.value for e in self.entity_types],
+            "params": dict(self.params),
+            "cpu_bound": self.cpu_bound,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ExtractStep:
@@ -50,6 +58,7 @@ class ExtractStep:
             name=str(data["name"]),
             entity_types=tuple(EntityType(e) for e in data["entity_types"]),
             params={str(k): str(v) for k, v in dict(data.get("params") or {}).items()},
+            cpu_bound=bool(data.get("cpu_bound", False)),
         )
 
 

@@ -51,4 +51,4 @@ def _plan(ctx: EtlContext, run_id: str, token: str) -> list[Message]:
         steps.complete(conn, run_id, "plan", records=len(planned), detail={"steps": names})
         runs.advance(conn, run_id, token, from_phase="plan", to_phase="extract", lease_ms=ctx.lease_ms)
     log.info("run %s planned %d extract steps", run_id, len(planned))
-    return [messages.extract(uuid.UUID(run_id), token, name) for name in names]
+    return [messages.extract(uuid.UUID(run_id), token, step.name, cpu_bound=step.cpu_bound) for step in planned]

@@ -24,11 +24,20 @@ def resume_messages(conn: Connection, run_id: uuid.UUID, token: uuid.UUID, phase
     if phase == "extract":
         pending = conn.execute(
             text(
-                "SELECT step FROM sis_sync_run_steps WHERE run_id = :r AND step LIKE 'extract:%' AND status <> 'done'"
+                "SELECT step, detail FROM sis_sync_run_steps"
+                " WHERE run_id = :r AND step LIKE 'extract:%' AND status <> 'done' ORDER BY step"
             ),
             {"r": run_id},
-        ).scalars()
-        return [messages.extract(run_id, token, name.removeprefix(steps.EXTRACT_PREFIX)) for name in pending]
+        )
+        return [
+            messages.extract(
+                run_id,
+                token,
+                name.removeprefix(steps.EXTRACT_PREFIX),
+                cpu_bound=bool(((detail or {}).get("step") or {}).get("cpu_bound", False)),
+            )
+            for name, detail in pending
+        ]
     if phase == "stage":
         return [messages.stage(run_id, token)]
     if phase and phase.startswith("load:"):

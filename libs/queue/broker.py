@@ -7,7 +7,16 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import CurrentMessage
 
 from libs.db.settings import Settings
+from libs.queue.consumer import FairConsumer
 from libs.queue.messages import QUEUES
+
+
+class SyncBroker(RedisBroker):
+    """The Redis broker with a consumer that gives CPU-bound steps one process each."""
+
+    @property
+    def consumer_class(self) -> type[FairConsumer]:
+        return FairConsumer
 
 
 def build_broker(settings: Settings) -> RedisBroker:
@@ -15,7 +24,7 @@ def build_broker(settings: Settings) -> RedisBroker:
         raise RuntimeError("REDIS_URL is not set")
     # A short heartbeat timeout makes Redis hand a dead worker's messages to a live one in
     # seconds instead of minutes; every phase is idempotent, so a redelivery is harmless.
-    broker = RedisBroker(  # type: ignore[no-untyped-call]
+    broker = SyncBroker(  # type: ignore[no-untyped-call]
         url=settings.redis_url,
         namespace=f"{settings.redis_namespace}:dramatiq",
         heartbeat_timeout=settings.broker_heartbeat_timeout_ms,

@@ -18,12 +18,17 @@ QUEUE_EXTRACT = "sis.extract"
 QUEUE_LOAD = "sis.load"
 QUEUES = (QUEUE_CONTROL, QUEUE_EXTRACT, QUEUE_LOAD)
 
+# message option: the step keeps a CPU busy (parsing a file), so a worker process takes one
+# such message at a time and leaves the next to another process (libs/queue/consumer.py)
+CPU_BOUND = "sis_cpu_bound"
+
 
 @dataclass(frozen=True)
 class Message:
     actor: str
     queue: str
     args: tuple[Any, ...]
+    cpu_bound: bool = False
 
 
 def _msg(actor: str, queue: str) -> Any:
@@ -55,7 +60,12 @@ ACTOR_QUEUES = {
 
 start_sync = _msg(START_SYNC, QUEUE_CONTROL)  # (run_id)
 plan = _msg(PLAN, QUEUE_EXTRACT)  # (run_id, lease_token)
-extract = _msg(EXTRACT, QUEUE_EXTRACT)  # (run_id, lease_token, step_name)
+
+
+def extract(run_id: Any, lease_token: Any, step_name: str, *, cpu_bound: bool = False) -> Message:
+    return Message(EXTRACT, QUEUE_EXTRACT, (str(run_id), str(lease_token), step_name), cpu_bound=cpu_bound)
+
+
 stage = _msg(STAGE, QUEUE_LOAD)  # (run_id, lease_token)
 load = _msg(LOAD, QUEUE_LOAD)  # (run_id, lease_token, entity_type)
 deactivate = _msg(DEACTIVATE, QUEUE_LOAD)  # (run_id, lease_token)
@@ -73,6 +83,6 @@ def send(messages: Iterable[Message], broker: dramatiq.Broker | None = None) -> 
                 actor_name=message.actor,
                 args=message.args,
                 kwargs={},
-                options={},
+                options={CPU_BOUND: True} if message.cpu_bound else {},
             )
         )
