@@ -49,6 +49,15 @@ _BUILDERS: dict[str, BuilderFactory] = {
     "enrollments.csv": mapping.enrollment_builder,
 }
 
+# what each entity type's records are read from; the files a step reads follow from its entities
+_READS: dict[EntityType, tuple[str, ...]] = {
+    EntityType.SCHOOL: ("orgs.csv",),
+    EntityType.TERM: ("academicSessions.csv",),
+    EntityType.CLASS: ("classes.csv", "courses.csv"),
+    EntityType.USER: ("users.csv", "roles.csv", "orgs.csv"),
+    EntityType.ENROLLMENT: ("enrollments.csv",),
+}
+
 _FEED_MODES = {FileMode.BULK: FeedMode.FULL, FileMode.DELTA: FeedMode.DELTA, FileMode.ABSENT: FeedMode.ABSENT}
 
 
@@ -139,11 +148,16 @@ class PackageExtraction(Extraction):
                 source_file = self.files.get(standard)
                 self.outcomes[entity].mode = _FEED_MODES[source_file.mode] if source_file else FeedMode.ABSENT
         self.warnings[:0] = package.warnings
+        # every step checks the whole package, but only the step of schools and users reports its
+        # warnings, so a run split into steps lists each warning once
+        if EntityType.SCHOOL not in self.outcomes and EntityType.USER not in self.outcomes:
+            self.warnings = []
+        reads = {name for entity in self.outcomes for name in _READS[entity]}
         self.source.update(
             {
                 "oneroster_version": manifest.version,
                 "manifest": {k: v for k, v in manifest.properties.items() if k.lower().startswith("file.")},
-                "files": {f.real: {"mode": f.mode.value} for f in self.files.values()},
+                "files": {f.real: {"mode": f.mode.value} for f in self.files.values() if f.standard in reads},
                 "warnings": self.warnings,
             }
         )

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from libs.connectors.errors import NotFoundError
+from libs.connectors.errors import NotFoundError, PackageError
 from libs.connectors.oneroster_csv.selection import Entry, folder_files, is_package_folder, zip_candidates
 
 _CHUNK = 1 << 20
@@ -38,6 +38,15 @@ def sha256_of(path: Path) -> str:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _signature(path: Path, layout: str) -> list[list[Any]]:
+    """[name, size, mtime in ns] of the package's files: a zip itself, or a folder's CSV files."""
+    if layout == "zip":
+        stat = path.stat()
+        return [[path.name, stat.st_size, stat.st_mtime_ns]]
+    files = sorted(p for p in path.iterdir() if p.is_file() and p.name.lower().endswith(".csv"))
+    return [[f.name, (st := f.stat()).st_size, st.st_mtime_ns] for f in files]
 
 
 def _entries(folder: Path) -> list[Entry]:
@@ -72,8 +81,23 @@ class LocalSource:
             )
         return self.path / candidates[0].name, "zip"
 
-    def fetch(self) -> Fetched:
+    def pin(self) -> dict[str, Any]:
+        """Which package this run reads, and each of its files' size and time as chosen now."""
         path, layout = self.locate()
+        return {"name": path.name, "layout": layout, "files": _signature(path, layout)}
+
+    def _pinned(self, pin: dict[str, Any]) -> tuple[Path, str]:
+        layout = str(pin["layout"])
+        path = self.path if layout == "directory" or self.path.is_file() else self.path / str(pin["name"])
+        if not path.exists() or _signature(path, layout) != [list(f) for f in pin["files"]]:
+            raise PackageError(
+                f"{pin['name']} changed after this run chose it (a file was replaced, added or removed); "
+                "the run stops rather than mix two packages, and a later run will take the new one"
+            )
+        return path, layout
+
+    def fetch(self, pin: dict[str, Any] | None = None) -> Fetched:
+        path, layout = self._pinned(pin) if pin is not None else self.locate()
         info: dict[str, Any] = {"name": path.name, "layout": layout, "location": str(path)}
         if layout == "zip":
             info.update(size=path.stat().st_size, sha256=sha256_of(path))

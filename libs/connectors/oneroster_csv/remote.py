@@ -115,10 +115,39 @@ class SftpSource:
             "a later run will take it"
         )
 
-    def fetch(self) -> Fetched:
-        self.work_dir.mkdir(parents=True, exist_ok=True)
+    def pin(self) -> dict[str, Any]:
+        """Choose the package now (the stability check included) and describe it for `fetch`."""
         with connect(self.sftp) as session:
             choice = self.choose(session)
+        return {
+            "name": choice.name,
+            "layout": choice.layout,
+            "folder": choice.folder,
+            "files": [[e.name, e.size, e.mtime] for e in choice.files],
+            "passed_over": choice.passed_over,
+        }
+
+    def _pinned(self, session: SftpSession, pin: dict[str, Any]) -> Choice:
+        """The pinned package, if every file still has the size and time it had when chosen."""
+        folder = str(pin["folder"])
+        files = [Entry(str(name), int(size), float(mtime)) for name, size, mtime in pin["files"]]
+        for entry in files:
+            path = posixpath.join(folder, entry.name)
+            try:
+                now = session.stat(path)
+            except NotFoundError:
+                now = None
+            if now is None or (now.size, now.mtime) != (entry.size, entry.mtime):
+                raise PackageError(
+                    f"{path} changed after this run chose it; the run stops rather than mix two packages, "
+                    "and a later run will take the new one"
+                )
+        return Choice(str(pin["layout"]), folder, files, [str(n) for n in pin.get("passed_over") or []])
+
+    def fetch(self, pin: dict[str, Any] | None = None) -> Fetched:
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        with connect(self.sftp) as session:
+            choice = self._pinned(session, pin) if pin is not None else self.choose(session)
             target = Path(tempfile.mkdtemp(prefix="sis-sync-sftp-", dir=self.work_dir))
             try:
                 info = self._download(session, choice, target)

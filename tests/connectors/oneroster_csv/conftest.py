@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from libs.connectors.base import ConnectorContext
-from libs.connectors.oneroster_csv.connector import OneRosterCsvConnector
+from libs.connectors.oneroster_csv.connector import WHOLE_PACKAGE, OneRosterCsvConnector
 from libs.connectors.oneroster_csv.extraction import PackageExtraction
 from libs.connectors.records import Item, Record, RecordError
 from libs.connectors.registry import build_connector
@@ -95,7 +95,7 @@ def connector_for(path: Path, **config: Any) -> OneRosterCsvConnector:
 
 def read_package(path: Path, **config: Any) -> Result:
     connector = connector_for(path, **config)
-    (step,) = connector.plan()
+    step = WHOLE_PACKAGE
     extraction = connector.extract(step)
     return Result(items=list(extraction), extraction=extraction)
 

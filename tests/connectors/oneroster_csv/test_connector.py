@@ -7,8 +7,9 @@ import pytest
 from libs.connectors.base import ConnectorContext
 from libs.connectors.errors import ConfigError
 from libs.connectors.oneroster_csv.config import OneRosterCsvConfig
+from libs.connectors.oneroster_csv.connector import WHOLE_PACKAGE
 from libs.connectors.registry import build_connector, parse_config
-from libs.enums import LOAD_ORDER, ProviderType
+from libs.enums import ProviderType
 from tests.connectors.oneroster_csv.conftest import ORGS, bulk_manifest, connector_for
 
 FINGERPRINT = "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s"
@@ -19,14 +20,6 @@ def test_local_path_is_refused_unless_the_installation_allows_it(tmp_path):
 
     with pytest.raises(ConfigError, match=r"ALLOW_LOCAL_CSV_PATHS is off"):
         build_connector(ProviderType.ONEROSTER_CSV, {"localPath": str(tmp_path)}, context)
-
-
-def test_plan_is_one_package_step_for_all_entities(make_package):
-    connector = connector_for(make_package({"manifest.csv": bulk_manifest("orgs"), "orgs.csv": ORGS}))
-
-    (step,) = connector.plan()
-
-    assert (step.name, step.entity_types) == ("package", LOAD_ORDER)
 
 
 def test_connection_test_reports_the_package_files_and_modes(make_package):
@@ -75,7 +68,7 @@ def test_folder_of_zips_takes_the_newest_and_skips_partial_uploads(make_package,
     os.utime(drop / "roster-2.zip", (2_000_000, 2_000_000))
 
     connector = connector_for(drop)
-    (step,) = connector.plan()
+    step = WHOLE_PACKAGE
     extraction = connector.extract(step)
 
     assert [r.external_id for r in extraction] == ["new"]

@@ -14,7 +14,7 @@ import pytest
 
 from libs.connectors.base import ConnectorContext, FeedMode
 from libs.connectors.errors import AuthError, NotFoundError, PackageError
-from libs.connectors.oneroster_csv.connector import OneRosterCsvConnector
+from libs.connectors.oneroster_csv.connector import WHOLE_PACKAGE, OneRosterCsvConnector
 from libs.connectors.records import Record, RecordError
 from libs.connectors.registry import build_connector
 from libs.enums import EntityType, ProviderType
@@ -60,7 +60,7 @@ def connector(sshd, remote: Path, tmp_path: Path, **overrides) -> OneRosterCsvCo
 
 def run(sshd, remote: Path, tmp_path: Path, **overrides):
     conn = connector(sshd, remote, tmp_path, **overrides)
-    (step,) = conn.plan()
+    step = WHOLE_PACKAGE
     extraction = conn.extract(step)
     return extraction, list(extraction)
 
@@ -154,7 +154,7 @@ def test_zip_still_growing_is_passed_over_for_the_newest_complete_one(sshd, tmp_
 def test_single_zip_still_growing_is_not_taken(sshd, tmp_path):
     archive = write_zip(sshd.folder("single-uploading") / "export.zip", roster())
     conn = connector(sshd, archive, tmp_path)
-    (step,) = conn.plan()
+    step = WHOLE_PACKAGE
 
     with growing(archive), pytest.raises(PackageError, match=r"export.zip is still being written"):
         conn.extract(step)
@@ -163,7 +163,7 @@ def test_single_zip_still_growing_is_not_taken(sshd, tmp_path):
 def test_folder_whose_csv_is_still_growing_is_not_taken(sshd, tmp_path):
     folder = write_folder(sshd.folder("folder-uploading"), roster())
     conn = connector(sshd, folder, tmp_path)
-    (step,) = conn.plan()
+    step = WHOLE_PACKAGE
 
     with growing(folder / "enrollments.csv"), pytest.raises(PackageError, match=r"enrollments.csv is still being"):
         conn.extract(step)
@@ -172,7 +172,7 @@ def test_folder_whose_csv_is_still_growing_is_not_taken(sshd, tmp_path):
 def test_folder_with_a_partial_upload_name_is_not_taken(sshd, tmp_path):
     folder = write_folder(sshd.folder("folder-part"), roster() | {"users.csv.part": "x"})
     conn = connector(sshd, folder, tmp_path)
-    (step,) = conn.plan()
+    step = WHOLE_PACKAGE
 
     with pytest.raises(PackageError, match=r"is still being uploaded \(users.csv.part present\)"):
         conn.extract(step)
@@ -192,7 +192,7 @@ def test_header_typo_fails_before_any_record_naming_file_and_header(sshd, tmp_pa
     }
     write_zip(sshd.folder("typo") / "x.zip", files)
     conn = connector(sshd, sshd.root / "typo", tmp_path)
-    (step,) = conn.plan()
+    step = WHOLE_PACKAGE
 
     with pytest.raises(PackageError) as caught:
         conn.extract(step)
@@ -216,7 +216,7 @@ def test_bom_glued_onto_a_header_name_fails_naming_the_header(sshd, tmp_path):
     files = roster() | {"orgs.csv": "name,\ufefftype,sourcedId\nNorth,school,s1\n"}
     write_zip(sshd.folder("glued-bom") / "x.zip", files)
     conn = connector(sshd, sshd.root / "glued-bom", tmp_path)
-    (step,) = conn.plan()
+    step = WHOLE_PACKAGE
 
     with pytest.raises(PackageError, match=r"orgs.csv: required column 'type' is missing \(found '\\ufefftype'"):
         conn.extract(step)
@@ -225,7 +225,7 @@ def test_bom_glued_onto_a_header_name_fails_naming_the_header(sshd, tmp_path):
 def test_empty_enrollments_file_fails_naming_it(sshd, tmp_path):
     write_zip(sshd.folder("empty") / "x.zip", roster() | {"enrollments.csv": ""})
     conn = connector(sshd, sshd.root / "empty", tmp_path)
-    (step,) = conn.plan()
+    step = WHOLE_PACKAGE
 
     with pytest.raises(PackageError, match=r"enrollments.csv is empty \(0 bytes\)"):
         conn.extract(step)
@@ -236,7 +236,7 @@ def test_truncated_zip_fails_naming_it(sshd, tmp_path):
     archive = write_zip(folder / "x.zip", roster() | {"enrollments.csv": ENROLLMENTS + "e,,,c,s,u,student,,,\n" * 5000})
     archive.write_bytes(archive.read_bytes()[:-200])
     conn = connector(sshd, folder, tmp_path)
-    (step,) = conn.plan()
+    step = WHOLE_PACKAGE
 
     with pytest.raises(PackageError, match=r"x.zip is not a complete zip archive"):
         conn.extract(step)
@@ -291,7 +291,7 @@ def test_remote_folder_without_any_package_is_not_found(sshd, tmp_path):
     (folder / "readme.txt").write_text("hello")
     (folder / "readme.txt").chmod(0o644)
     conn = connector(sshd, folder, tmp_path)
-    (step,) = conn.plan()
+    step = WHOLE_PACKAGE
 
     with pytest.raises(NotFoundError, match=r"has no manifest.csv and no file matching '\*.zip' \(found: readme.txt\)"):
         conn.extract(step)
@@ -331,7 +331,37 @@ def test_extract_with_a_changed_host_key_raises_auth_error(sshd, tmp_path):
         tmp_path,
         sftp=sshd.sftp_config(hostKeyFingerprint="SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s"),
     )
-    (step,) = conn.plan()
+    step = WHOLE_PACKAGE
 
     with pytest.raises(AuthError):
         conn.extract(step)
+
+
+def test_both_planned_steps_download_the_package_the_plan_chose(sshd, tmp_path):
+    drop = sshd.folder("pinned")
+    write_zip(drop / "a.zip", roster("s1"), mtime=1_000_000)
+    conn = connector(sshd, drop, tmp_path)
+    package, enrollments = conn.plan()
+    # a newer export lands while the run is in flight: this run keeps reading the one it chose
+    write_zip(drop / "b.zip", roster("s2"), mtime=2_000_000)
+
+    first = conn.extract(package)
+    first_items = list(first)
+    second = conn.extract(enrollments)
+    second_items = list(second)
+
+    assert first.source["package"]["name"] == second.source["package"]["name"] == "a.zip"
+    assert first.source["package"]["sha256"] == second.source["package"]["sha256"]
+    assert ids(first_items, E.SCHOOL) == ["s1"]
+    assert ids(second_items, E.ENROLLMENT) == ["e1", "e2"]
+
+
+def test_a_pinned_package_rewritten_on_the_server_stops_the_step(sshd, tmp_path):
+    folder = write_folder(sshd.folder("pinned-folder"), roster())
+    conn = connector(sshd, folder, tmp_path)
+    _, enrollments = conn.plan()
+    write_folder(folder, {"enrollments.csv": roster()["enrollments.csv"] + "e3,,,c1,s1,u1,student,,,\n"})
+
+    with pytest.raises(PackageError, match=r"enrollments.csv changed after this run chose it"):
+        conn.extract(enrollments)
+    assert list((tmp_path / "work").iterdir()) == []

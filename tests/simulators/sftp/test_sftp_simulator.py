@@ -13,6 +13,7 @@ import pytest
 
 from libs.connectors.base import ConnectorContext
 from libs.connectors.errors import AuthError
+from libs.connectors.oneroster_csv.connector import WHOLE_PACKAGE
 from libs.connectors.records import Record
 from libs.connectors.registry import build_connector
 from libs.connectors.sftp import SftpSettings, connect, parse_private_key
@@ -29,7 +30,7 @@ def counts(items) -> Counter:
 def read_over_sftp(config: dict, tmp_path: Path):
     context = ConnectorContext(provider_id="p", work_dir=tmp_path / "work")
     connector = build_connector(ProviderType.ONEROSTER_CSV, config | {"stableSeconds": 0.1}, context)
-    (step,) = connector.plan()
+    step = WHOLE_PACKAGE
     extraction = connector.extract(step)
     return extraction, list(extraction)
 
