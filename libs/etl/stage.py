@@ -281,10 +281,14 @@ def _plan_linked(conn: Connection, scope: Scope, entity: EntityType, table: str,
     content hash moved, reactivate an inactive link. With `create`, rows without a link are planned
     as new entities in the same pass (users are matched first instead, see `_match_users`)."""
     missing = "l.external_id IS NULL OR " if create else ""
+    # MATERIALIZED: the join with the links runs first, as one hash join, and the UPDATE then
+    # joins only the rows that changed. Inlined, the planner joins staging with itself first,
+    # misjudges that as one row and probes the links' index once per row (4x slower on a
+    # no-change re-sync of half a million enrollments).
     conn.execute(
         text(
             f"""
-            WITH planned AS (
+            WITH planned AS MATERIALIZED (
                 SELECT t.seq, t.external_id, l.entity_id, l.active, l.external_id IS NULL AS unlinked
                   FROM {table} t
                   LEFT JOIN sis_entity_links l
