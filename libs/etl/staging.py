@@ -64,7 +64,10 @@ class _Layout:
             raise RuntimeError(f"{self.table} lacks columns {missing}")
         self.columns = COMMON_COLUMNS + self.content_columns
         self.types = COMMON_TYPES + tuple(_column_type(columns[c]) for c in self.content_columns)
-        self.array_positions = tuple(i for i, t in enumerate(self.types) if t == "text[]" and i >= len(COMMON_COLUMNS))
+        # positions within the content values (not the row) of the text[] columns
+        self.array_positions = tuple(
+            i - len(COMMON_COLUMNS) for i, t in enumerate(self.types) if t == "text[]" and i >= len(COMMON_COLUMNS)
+        )
         self.copy_sql = f"COPY {self.table} ({', '.join(self.columns)}) FROM STDIN (FORMAT BINARY)"
 
 
@@ -104,15 +107,19 @@ class StagingWriter:
         self._stored_errors = 0
 
     def add(self, record: Record) -> None:
+        # the per-record path of every extract (millions of calls): no helper calls beyond the
+        # record's own content and hash
         entity = record.entity_type
         layout = _LAYOUTS[entity]
         self._seq += 1
         values = record.content()
         digest = record.row_hash(values)
-        content = list(values)
-        for position in layout.array_positions:
-            index = position - len(COMMON_COLUMNS)
-            content[index] = list(content[index])
+        content: Sequence[Any] = values
+        if layout.array_positions:
+            content = list(values)
+            for index in layout.array_positions:
+                content[index] = list(content[index])
+        raw = record.raw
         row = (
             self._run_id,
             self._seq,
@@ -120,12 +127,14 @@ class StagingWriter:
             record.tombstone,
             record.source_ref,
             digest,
-            _raw(record.raw),
+            None if raw is None else Jsonb(raw, dumps=_dumps),
             None,
             None,
             *content,
         )
-        buffer = self._buffers.setdefault(entity, [])
+        buffer = self._buffers.get(entity)
+        if buffer is None:
+            buffer = self._buffers[entity] = []
         buffer.append(row)
         self.counts[entity] = self.counts.get(entity, 0) + 1
         if len(buffer) >= self._batch_rows:

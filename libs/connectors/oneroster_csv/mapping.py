@@ -243,7 +243,7 @@ def enrollment_builder(stream: CsvStream, state: PackageState, mapped: set[str])
             begin_date=begin,
             end_date=end,
             source_ref=f"{file}:{line}",
-            raw=raw_extras(row, extras),
+            raw=raw_extras(row, extras) if extras else None,
         )
 
     return build

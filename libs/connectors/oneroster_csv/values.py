@@ -17,6 +17,12 @@ from libs.connectors.records import Item
 
 def parse_date(text: str) -> date | None:
     """`YYYY-MM-DD`; a datetime in a date column keeps its date part as written (no zone shift)."""
+    if len(text) == 10:
+        # the common case, a plain date, without the stripping and slicing below (a million calls)
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            pass
     text = text.strip()
     if not text:
         return None
@@ -26,6 +32,9 @@ def parse_date(text: str) -> date | None:
 
 
 def parse_bool(text: str, default: bool) -> bool | None:
+    value = BOOLEANS.get(text)
+    if value is not None:
+        return value
     text = text.strip()
     if not text:
         return default
