@@ -41,6 +41,11 @@ class FairConsumer(_RedisConsumer):
             self.cpu_bound_ids.discard(message.message_id)
 
     def __next__(self) -> Any:
+        if self.queue_name.endswith(".DQ"):
+            # a delayed message (a retry) only waits here for its eta and then runs from the main
+            # queue, where the hold applies; holding here would keep this process from fetching any
+            # other delayed message until that eta
+            return super().__next__()  # type: ignore[no-untyped-call]
         if not self.message_cache:
             if self.cpu_bound_ids or self.outstanding_message_count >= self.prefetch:
                 # busy parsing (or full): the queue's next message is left to another process

@@ -18,6 +18,7 @@ import pytest
 import redis as redis_lib
 from dramatiq.broker import Consumer, MessageProxy
 from dramatiq.brokers.redis import RedisBroker
+from dramatiq.common import dq_name
 
 from libs.db.settings import Settings, load_settings
 from libs.harness.processes import wait_until
@@ -126,6 +127,17 @@ def test_a_plain_message_in_flight_does_not_keep_a_cpu_bound_one_away(broker: Re
     consumer = broker.consume(QUEUE, prefetch=4, timeout=100)
 
     assert _names(next(consumer), next(consumer)) == ["plain", "cpu"]
+
+
+def test_delayed_cpu_bound_messages_do_not_hold_the_delay_queue(broker: RedisBroker) -> None:
+    # A retry waits out its backoff in the delay queue and runs later from the main queue. Holding
+    # the delay queue on it would keep every other delayed message of this process waiting too.
+    for name in ("retry-1", "retry-2"):
+        options = {messages.CPU_BOUND: True}
+        broker.enqueue(dramatiq.Message(QUEUE, PROBE, (name,), {}, options), delay=60_000)
+    consumer = broker.consume(dq_name(QUEUE), prefetch=4, timeout=100)
+
+    assert _names(next(consumer), next(consumer)) == ["retry-1", "retry-2"]
 
 
 # --- across processes -------------------------------------------------------------------------
