@@ -18,6 +18,12 @@ class SyncBroker(RedisBroker):
     def consumer_class(self) -> type[FairConsumer]:
         return FairConsumer
 
+    def close(self) -> None:
+        # dramatiq's RedisBroker.close leaves its connection pool open: an API or scheduler that
+        # shuts down (or a test) would leave its Redis sockets to the garbage collector
+        super().close()
+        self.client.connection_pool.disconnect()
+
 
 def build_broker(settings: Settings) -> RedisBroker:
     if settings.redis_url is None:

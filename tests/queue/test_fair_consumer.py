@@ -51,13 +51,7 @@ def queue_settings(redis_url: str, redis_namespace: str) -> Iterator[Settings]:
 def broker(queue_settings: Settings) -> Iterator[RedisBroker]:
     broker = build_broker(queue_settings)
     yield broker
-    _close(broker)
-
-
-def _close(broker: RedisBroker) -> None:
     broker.close()
-    # dramatiq's close leaves the connection pool open
-    broker.client.connection_pool.disconnect()
 
 
 def _send(broker: RedisBroker, *names: str, cpu_bound: bool) -> None:
@@ -77,6 +71,19 @@ def _take(consumer: Consumer) -> MessageProxy:
     proxy = next(consumer)
     assert proxy is not None
     return proxy
+
+
+def test_closing_the_broker_closes_its_redis_connections(queue_settings: Settings) -> None:
+    broker = build_broker(queue_settings)
+    _send(broker, "one", cpu_bound=False)
+    pool = broker.client.connection_pool
+    connections = list(pool._available_connections) + list(pool._in_use_connections)
+    assert connections
+    assert all(c._sock is not None for c in connections)
+
+    broker.close()
+
+    assert all(c._sock is None for c in connections)
 
 
 def test_the_broker_consumes_with_the_fair_consumer(broker: RedisBroker) -> None:
@@ -170,7 +177,7 @@ def serve(redis_url: str, namespace: str) -> None:
     client.rpush(ready, os.getpid())
     stop.wait()
     worker.stop(timeout=5_000)
-    _close(broker)
+    broker.close()
     client.close()
 
 
