@@ -89,15 +89,7 @@ def test_rotate_keys_reseals_every_provider_under_the_new_key(db: Engine, settin
         # the most talkative level: even then no secret may reach the output
         "LOG_LEVEL": "debug",
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "services.cli", "rotate-keys"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=Path(__file__).resolve().parents[2],
-        check=False,
-    )
+    done = _rotate_cli(env)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     assert "re-encrypted 3 of 3 provider configs" in done.stdout
@@ -119,15 +111,7 @@ def test_rotate_keys_reseals_every_provider_under_the_new_key(db: Engine, settin
         }
 
     # nothing is left under the old key: a second run re-encrypts nothing
-    again = subprocess.run(
-        [sys.executable, "-m", "services.cli", "rotate-keys"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=Path(__file__).resolve().parents[2],
-        check=False,
-    )
+    again = _rotate_cli(env)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "re-encrypted 0 of 3 provider configs" in again.stdout
 
