@@ -9,7 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from libs.connectors.errors import NotFoundError, PackageError
-from libs.connectors.oneroster_csv.selection import Entry, folder_files, is_package_folder, zip_candidates
+from libs.connectors.oneroster_csv.selection import (
+    Entry,
+    changed_after_plan,
+    folder_files,
+    is_package_folder,
+    zip_candidates,
+)
 
 _CHUNK = 1 << 20
 
@@ -90,10 +96,8 @@ class LocalSource:
         layout = str(pin["layout"])
         path = self.path if layout == "directory" or self.path.is_file() else self.path / str(pin["name"])
         if not path.exists() or _signature(path, layout) != [list(f) for f in pin["files"]]:
-            raise PackageError(
-                f"{pin['name']} changed after this run chose it (a file was replaced, added or removed); "
-                "the run stops rather than mix two packages, and a later run will take the new one"
-            )
+            # a file replaced, added or removed
+            raise PackageError(changed_after_plan(str(pin["name"])))
         return path, layout
 
     def fetch(self, pin: dict[str, Any] | None = None) -> Fetched:

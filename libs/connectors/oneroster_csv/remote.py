@@ -23,6 +23,7 @@ from libs.connectors.oneroster_csv.config import OneRosterCsvConfig
 from libs.connectors.oneroster_csv.local import Fetched
 from libs.connectors.oneroster_csv.selection import (
     Entry,
+    changed_after_plan,
     folder_files,
     is_package_folder,
     looks_partial,
@@ -138,10 +139,7 @@ class SftpSource:
             except NotFoundError:
                 now = None
             if now is None or (now.size, now.mtime) != (entry.size, entry.mtime):
-                raise PackageError(
-                    f"{path} changed after this run chose it; the run stops rather than mix two packages, "
-                    "and a later run will take the new one"
-                )
+                raise PackageError(changed_after_plan(path))
         return Choice(str(pin["layout"]), folder, files, [str(n) for n in pin.get("passed_over") or []])
 
     def fetch(self, pin: dict[str, Any] | None = None) -> Fetched:

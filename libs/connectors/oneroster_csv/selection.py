@@ -49,6 +49,14 @@ def zip_candidates(entries: Iterable[Entry], pattern: str) -> list[Entry]:
     return sorted(found, key=lambda e: (e.mtime, e.name), reverse=True)
 
 
+def changed_after_plan(what: str) -> str:
+    """The message for a pinned package that no longer is what the run's plan chose."""
+    return (
+        f"{what} changed after this run chose it; the run stops rather than mix two packages, "
+        "and a later run will take the new one"
+    )
+
+
 def stable(before: Iterable[Entry], after: Iterable[Entry]) -> set[str]:
     """Names whose size and modification time did not change between the two listings."""
     first = {e.name: (e.size, e.mtime) for e in before}
@@ -58,6 +66,7 @@ def stable(before: Iterable[Entry], after: Iterable[Entry]) -> set[str]:
 __all__ = [
     "PARTIAL_SUFFIXES",
     "Entry",
+    "changed_after_plan",
     "folder_files",
     "is_package_folder",
     "looks_partial",
