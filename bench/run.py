@@ -28,10 +28,10 @@ from bench.scenarios import SCENARIOS, BenchContext, Served
 from libs.db import migrate
 from libs.db.crypto import generate_key
 from libs.db.engine import make_engine
-from libs.db.settings import Settings, load_settings
 from libs.generator import District, DistrictSpec, write_oneroster_csv
 from libs.harness.processes import Syncs, start_worker
 from libs.harness.providers import create_provider, update_config
+from libs.settings import Settings, load_settings
 
 OUT = Path(__file__).resolve().parent / "out"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from libs.db.settings import Settings
+from libs.settings import Settings
 
 
 def configure_logging(settings: Settings) -> None:

@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 from libs.db.models import Base
-from libs.db.settings import load_settings, to_sqlalchemy_url
+from libs.settings import load_settings, to_sqlalchemy_url
 
 config = context.config
 

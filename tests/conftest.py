@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from libs.db.crypto import generate_key
 from libs.db.engine import dispose_engines, make_engine
-from libs.db.settings import Settings, load_settings
+from libs.settings import Settings, load_settings
 from tests.support.database import fresh_database, truncate_all
 from tests.support.servers import postgres_server, redis_server
 

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from libs.db.crypto import ConfigCipher, generate_key
-from libs.db.settings import AppEnv, Settings, decode_key
+from libs.settings import AppEnv, Settings, decode_key
 
 
 def _read_or_create(path: Path, make: str) -> str:

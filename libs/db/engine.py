@@ -14,7 +14,7 @@ import psycopg
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from libs.db.settings import Settings, to_libpq_url, to_sqlalchemy_url
+from libs.settings import Settings, to_libpq_url, to_sqlalchemy_url
 
 
 def make_engine(database_url: str, *, pool_size: int = 5, application_name: str = "sis-sync") -> Engine:

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from libs.db.crypto import ConfigCipher
 from libs.db.dev_secrets import config_cipher
 from libs.db.engine import get_engine
-from libs.db.settings import Settings
+from libs.settings import Settings
 
 
 @dataclass

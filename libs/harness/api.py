@@ -8,8 +8,8 @@ import threading
 
 import uvicorn
 
-from libs.db.settings import Settings
 from libs.harness.processes import wait_until
+from libs.settings import Settings
 
 
 class ThreadedApi:

@@ -16,11 +16,11 @@ from typing import Any
 import redis as redis_lib
 from sqlalchemy import Engine, text
 
-from libs.db.settings import Settings
 from libs.enums import FINAL_STATUSES, SyncMode, SyncTrigger
 from libs.etl import runs
 from libs.queue import messages
 from libs.queue.broker import build_broker
+from libs.settings import Settings
 
 
 def process_env(settings: Settings, **overrides: Any) -> dict[str, str]:

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from libs.db.dev_secrets import config_cipher
-from libs.db.settings import Settings
 from libs.enums import ProviderType
+from libs.settings import Settings
 
 
 def create_provider(

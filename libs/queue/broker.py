@@ -6,9 +6,9 @@ import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import CurrentMessage
 
-from libs.db.settings import Settings
 from libs.queue.consumer import FairConsumer
 from libs.queue.messages import QUEUES
+from libs.settings import Settings
 
 
 class SyncBroker(RedisBroker):

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import services.api.routes  # noqa: F401 - declares the operations
-from libs.db.settings import Settings, get_settings
+from libs.settings import Settings, get_settings
 from services.api import endpoint, openapi
 from services.api.health import healthz, readyz
 from services.api.metrics import metrics

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from libs.db.engine import get_engine
-from libs.db.settings import Settings
+from libs.settings import Settings
 
 
 async def healthz(request: Request) -> JSONResponse:

@@ -15,9 +15,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 
 from libs.db.engine import get_engine
-from libs.db.settings import Settings
 from libs.enums import SyncStatus
 from libs.queue.messages import QUEUES
+from libs.settings import Settings
 
 
 def _lines(settings: Settings) -> list[str]:

@@ -13,9 +13,9 @@ from sqlalchemy import Engine
 from libs.db.crypto import ConfigCipher
 from libs.db.dev_secrets import config_cipher, jwt_secret
 from libs.db.engine import get_engine
-from libs.db.settings import Settings
 from libs.queue.broker import build_broker
 from libs.queue.messages import Message, send
+from libs.settings import Settings
 from services.api.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from libs.db.settings import SettingsError
+from libs.settings import SettingsError
 
 COMMANDS = [
     "services.cli.migrate",

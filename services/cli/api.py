@@ -7,8 +7,8 @@ from typing import Any
 
 import uvicorn
 
-from libs.db.settings import load_settings
 from libs.logs import configure_logging
+from libs.settings import load_settings
 
 
 def register(subparsers: Any) -> None:

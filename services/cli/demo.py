@@ -7,8 +7,8 @@ import signal
 from typing import Any
 
 from libs.auth import Role
-from libs.db.settings import AppEnv, load_settings
 from libs.logs import configure_logging
+from libs.settings import AppEnv, load_settings
 from services.cli.token import login_url, mint
 from services.demo.seed import TENANT, SeedError, seed
 from services.demo.seeders import start_sources

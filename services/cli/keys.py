@@ -11,8 +11,8 @@ from libs.db.crypto import generate_key
 from libs.db.dev_secrets import config_cipher
 from libs.db.engine import get_engine
 from libs.db.keys import UnreadableConfigs, rotate_config_keys
-from libs.db.settings import load_settings
 from libs.logs import configure_logging
+from libs.settings import load_settings
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from libs.db import migrate
-from libs.db.settings import load_settings
+from libs.settings import load_settings
 
 
 def register(subparsers: Any) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from libs.db.settings import load_settings
 from libs.logs import configure_logging
 from libs.queue.broker import install_broker
+from libs.settings import load_settings
 from services.scheduler.loop import run_forever
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from libs.auth import Role, mint_token
 from libs.db.dev_secrets import jwt_secret
-from libs.db.settings import Settings, load_settings
+from libs.settings import Settings, load_settings
 
 LOGIN_PATH = "/integrations/sis/login"
 

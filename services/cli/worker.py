@@ -7,8 +7,8 @@ import os
 import sys
 from typing import Any
 
-from libs.db.settings import load_settings
 from libs.queue.messages import QUEUES
+from libs.settings import load_settings
 
 
 def register(subparsers: Any) -> None:

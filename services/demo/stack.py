@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 
 from libs.db import migrate
-from libs.db.settings import Settings
 from libs.embedded.postgres import EmbeddedPostgres
 from libs.embedded.redis import EmbeddedRedis
+from libs.settings import Settings
 from services.demo.seeders import Source, stop_sources
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ import signal
 import threading
 from types import FrameType
 
-from libs.db.settings import Settings
+from libs.settings import Settings
 from services.scheduler.tick import tick
 
 log = logging.getLogger(__name__)

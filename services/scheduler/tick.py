@@ -15,12 +15,12 @@ from datetime import datetime
 import dramatiq
 
 from libs.db.engine import get_engine
-from libs.db.settings import Settings
 from libs.etl import runs
 from libs.etl.resume import resume_messages
 from libs.etl.schedule import utcnow
 from libs.queue import messages
 from libs.queue.messages import Message
+from libs.settings import Settings
 from services.scheduler.fire import Fired, fire_due, log_fired
 
 log = logging.getLogger(__name__)

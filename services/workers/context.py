@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import functools
 
-from libs.db.settings import get_settings
 from libs.etl.context import EtlContext
+from libs.settings import get_settings
 
 
 @functools.cache

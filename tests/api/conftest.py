@@ -14,8 +14,8 @@ from starlette.testclient import TestClient
 
 from libs.auth import mint_token
 from libs.connectors import registry
-from libs.db.settings import Settings
 from libs.enums import ProviderType
+from libs.settings import Settings
 from services.api.app import create_app
 from tests.api.fake_connectors import CONFIGS, TARGETS
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.testclient import TestClient
 
-from libs.db.settings import Settings
+from libs.settings import Settings
 from services.api.app import create_app
 
 

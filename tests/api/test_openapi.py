@@ -23,8 +23,8 @@ from sqlalchemy import Engine, text
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from libs.db.settings import Settings
 from libs.enums import ProviderType
+from libs.settings import Settings
 from services.api.app import create_app
 from services.api.openapi import document
 from tests.api.conftest import TENANT_A

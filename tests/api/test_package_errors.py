@@ -10,10 +10,10 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from libs.db.dev_secrets import config_cipher
-from libs.db.settings import Settings
 from libs.enums import SyncStatus
 from libs.etl.context import EtlContext
 from libs.queue import messages
+from libs.settings import Settings
 from tests.api.conftest import TENANT_A, RecordingClient
 from tests.etl.conftest import Driver
 

@@ -59,7 +59,7 @@ def test_config_is_stored_encrypted_and_bound_to_the_provider(
             text("SELECT config_ciphertext FROM sis_providers WHERE id = :id"), {"id": data["id"]}
         ).scalar_one()
     assert SECRETS["classlink"].encode() not in bytes(blob)
-    from libs.db.settings import decode_key
+    from libs.settings import decode_key
 
     cipher = ConfigCipher([decode_key(encryption_keys[0])])
     assert cipher.decrypt(blob, provider_id=data["id"])["clientSecret"] == SECRETS["classlink"]

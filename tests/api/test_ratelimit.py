@@ -10,7 +10,7 @@ import uuid
 import pytest
 import redis as redis_lib
 
-from libs.db.settings import Settings
+from libs.settings import Settings
 from services.api.problems import ApiError
 from services.api.ratelimit import RateLimiter
 from tests.api.conftest import FakeClock

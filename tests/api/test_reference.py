@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import Engine, text
 from starlette.testclient import TestClient
 
-from libs.db.settings import Settings
 from libs.enums import ProviderType
+from libs.settings import Settings
 from services.api.app import create_app
 from tests.api import fake_connectors
 from tests.api.conftest import TENANT_A, TENANT_B

@@ -14,8 +14,8 @@ import redis as redis_lib
 from sqlalchemy import Engine, text
 from starlette.testclient import TestClient
 
-from libs.db.settings import Settings
 from libs.etl import runs
+from libs.settings import Settings
 from services.api.app import create_app
 from tests.api.conftest import TENANT_A, FakeClock, auth
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from libs.auth import decode_token
-from libs.db.settings import decode_key
+from libs.settings import decode_key
 from services.cli import main
 
 

@@ -12,8 +12,8 @@ from sqlalchemy import Engine, text
 
 from libs.db.crypto import ConfigCipher, generate_key
 from libs.db.keys import UnreadableConfigs, rotate_config_keys
-from libs.db.settings import Settings, decode_key
 from libs.enums import ProviderType
+from libs.settings import Settings, decode_key
 from tests.support.providers import create_provider
 
 SECRET = "rotate-cli-secret-value-4711"

@@ -11,10 +11,10 @@ from sqlalchemy import Engine, text
 
 from libs.db.crypto import ConfigCipher, DecryptionError, generate_key
 from libs.db.keys import rotate_config_keys
-from libs.db.settings import Settings, decode_key
 from libs.enums import ProviderType
 from libs.etl.context import EtlContext
 from libs.etl.providers import load_for_run
+from libs.settings import Settings, decode_key
 from tests.support.providers import create_provider, request
 
 SECRET_CONFIG = {"clientId": "abc", "clientSecret": "very-secret-value-123", "districtId": "d1"}

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from libs.db.dev_secrets import config_cipher, jwt_secret
-from libs.db.settings import Settings, load_settings
+from libs.settings import Settings, load_settings
 
 CREATORS = 24
 ROUNDS = 10

@@ -16,8 +16,8 @@ from sqlalchemy.exc import IntegrityError
 
 from libs.db import migrate
 from libs.db.models import Base
-from libs.db.settings import to_sqlalchemy_url
 from libs.enums import EntityType, ProviderType, SyncMode, SyncStatus, SyncTrigger
+from libs.settings import to_sqlalchemy_url
 from tests.support.database import fresh_database
 
 

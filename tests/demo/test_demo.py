@@ -16,8 +16,8 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from libs.db.settings import Settings
 from libs.harness.processes import wait_until
+from libs.settings import Settings
 from services.demo.seed import TENANT
 from services.demo.seeders import available
 from services.demo.stack import DemoStack

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from libs.db.settings import Settings
+from libs.settings import Settings
 from tests.support.workers import ServiceProcess, Syncs, start_worker
 
 pytestmark = pytest.mark.e2e

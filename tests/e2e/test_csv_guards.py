@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from libs.db.settings import Settings
 from libs.enums import EntityType, ProviderType, SyncStatus
 from libs.generator import District, DistrictSpec, write_oneroster_csv
+from libs.settings import Settings
 from tests.support.providers import create_provider, store_counts, update_config
 from tests.support.workers import Syncs
 

@@ -10,12 +10,12 @@ import psycopg
 import pytest
 from sqlalchemy import Engine, text
 
-from libs.db.settings import Settings
 from libs.enums import EntityType, ProviderType, SyncStatus
 from libs.etl import runs
 from libs.generator import District, DistrictSpec, write_oneroster_csv
 from libs.harness.processes import ServiceProcess, Syncs, start_worker, wait_until
 from libs.queue import messages
+from libs.settings import Settings
 from tests.support.providers import create_provider, request, store_counts
 
 pytestmark = pytest.mark.e2e

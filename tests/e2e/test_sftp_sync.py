@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from libs.db.settings import Settings
 from libs.enums import LOAD_ORDER, EntityType, ProviderType, SyncStatus
 from libs.generator import District, DistrictSpec, write_oneroster_csv
+from libs.settings import Settings
 from libs.simulators.sftp import SftpSimulator
 from tests.support.providers import create_provider, store_counts, store_versions
 from tests.support.workers import Syncs

@@ -12,12 +12,12 @@ from sqlalchemy import Engine
 
 from libs.connectors import registry
 from libs.connectors.records import Record
-from libs.db.settings import Settings
 from libs.enums import ProviderType
 from libs.etl import control, deactivate, extract, finalize, load, plan, stage
 from libs.etl.context import EtlContext
 from libs.queue import messages
 from libs.queue.messages import Message
+from libs.settings import Settings
 from tests.etl.memory import Dataset, MemoryConnector
 from tests.support.providers import create_provider, request
 

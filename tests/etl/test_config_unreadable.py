@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import Engine, text
 
 from libs.db.crypto import ConfigCipher, generate_key
-from libs.db.settings import decode_key
 from libs.enums import SyncStatus
 from libs.queue import messages
+from libs.settings import decode_key
 from tests.etl.conftest import Driver
 from tests.etl.district import SmallDistrict
 from tests.etl.memory import Dataset

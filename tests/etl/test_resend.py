@@ -15,11 +15,11 @@ import pytest
 from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import Engine, text
 
-from libs.db.settings import Settings
 from libs.enums import SyncStatus
 from libs.etl.context import EtlContext
 from libs.queue import messages
 from libs.queue.messages import QUEUES, Message
+from libs.settings import Settings
 from services.scheduler.tick import tick
 from tests.etl.conftest import Driver
 from tests.etl.district import SmallDistrict

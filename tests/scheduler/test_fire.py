@@ -12,8 +12,8 @@ import pytest
 from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import Engine, text
 
-from libs.db.settings import Settings
 from libs.etl import runs
+from libs.settings import Settings
 from services.scheduler.tick import tick
 from tests.scheduler.conftest import finish_all
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine, text
 
-from libs.db.settings import Settings
 from libs.harness.processes import wait_until
+from libs.settings import Settings
 
 PROVIDERS = 150
 REPLICAS = 3

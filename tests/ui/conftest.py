@@ -16,10 +16,10 @@ from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
 from libs.auth import mint_token
-from libs.db.settings import Settings
 from libs.generator import District, DistrictSpec, write_oneroster_csv
 from libs.harness.api import ThreadedApi
 from libs.harness.processes import ServiceProcess, start_worker
+from libs.settings import Settings
 from services.api.app import create_app
 from tests.support.sshd import sshd  # noqa: F401  (the real sshd fixture, for connection tests over SFTP)
 

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from libs.db.settings import Settings
 from libs.enums import EntityType, ProviderType
 from libs.generator import District, DistrictSpec
+from libs.settings import Settings
 from libs.simulators.oneroster.app import Simulator, SimulatorOptions
 from libs.simulators.oneroster.roster import PATH, Roster
 from libs.simulators.serving import ThreadedServer

@@ -18,8 +18,8 @@ from starlette.routing import Route
 from libs.connectors.base import ExtractStep
 from libs.connectors.errors import AuthError
 from libs.connectors.oneroster_api import connector as oneroster_connector
-from libs.db.settings import Settings
 from libs.enums import EntityType
+from libs.settings import Settings
 from libs.simulators.serving import ThreadedServer
 from tests.simulators.oneroster.conftest import Served
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from libs.db.crypto import generate_key
-from libs.db.settings import AppEnv, SettingsError, load_settings
+from libs.settings import AppEnv, SettingsError, load_settings
 
 
 @pytest.fixture(autouse=True)
