@@ -1,1 +1,1 @@
-"""The phases of a sync run: control (admission, cancel), plan, extract, stage, load, deactivate, finalize."""
+"""A sync run: the phase table (`pipeline.py`), the phase bodies, and the run state machine (`runs.py`)."""

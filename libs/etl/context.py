@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import redis
 from sqlalchemy import Engine
 
 from libs.db.crypto import ConfigCipher
 from libs.db.dev_secrets import config_cipher
 from libs.db.engine import get_engine
+from libs.redis_client import redis_client
 from libs.settings import Settings
 
 
@@ -23,8 +23,9 @@ class EtlContext:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EtlContext:
-        client = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
-        return cls(settings=settings, engine=get_engine(settings), cipher=config_cipher(settings), redis=client)
+        return cls(
+            settings=settings, engine=get_engine(settings), cipher=config_cipher(settings), redis=redis_client(settings)
+        )
 
     @property
     def lease_ms(self) -> int:

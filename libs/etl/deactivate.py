@@ -18,7 +18,7 @@ An entity is deactivated only when no active link of any provider points at it a
 
 from __future__ import annotations
 
-import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -26,13 +26,11 @@ from sqlalchemy import Connection, text
 from libs.connectors.base import FeedMode
 from libs.db.models.staging import STAGING_TABLES
 from libs.enums import LOAD_ORDER, EntityType
-from libs.etl import control, feeds, runs, steps
-from libs.etl.context import EtlContext
+from libs.etl import feeds
+from libs.etl.details import Deactivated, DeactivateDetail, HeldBack
 from libs.etl.options import ProviderOptions
-from libs.etl.providers import load_for_run
+from libs.etl.phase import Job, StepDone
 from libs.etl.sql import data_path_settings
-from libs.queue import messages
-from libs.queue.messages import Message
 
 ENTITY_TABLES = {
     EntityType.SCHOOL: "schools",
@@ -43,45 +41,33 @@ ENTITY_TABLES = {
 }
 
 
-def deactivate(ctx: EtlContext, run_id: str, token: str) -> list[Message]:
-    return control.guarded(ctx, run_id, token, lambda: _deactivate(ctx, run_id, token))
+@dataclass(frozen=True)
+class _Outcome:
+    deactivated: int = 0
+    # store rows left without an active link
+    entities: int = 0
+    held: str | None = None
 
 
-def _deactivate(ctx: EtlContext, run_id: str, token: str) -> list[Message]:
-    with ctx.engine.begin() as conn:
-        if runs.current_phase(conn, run_id, token) != "deactivate":
-            return []
-        steps.mark_running(conn, run_id, "deactivate")
-        provider = load_for_run(ctx, conn, run_id)
-        run_feeds = feeds.collect(conn, run_id)
-    allow_mass = bool(provider.run_options.get("allowMassDeactivation"))
-    with ctx.engine.connect() as conn, conn.begin():
-        data_path_settings(conn)
-        runs.fence_begin(conn, run_id, token)
-        params = {"r": provider.run_id, "p": provider.provider_id}
-        results: dict[str, Any] = {}
-        held: list[dict[str, Any]] = []
-        # children first, so a held-back class keeps its enrollments company
-        for entity in reversed(LOAD_ORDER):
-            outcome = _deactivate_entity(conn, entity, run_feeds[entity], provider.options, allow_mass, params)
-            # links and store rows alike: a held-back type rolled its writes back and wrote none
-            written = outcome["deactivated"] + outcome.get("entitiesDeactivated", 0)
-            results[entity.value] = {"deactivated": outcome["deactivated"], "rowsWritten": written}
-            if outcome.get("held"):
-                held.append({"entity": entity.value, "reason": outcome["held"]})
-        steps.complete(
-            conn,
-            run_id,
-            "deactivate",
-            records=sum(r["deactivated"] for r in results.values()),
-            detail={
-                "entities": results,
-                "heldBack": held,
-                "rowsWritten": sum(r["rowsWritten"] for r in results.values()),
-            },
+def body(job: Job, conn: Connection) -> StepDone:
+    data_path_settings(conn)
+    provider = job.provider
+    run_feeds = feeds.collect(conn, provider.run_id)
+    params = {"r": provider.run_id, "p": provider.provider_id}
+    detail = DeactivateDetail()
+    # children first, so a held-back class keeps its enrollments company
+    for entity in reversed(LOAD_ORDER):
+        outcome = _deactivate_entity(
+            conn, entity, run_feeds[entity], provider.options, provider.run_options.allow_mass_deactivation, params
         )
-        runs.advance(conn, run_id, token, from_phase="deactivate", to_phase="finalize", lease_ms=ctx.lease_ms)
-    return [messages.finalize(uuid.UUID(run_id), token)]
+        # links and store rows alike: a held-back type rolled its writes back and wrote none
+        detail.entities[entity] = Deactivated(
+            deactivated=outcome.deactivated, rows_written=outcome.deactivated + outcome.entities
+        )
+        if outcome.held:
+            detail.held_back.append(HeldBack(entity=entity, reason=outcome.held))
+    detail.rows_written = sum(d.rows_written for d in detail.entities.values())
+    return StepDone(records=sum(d.deactivated for d in detail.entities.values()), detail=detail)
 
 
 def _present(entity: EntityType) -> str:
@@ -104,12 +90,12 @@ def _deactivate_entity(
     options: ProviderOptions,
     allow_mass: bool,
     params: dict[str, Any],
-) -> dict[str, Any]:
+) -> _Outcome:
     if not feed.supplied:
-        return {"deactivated": 0}
+        return _Outcome()
     if not feed.complete:
         reason = "; ".join(feed.messages) or "the extract did not finish"
-        return {"deactivated": 0, "held": f"{entity.plural}: extract incomplete ({reason}); nothing deactivated"}
+        return _Outcome(held=f"{entity.plural}: extract incomplete ({reason}); nothing deactivated")
     active = int(
         conn.execute(
             text("SELECT count(*) FROM sis_entity_links WHERE provider_id = :p AND entity_type = :e AND active"),
@@ -117,7 +103,7 @@ def _deactivate_entity(
         ).scalar_one()
     )
     if active == 0:
-        return {"deactivated": 0}
+        return _Outcome()
     received = int(
         conn.execute(
             text(f"SELECT count(*) FROM {STAGING_TABLES[entity].name} WHERE run_id = :r AND NOT tombstone"), params
@@ -125,11 +111,10 @@ def _deactivate_entity(
     )
     if feed.mode is FeedMode.FULL:
         if received == 0 and not allow_mass:
-            return {
-                "deactivated": 0,
-                "held": f"{entity.plural}: the feed has no rows while {active:,} are active; "
+            return _Outcome(
+                held=f"{entity.plural}: the feed has no rows while {active:,} are active; "
                 "treated as a broken export, nothing deactivated",
-            }
+            )
         condition = f"NOT {_present(entity)}"
     else:
         condition = _tombstoned(entity)
@@ -169,14 +154,13 @@ def _deactivate_entity(
     if count > limit and active >= options.deactivation_guard_minimum and not allow_mass:
         conn.execute(text("ROLLBACK TO SAVEPOINT deactivate_entity"))
         share = 100.0 * count / active
-        return {
-            "deactivated": 0,
-            "held": f"{entity.plural}: {count:,} of {active:,} active ({share:.0f}%) would be deactivated, above "
+        return _Outcome(
+            held=f"{entity.plural}: {count:,} of {active:,} active ({share:.0f}%) would be deactivated, above "
             f"the {options.deactivation_threshold_percent:g}% threshold; nothing deactivated (run again with "
             "allowMassDeactivation to apply)",
-        }
+        )
     conn.execute(text("RELEASE SAVEPOINT deactivate_entity"))
-    return {"deactivated": count, "entitiesDeactivated": int(deactivated.entities)}
+    return _Outcome(deactivated=count, entities=int(deactivated.entities))
 
 
 def _enrollments_of_listed_classes() -> str:

@@ -2,37 +2,27 @@
 
 The step's rows and its "done" mark commit together, or not at all: a redelivered message
 either finds the step done (and does nothing) or starts it again from an empty slate. The
-last step to finish moves the run to the stage phase (fan-in through the run row's lock).
+last step to finish moves the run on (`pipeline.run_phase`).
 """
 
 from __future__ import annotations
 
-import logging
 import time
-import uuid
-from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Connection
 
 from libs.connectors.base import Extraction, ExtractStep
 from libs.connectors.errors import ConnectorError
 from libs.connectors.records import Record
-from libs.etl import control, runs, steps
+from libs.etl import runs, steps
 from libs.etl.context import EtlContext
+from libs.etl.details import ExtractDetail
 from libs.etl.feeds import outcome_detail
-from libs.etl.providers import connector_for, load_for_run
+from libs.etl.phase import Job, Phase, StepDone
 from libs.etl.sql import data_path_settings
 from libs.etl.staging import StagingWriter
-from libs.queue import messages
-from libs.queue.messages import Message
-
-log = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY_SECONDS = 5.0
-
-
-def extract(ctx: EtlContext, run_id: str, token: str, step_name: str) -> list[Message]:
-    return control.guarded(ctx, run_id, token, lambda: _extract(ctx, run_id, token, step_name))
 
 
 class _Heartbeat:
@@ -50,57 +40,34 @@ class _Heartbeat:
         self._last = time.monotonic()
 
 
-def _extract(ctx: EtlContext, run_id: str, token: str, step_name: str) -> list[Message]:
-    step_key = steps.EXTRACT_PREFIX + step_name
-    with ctx.engine.begin() as conn:
-        if runs.current_phase(conn, run_id, token) != "extract" or steps.status(conn, run_id, step_key) == "done":
-            return []
-        detail = conn.execute(
-            text("SELECT detail FROM sis_sync_run_steps WHERE run_id = :r AND step = :s"),
-            {"r": run_id, "s": step_key},
-        ).scalar_one()
-        steps.mark_running(conn, run_id, step_key)
-        provider = load_for_run(ctx, conn, run_id)
-    step = ExtractStep.from_json(detail["step"])
-    ordinal = int(detail["ordinal"])
-    heartbeat = _Heartbeat(ctx, run_id, token)
+def open_extraction(job: Job) -> tuple[Extraction, int]:
+    """Open the step's extraction before the step's transaction: opening may download a package
+    and check it, and no snapshot stays pinned while that happens."""
+    with job.ctx.engine.connect() as conn:
+        planned = steps.detail(conn, job.run_id, Phase.EXTRACT.step(job.part), ExtractDetail)
+    assert planned.step is not None
+    assert planned.ordinal is not None
+    return job.connector().extract(ExtractStep.from_json(planned.step)), planned.ordinal
+
+
+def body(job: Job, conn: Connection) -> StepDone:
+    extraction, ordinal = job.prepared
     started = time.monotonic()
-    try:
-        connector = connector_for(ctx, provider)
-    except ConnectorError as exc:
-        return control.fail(ctx, run_id, exc.message, token=token)
-    try:
-        # Opening an extraction may download a package and check it; no transaction is held open
-        # (and no snapshot pinned) while that happens.
-        extraction = connector.extract(step)
-        with ctx.engine.connect() as conn, conn.begin():
-            data_path_settings(conn)
-            runs.fence_begin(conn, run_id, token)
-            driver = conn.connection.driver_connection
-            assert driver is not None
-            writer = StagingWriter(
-                driver,
-                uuid.UUID(run_id),
-                step_ordinal=ordinal,
-                batch_rows=min(ctx.settings.staging_batch_rows, 20_000),
-                on_batch=heartbeat,
-            )
-            failure = _drain(extraction, writer)
-            if failure is not None and not failure.retriable:
-                raise failure
-            writer.flush()
-            result = _detail(extraction, writer, time.monotonic() - started)
-            if not steps.complete(conn, run_id, step_key, records=sum(writer.counts.values()), detail=result):
-                raise runs.PhaseMoved(run_id)
-            runs.fence_commit(conn, run_id, token, lease_ms=ctx.lease_ms)
-            if steps.remaining_extracts(conn, run_id) > 0:
-                return []
-            runs.advance(conn, run_id, token, from_phase="extract", to_phase="stage", lease_ms=ctx.lease_ms)
-    except ConnectorError as exc:
-        return control.fail(ctx, run_id, exc.message, token=token)
-    finally:
-        connector.close()
-    return [messages.stage(uuid.UUID(run_id), token)]
+    data_path_settings(conn)
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    writer = StagingWriter(
+        driver,
+        job.run_id,
+        step_ordinal=ordinal,
+        batch_rows=min(job.ctx.settings.staging_batch_rows, 20_000),
+        on_batch=_Heartbeat(job.ctx, str(job.run_id), job.token),
+    )
+    failure = _drain(extraction, writer)
+    if failure is not None and not failure.retriable:
+        raise failure
+    writer.flush()
+    return StepDone(records=sum(writer.counts.values()), detail=_detail(extraction, writer, time.monotonic() - started))
 
 
 def _drain(extraction: Extraction, writer: StagingWriter) -> ConnectorError | None:
@@ -122,12 +89,12 @@ def _drain(extraction: Extraction, writer: StagingWriter) -> ConnectorError | No
     return None
 
 
-def _detail(extraction: Extraction, writer: StagingWriter, seconds: float) -> dict[str, Any]:
-    return {
-        "outcomes": {entity.value: outcome_detail(o) for entity, o in extraction.outcomes.items()},
-        "counts": {entity.value: n for entity, n in writer.counts.items()},
-        "errors": {(entity.value if entity else "package"): n for entity, n in writer.error_counts.items()},
-        "errorsNotStored": writer.errors_dropped,
-        "source": extraction.source,
-        "seconds": round(seconds, 3),
-    }
+def _detail(extraction: Extraction, writer: StagingWriter, seconds: float) -> ExtractDetail:
+    return ExtractDetail(
+        outcomes={entity: outcome_detail(o) for entity, o in extraction.outcomes.items()},
+        counts=dict(writer.counts),
+        errors={(entity.value if entity else "package"): n for entity, n in writer.error_counts.items()},
+        errors_not_stored=writer.errors_dropped,
+        source=extraction.source,
+        seconds=round(seconds, 3),
+    )

@@ -1,133 +1,129 @@
-"""Finalize: stats, timings, status, bookmarks, audit; then admit the next waiting run."""
+"""Finalize: stats, timings, status, bookmarks, audit; the pipeline then ends the run and admits the
+next waiting one."""
 
 from __future__ import annotations
 
 import json
 import logging
+import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, text
 
 from libs.connectors.errors import ConnectorError
 from libs.db.models.staging import STAGING_TABLES
-from libs.enums import LOAD_ORDER, EntityType, SyncMode, SyncStatus
-from libs.etl import control, feeds, runs, steps
-from libs.etl.context import EtlContext
-from libs.etl.providers import RunProvider, connector_for, load_for_run
-from libs.queue import messages
-from libs.queue.messages import Message
+from libs.enums import LOAD_ORDER, SyncMode, SyncStatus
+from libs.etl import feeds, steps
+from libs.etl.details import (
+    Applied,
+    Deactivated,
+    DeactivateDetail,
+    Detail,
+    EntityStats,
+    ExtractDetail,
+    FinalizeDetail,
+    HeldBack,
+    LoadDetail,
+    Planned,
+    RunStats,
+    StageDetail,
+)
+from libs.etl.phase import Job, Phase, StepDone
 
 log = logging.getLogger(__name__)
 
-STAT_KEYS = (
-    "created",
-    "updated",
-    "unchanged",
-    "deactivated",
-    "reactivated",
-    "matchedByEmail",
-    "matchedByStudentNumber",
-    "errors",
-)
+D = TypeVar("D", bound=Detail)
 
 
-def finalize(ctx: EtlContext, run_id: str, token: str) -> list[Message]:
-    return control.guarded(ctx, run_id, token, lambda: _finalize(ctx, run_id, token))
+def body(job: Job, conn: Connection) -> StepDone:
+    provider = job.provider
+    run_feeds = feeds.collect(conn, provider.run_id)
+    rows = {row["step"]: row for row in steps.all_details(conn, provider.run_id)}
+    stats = summarize(rows, _error_counts(conn, provider.run_id))
+    held = steps.detail(conn, provider.run_id, Phase.DEACTIVATE.step(), DeactivateDetail).held_back
+    incomplete = [f for f in run_feeds.values() if f.supplied and not f.complete]
+    status, message = _verdict(stats, held)
+    sources = {
+        Phase.of(name)[1] or "": ExtractDetail.model_validate(row["detail"] or {}).source
+        for name, row in rows.items()
+        if Phase.EXTRACT.owns(name)
+    }
+    stats.requests = _sum_requests(sources.values())
+    conn.execute(
+        text(
+            """
+            UPDATE sis_sync_runs
+               SET stats = CAST(:stats AS jsonb), timings = CAST(:timings AS jsonb),
+                   source = CAST(:source AS jsonb)
+             WHERE id = :r
+            """
+        ),
+        {
+            "r": provider.run_id,
+            "stats": json.dumps(stats.to_json()),
+            "timings": json.dumps(_timings(conn, provider.run_id, rows)),
+            "source": json.dumps({"steps": sources}, default=str),
+        },
+    )
+    if not incomplete:
+        _remember(job, conn, sources)
+    conn.execute(
+        text(
+            "INSERT INTO audit_log (tenant_id, actor, action, target_type, target_id, details) "
+            "VALUES (:t, 'sis-sync', 'sync.completed', 'sis_sync_run', :r, CAST(:d AS jsonb))"
+        ),
+        {"t": provider.tenant_id, "r": provider.run_id, "d": json.dumps({"status": status.value})},
+    )
+    return StepDone(detail=FinalizeDetail(status=status.value), status=status, message=message)
 
 
-def _finalize(ctx: EtlContext, run_id: str, token: str) -> list[Message]:
-    with ctx.engine.begin() as conn:
-        if runs.current_phase(conn, run_id, token) != "finalize":
-            return []
-        provider = load_for_run(ctx, conn, run_id)
-        run_feeds = feeds.collect(conn, run_id)
-        details = {row["step"]: row for row in steps.all_details(conn, run_id)}
-        errors = _error_counts(conn, run_id)
-        stats = summarize(details, errors)
-        held = list((details.get("deactivate", {}).get("detail") or {}).get("heldBack") or [])
-        incomplete = [f for f in run_feeds.values() if f.supplied and not f.complete]
-        status, message = _verdict(stats, held)
-        sources = {
-            name.removeprefix(steps.EXTRACT_PREFIX): (row["detail"] or {}).get("source") or {}
-            for name, row in details.items()
-            if name.startswith(steps.EXTRACT_PREFIX)
-        }
-        stats["requests"] = _sum_requests(sources.values())
-        conn.execute(
-            text(
-                """
-                UPDATE sis_sync_runs
-                   SET stats = CAST(:stats AS jsonb), timings = CAST(:timings AS jsonb),
-                       source = CAST(:source AS jsonb)
-                 WHERE id = :r
-                """
-            ),
-            {
-                "r": run_id,
-                "stats": json.dumps(stats),
-                "timings": json.dumps(_timings(conn, run_id, details)),
-                "source": json.dumps({"steps": sources}, default=str),
-            },
-        )
-        steps.complete(conn, run_id, "finalize", detail={"status": status.value})
-        if not runs.finish(conn, run_id, status=status, error_message=message, token=token):
-            raise runs.LeaseLost(run_id)
-        _remember(ctx, conn, provider, sources, complete=not incomplete)
-        conn.execute(
-            text(
-                "INSERT INTO audit_log (tenant_id, actor, action, target_type, target_id, details) "
-                "VALUES (:t, 'sis-sync', 'sync.completed', 'sis_sync_run', :r, CAST(:d AS jsonb))"
-            ),
-            {"t": provider.tenant_id, "r": run_id, "d": json.dumps({"status": status.value})},
-        )
-        admitted = runs.admit_pending(conn, max_concurrent=ctx.settings.max_concurrent_syncs, lease_ms=ctx.lease_ms)
-    log.info("run %s finished %s", run_id, status.value)
-    _purge_older_staging(ctx, provider)
-    return [messages.plan(a.run_id, a.lease_token) for a in admitted]
+def summarize(rows: dict[str, dict[str, Any]], errors: dict[str, int]) -> RunStats:
+    """What this run applied, from its finished steps' details."""
 
+    def detail(step: str, model: type[D]) -> D:
+        return model.model_validate((rows.get(step) or {}).get("detail") or {})
 
-def summarize(details: dict[str, dict[str, Any]], errors: dict[str, int]) -> dict[str, Any]:
-    """Per entity type (plural keys, as the API shows them): what this run applied."""
-    stats: dict[str, Any] = {}
-    stage = ((details.get("stage") or {}).get("detail") or {}).get("entities") or {}
-    deactivated = ((details.get("deactivate") or {}).get("detail") or {}).get("entities") or {}
+    planned = detail(Phase.STAGE.step(), StageDetail).entities
+    deactivated = detail(Phase.DEACTIVATE.step(), DeactivateDetail)
+    stats = RunStats(package_errors=int(errors.get("", 0)))
     for entity in LOAD_ORDER:
-        load = (((details.get(steps.load_step(entity)) or {}).get("detail") or {}).get("entities") or {}).get(
-            entity.value
-        ) or {}
-        planned = stage.get(entity.value) or {}
-        stats[entity.plural] = {
-            "received": int(planned.get("received", 0)),
-            "created": int(load.get("created", 0)),
-            "updated": int(load.get("updated", 0)),
-            "unchanged": int(planned.get("unchanged", 0)),
-            "deactivated": int((deactivated.get(entity.value) or {}).get("deactivated", 0)),
-            "reactivated": int(load.get("reactivated", 0)),
-            "matchedByEmail": int(load.get("matched_by_email", 0)),
-            "matchedByStudentNumber": int(load.get("matched_by_student_number", 0)),
-            "errors": int(errors.get(entity.value, 0)),
-        }
+        load = detail(Phase.LOAD.step(entity.value), LoadDetail).entities.get(entity) or Applied()
+        plan = planned.get(entity) or Planned()
+        setattr(
+            stats,
+            entity.plural,
+            EntityStats(
+                received=plan.received,
+                created=load.created,
+                updated=load.updated,
+                unchanged=plan.unchanged,
+                deactivated=(deactivated.entities.get(entity) or Deactivated()).deactivated,
+                reactivated=load.reactivated,
+                matched_by_email=load.matched_by_email,
+                matched_by_student_number=load.matched_by_student_number,
+                errors=int(errors.get(entity.value, 0)),
+            ),
+        )
     # every store and link row the run wrote: each load step counts its merges, the deactivate
     # step its links and the entities they left without an active link
-    stats["rowsWritten"] = sum(
-        int(row.get("records") or 0) for name, row in details.items() if name.startswith("load:")
-    ) + int(((details.get("deactivate") or {}).get("detail") or {}).get("rowsWritten") or 0)
-    stats["packageErrors"] = int(errors.get("", 0))
+    stats.rows_written = (
+        sum(int(row.get("records") or 0) for name, row in rows.items() if Phase.LOAD.owns(name))
+        + deactivated.rows_written
+    )
     return stats
 
 
-def _verdict(stats: dict[str, Any], held: list[dict[str, Any]]) -> tuple[SyncStatus, str | None]:
-    rejected = sum(int(stats[e.plural]["errors"]) for e in EntityType) + int(stats.get("packageErrors", 0))
-    parts = [item["reason"] for item in held]
-    if rejected:
-        parts.append(f"{rejected:,} record(s) rejected; see the run's errors")
+def _verdict(stats: RunStats, held: list[HeldBack]) -> tuple[SyncStatus, str | None]:
+    parts = [item.reason for item in held]
+    if stats.rejected:
+        parts.append(f"{stats.rejected:,} record(s) rejected; see the run's errors")
     if parts:
         return SyncStatus.PARTIAL, "; ".join(parts)
     return SyncStatus.SUCCESS, None
 
 
-def _error_counts(conn: Connection, run_id: str) -> dict[str, int]:
+def _error_counts(conn: Connection, run_id: uuid.UUID) -> dict[str, int]:
     rows = conn.execute(
         text(
             "SELECT coalesce(entity_type, '') AS entity, count(*) AS n FROM sis_sync_errors "
@@ -138,8 +134,8 @@ def _error_counts(conn: Connection, run_id: str) -> dict[str, int]:
     return {row.entity: int(row.n) for row in rows}
 
 
-def _sum_requests(sources: Any) -> dict[str, float]:
-    total: dict[str, float] = {}
+def _sum_requests(sources: Any) -> dict[str, int | float]:
+    total: dict[str, int | float] = {}
     for source in sources:
         for key, value in (source.get("requests") or {}).items():
             if isinstance(value, int | float) and not isinstance(value, bool):
@@ -147,7 +143,7 @@ def _sum_requests(sources: Any) -> dict[str, float]:
     return total
 
 
-def _timings(conn: Connection, run_id: str, details: dict[str, dict[str, Any]]) -> dict[str, float]:
+def _timings(conn: Connection, run_id: uuid.UUID, details: dict[str, dict[str, Any]]) -> dict[str, float]:
     def span(rows: list[dict[str, Any]]) -> float:
         starts = [r["started_at"] for r in rows if r.get("started_at")]
         ends = [r["finished_at"] for r in rows if r.get("finished_at")]
@@ -156,14 +152,12 @@ def _timings(conn: Connection, run_id: str, details: dict[str, dict[str, Any]]) 
         seconds: float = (max(ends) - min(starts)).total_seconds()
         return round(seconds, 3)
 
-    phases = {
-        "plan": [details["plan"]] if "plan" in details else [],
-        "extract": [r for n, r in details.items() if n.startswith(steps.EXTRACT_PREFIX)],
-        "stage": [details["stage"]] if "stage" in details else [],
-        "load": [r for n, r in details.items() if n.startswith("load:")],
-        "deactivate": [details["deactivate"]] if "deactivate" in details else [],
+    # every phase before this one (finalize is still running)
+    timings = {
+        phase.value: span([r for n, r in details.items() if phase.owns(n)])
+        for phase in Phase
+        if phase is not Phase.FINALIZE
     }
-    timings = {name: span(rows) for name, rows in phases.items()}
     started: datetime | None = conn.execute(
         text("SELECT started_at FROM sis_sync_runs WHERE id = :r"), {"r": run_id}
     ).scalar()
@@ -172,18 +166,11 @@ def _timings(conn: Connection, run_id: str, details: dict[str, dict[str, Any]]) 
     return timings
 
 
-def _remember(
-    ctx: EtlContext, conn: Connection, provider: RunProvider, sources: dict[str, Any], *, complete: bool
-) -> None:
-    """Keep the connector's bookmark and the last full sync time, only after a complete read."""
-    if not complete:
-        return
+def _remember(job: Job, conn: Connection, sources: dict[str, Any]) -> None:
+    """Keep the connector's bookmark and the last full sync time (only after a complete read)."""
+    provider = job.provider
     try:
-        connector = connector_for(ctx, provider)
-        try:
-            cursor = connector.next_cursor(list(sources.values()))
-        finally:
-            connector.close()
+        cursor = job.connector().next_cursor(list(sources.values()))
     except ConnectorError:
         log.exception("run %s: could not compute the next sync cursor", provider.run_id)
         cursor = {}
@@ -207,9 +194,10 @@ def _remember(
     )
 
 
-def _purge_older_staging(ctx: EtlContext, provider: RunProvider) -> None:
+def purge_staging(job: Job) -> None:
     """Staging is for the latest run of each provider (debugging); older runs' rows go."""
-    with ctx.engine.begin() as conn:
+    provider = job.provider
+    with job.ctx.engine.begin() as conn:
         for table in STAGING_TABLES.values():
             conn.execute(
                 text(

@@ -11,20 +11,17 @@ enrollment's class and user) through links, which by then cover this run's new r
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from sqlalchemy import Connection, text
 
 from libs.db.models.staging import STAGING_TABLES
-from libs.enums import LOAD_ORDER, EntityType
-from libs.etl import control, runs, steps
-from libs.etl.context import EtlContext
-from libs.etl.providers import load_for_run
+from libs.enums import EntityType
+from libs.etl import runs
+from libs.etl.details import Applied, LoadDetail
+from libs.etl.phase import Job, StepDone
 from libs.etl.sql import data_path_settings
 from libs.etl.stage import Scope, replan_user_creates
-from libs.queue import messages
-from libs.queue.messages import Message
 
 _PLANNED = "t.run_id = :r AND t.status IS NULL AND t.action IS NOT NULL"
 
@@ -112,40 +109,23 @@ _SOURCES: dict[EntityType, tuple[str, str, tuple[str, ...]]] = {
 }
 
 
-def load(ctx: EtlContext, run_id: str, token: str, entity_name: str) -> list[Message]:
-    return control.guarded(ctx, run_id, token, lambda: _load(ctx, run_id, token, EntityType(entity_name)))
+def body(job: Job, conn: Connection) -> StepDone:
+    data_path_settings(conn)
+    provider = job.provider
+    assert job.part is not None, "load runs once per entity type"
+    entity = EntityType(job.part)
+    params = {"r": provider.run_id, "p": provider.provider_id, "tenant": provider.tenant_id}
+    if entity is EntityType.USER:
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(:ns, hashtext(:tenant))"),
+            {"ns": runs.TENANT_USERS_LOCK, "tenant": provider.tenant_id},
+        )
+        replan_user_creates(conn, Scope(provider.run_id, provider.provider_id, provider.tenant_id), provider.options)
+    applied = apply(conn, entity, params)
+    return StepDone(records=applied.rows_written, detail=LoadDetail(entities={entity: applied}))
 
 
-def _load(ctx: EtlContext, run_id: str, token: str, entity: EntityType) -> list[Message]:
-    step = steps.load_step(entity)
-    with ctx.engine.begin() as conn:
-        if runs.current_phase(conn, run_id, token) != step:
-            return []
-        steps.mark_running(conn, run_id, step)
-        provider = load_for_run(ctx, conn, run_id)
-    index = LOAD_ORDER.index(entity)
-    following = steps.load_step(LOAD_ORDER[index + 1]) if index + 1 < len(LOAD_ORDER) else "deactivate"
-    with ctx.engine.connect() as conn, conn.begin():
-        data_path_settings(conn)
-        runs.fence_begin(conn, run_id, token)
-        params = {"r": provider.run_id, "p": provider.provider_id, "tenant": provider.tenant_id}
-        if entity is EntityType.USER:
-            conn.execute(
-                text("SELECT pg_advisory_xact_lock(:ns, hashtext(:tenant))"),
-                {"ns": runs.TENANT_USERS_LOCK, "tenant": provider.tenant_id},
-            )
-            replan_user_creates(
-                conn, Scope(provider.run_id, provider.provider_id, provider.tenant_id), provider.options
-            )
-        applied = apply(conn, entity, params)
-        steps.complete(conn, run_id, step, records=applied["rowsWritten"], detail={"entities": {entity.value: applied}})
-        runs.advance(conn, run_id, token, from_phase=step, to_phase=following, lease_ms=ctx.lease_ms)
-    if following == "deactivate":
-        return [messages.deactivate(uuid.UUID(run_id), token)]
-    return [messages.load(uuid.UUID(run_id), token, LOAD_ORDER[index + 1].value)]
-
-
-def apply(conn: Connection, entity: EntityType, params: dict[str, Any]) -> dict[str, int]:
+def apply(conn: Connection, entity: EntityType, params: dict[str, Any]) -> Applied:
     """Write the planned rows of one entity type; returns what was applied."""
     raw = STAGING_TABLES[entity].name
     counts = conn.execute(
@@ -164,9 +144,9 @@ def apply(conn: Connection, entity: EntityType, params: dict[str, Any]) -> dict[
         ),
         params,
     ).one()
-    applied = {key: int(value) for key, value in counts._mapping.items()}
-    if not any(applied.values()):
-        return {**applied, "rowsWritten": 0}
+    applied = Applied.model_validate(dict(counts._mapping))
+    if not any(counts):
+        return applied
     # Statistics as of now: links grew by the previous load step, and stage has just written the
     # actions this statement selects on. Planned against stale numbers ("no rows have an
     # action"), the merge becomes a nested loop over a district: minutes instead of seconds.
@@ -207,4 +187,5 @@ def apply(conn: Connection, entity: EntityType, params: dict[str, Any]) -> dict[
         ),
         params,
     ).rowcount
-    return {**applied, "rowsWritten": int(links) + int(entities)}
+    applied.rows_written = int(links) + int(entities)
+    return applied

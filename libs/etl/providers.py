@@ -1,4 +1,8 @@
-"""A provider as a run sees it: decrypted config, options, cursor; and its connector."""
+"""A provider as a run sees it: options, cursor, sealed config; and its connector.
+
+The config is decrypted only by the phases that talk to the source (`needs_config` in the
+phase table), never by the set-based phases that work on staging and the store.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,10 @@ from sqlalchemy import Connection, text
 
 from libs.connectors.base import Connector, ConnectorContext
 from libs.connectors.registry import build_connector
-from libs.db.crypto import DecryptionError
+from libs.db.crypto import ConfigCipher, DecryptionError
 from libs.enums import ProviderType, SyncMode
 from libs.etl.context import EtlContext
+from libs.etl.details import RunOptions
 from libs.etl.options import ProviderOptions
 
 
@@ -38,14 +43,20 @@ class RunProvider:
     provider_id: uuid.UUID
     tenant_id: str
     provider_type: ProviderType
-    config: dict[str, Any]
+    config_ciphertext: bytes
     options: ProviderOptions
     cursor: dict[str, Any]
     mode: SyncMode
-    run_options: dict[str, Any]
+    run_options: RunOptions
+
+    def decrypt(self, cipher: ConfigCipher) -> dict[str, Any]:
+        try:
+            return cipher.decrypt(self.config_ciphertext, provider_id=str(self.provider_id))
+        except DecryptionError as exc:
+            raise ConfigUnreadable(str(exc)) from None
 
 
-def load_for_run(ctx: EtlContext, conn: Connection, run_id: uuid.UUID | str) -> RunProvider:
+def load_run(conn: Connection, run_id: uuid.UUID | str) -> RunProvider:
     row = conn.execute(
         text(
             """
@@ -57,24 +68,20 @@ def load_for_run(ctx: EtlContext, conn: Connection, run_id: uuid.UUID | str) -> 
         ),
         {"r": run_id},
     ).one()
-    try:
-        config = ctx.cipher.decrypt(row.config_ciphertext, provider_id=str(row.id))
-    except DecryptionError as exc:
-        raise ConfigUnreadable(str(exc)) from None
     return RunProvider(
         run_id=row.run_id,
         provider_id=row.id,
         tenant_id=row.tenant_id,
         provider_type=ProviderType(row.provider_type),
-        config=config,
+        config_ciphertext=bytes(row.config_ciphertext),
         options=ProviderOptions.from_stored(row.options),
         cursor=dict(row.sync_cursor or {}),
         mode=SyncMode(row.mode),
-        run_options=dict(row.run_options or {}),
+        run_options=RunOptions.model_validate(row.run_options or {}),
     )
 
 
-def connector_for(ctx: EtlContext, provider: RunProvider) -> Connector:
+def connector_for(ctx: EtlContext, provider: RunProvider, config: dict[str, Any]) -> Connector:
     work_dir = ctx.settings.data_dir / "work" / str(provider.run_id)
     work_dir.mkdir(parents=True, exist_ok=True)
     context = ConnectorContext(
@@ -88,4 +95,4 @@ def connector_for(ctx: EtlContext, provider: RunProvider) -> Connector:
         allow_local_paths=ctx.settings.allow_local_csv_paths,
         work_dir=work_dir,
     )
-    return build_connector(provider.provider_type, provider.config, context)
+    return build_connector(provider.provider_type, config, context)

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from libs.enums import SyncMode, SyncStatus, SyncTrigger
+from libs.etl.phase import DONE, Phase
 
 # Registry of transaction-level advisory lock keys (pg_advisory_xact_lock(namespace, key)).
 LOCK_NAMESPACE = 0x5155  # "SIS" sync service
@@ -179,7 +180,7 @@ def admit_pending(conn: Connection, *, max_concurrent: int, lease_ms: int) -> li
         text(
             """
             UPDATE sis_sync_runs r
-               SET status = 'IN_PROGRESS', started_at = now(), phase = 'plan',
+               SET status = 'IN_PROGRESS', started_at = now(), phase = :first,
                    lease_token = gen_random_uuid(), heartbeat_at = now(),
                    lease_expires_at = now() + make_interval(secs => :lease / 1000.0),
                    dispatched_at = now()
@@ -191,7 +192,7 @@ def admit_pending(conn: Connection, *, max_concurrent: int, lease_ms: int) -> li
             RETURNING r.id, r.lease_token, r.requested_at
             """
         ),
-        {"free": free, "lease": lease_ms},
+        {"free": free, "lease": lease_ms, "first": Phase.PLAN.value},
     ).all()
     rows = sorted(rows, key=lambda row: (row.requested_at, str(row.id)))
     return [Admitted(run_id=row.id, lease_token=row.lease_token) for row in rows]
@@ -362,13 +363,13 @@ def finish(
         text(
             f"""
             UPDATE sis_sync_runs
-               SET status = :status, completed_at = now(), lease_token = NULL, phase = 'done',
+               SET status = :status, completed_at = now(), lease_token = NULL, phase = :done,
                    error_message = coalesce(:message, error_message)
              WHERE id = :r AND status = 'IN_PROGRESS' {clause}
             RETURNING provider_id
             """
         ),
-        {"r": run_id, "t": token, "status": status.value, "message": error_message},
+        {"r": run_id, "t": token, "status": status.value, "message": error_message, "done": DONE},
     ).first()
     if row is None:
         return False

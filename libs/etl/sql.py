@@ -1,8 +1,23 @@
-"""Session settings and small SQL helpers shared by the data-path phases."""
+"""The fenced transaction every phase writes in, and the data-path session settings."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from sqlalchemy import Connection, text
+
+from libs.etl import runs
+from libs.etl.context import EtlContext
+
+
+@contextmanager
+def fenced(ctx: EtlContext, run_id: str, token: str) -> Iterator[Connection]:
+    """A transaction that writes for a run only while the run is ours: it opens with the fence
+    (`runs.fence_begin`) and commits only if the statements inside did not raise."""
+    with ctx.engine.connect() as conn, conn.begin():
+        runs.fence_begin(conn, run_id, token)
+        yield conn
 
 
 def data_path_settings(conn: Connection) -> None:

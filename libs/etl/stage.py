@@ -24,13 +24,11 @@ from libs.connectors.base import FeedMode
 from libs.connectors.records import ENROLLMENT_ROLES, USER_ROLES
 from libs.db.models.staging import STAGING_TABLES
 from libs.enums import LOAD_ORDER, EntityType
-from libs.etl import control, feeds, runs, steps
-from libs.etl.context import EtlContext
+from libs.etl import feeds
+from libs.etl.details import Planned, StageDetail
 from libs.etl.options import ProviderOptions
-from libs.etl.providers import load_for_run
+from libs.etl.phase import Job, StepDone
 from libs.etl.sql import data_path_settings
-from libs.queue import messages
-from libs.queue.messages import Message
 
 log = logging.getLogger(__name__)
 
@@ -55,36 +53,20 @@ class Scope:
         return {"r": self.run_id, "p": self.provider_id, "tenant": self.tenant_id, "entity": entity.value, **more}
 
 
-def stage(ctx: EtlContext, run_id: str, token: str) -> list[Message]:
-    return control.guarded(ctx, run_id, token, lambda: _stage(ctx, run_id, token))
-
-
-def _stage(ctx: EtlContext, run_id: str, token: str) -> list[Message]:
-    with ctx.engine.begin() as conn:
-        if runs.current_phase(conn, run_id, token) != "stage":
-            return []
-        steps.mark_running(conn, run_id, "stage")
-        provider = load_for_run(ctx, conn, run_id)
-        run_feeds = feeds.collect(conn, run_id)
+def body(job: Job, conn: Connection) -> StepDone:
+    data_path_settings(conn)
+    provider = job.provider
+    run_feeds = feeds.collect(conn, provider.run_id)
     scope = Scope(provider.run_id, provider.provider_id, provider.tenant_id)
-    with ctx.engine.connect() as conn, conn.begin():
-        data_path_settings(conn)
-        runs.fence_begin(conn, run_id, token)
-        planned: dict[str, Any] = {}
-        # Fresh statistics before every set-based statement: staging and links grow by a district
-        # per run, and a plan made for an "empty" table (nested loops over seq scans) is quadratic.
-        # A small sample is plenty to tell a join planner "this is a district, not an empty table".
-        conn.execute(text("SET LOCAL default_statistics_target = 10"))
-        conn.execute(text("ANALYZE sis_entity_links"))
-        for entity in LOAD_ORDER:
-            conn.execute(text(f"ANALYZE {STAGING_TABLES[entity].name}"))
-        for entity in LOAD_ORDER:
-            planned[entity.value] = stage_entity(conn, scope, entity, run_feeds, provider.options)
-        steps.complete(conn, run_id, "stage", detail={"entities": planned})
-        runs.advance(
-            conn, run_id, token, from_phase="stage", to_phase=steps.load_step(LOAD_ORDER[0]), lease_ms=ctx.lease_ms
-        )
-    return [messages.load(uuid.UUID(run_id), token, LOAD_ORDER[0].value)]
+    # Fresh statistics before every set-based statement: staging and links grow by a district
+    # per run, and a plan made for an "empty" table (nested loops over seq scans) is quadratic.
+    # A small sample is plenty to tell a join planner "this is a district, not an empty table".
+    conn.execute(text("SET LOCAL default_statistics_target = 10"))
+    conn.execute(text("ANALYZE sis_entity_links"))
+    for entity in LOAD_ORDER:
+        conn.execute(text(f"ANALYZE {STAGING_TABLES[entity].name}"))
+    planned = {entity: stage_entity(conn, scope, entity, run_feeds, provider.options) for entity in LOAD_ORDER}
+    return StepDone(detail=StageDetail(entities=planned))
 
 
 def stage_entity(
@@ -93,7 +75,7 @@ def stage_entity(
     entity: EntityType,
     run_feeds: dict[EntityType, feeds.Feed],
     options: ProviderOptions,
-) -> dict[str, int]:
+) -> Planned:
     table = STAGING_TABLES[entity].name
     _reject_missing_ids(conn, scope, entity, table)
     _reject_duplicates(conn, scope, entity, table)
@@ -425,7 +407,7 @@ def _plan_creates(conn: Connection, scope: Scope, entity: EntityType, table: str
     )
 
 
-def _count(conn: Connection, scope: Scope, table: str) -> dict[str, int]:
+def _count(conn: Connection, scope: Scope, table: str) -> Planned:
     row = conn.execute(
         text(
             f"""
@@ -445,4 +427,4 @@ def _count(conn: Connection, scope: Scope, table: str) -> dict[str, int]:
         ),
         {"r": scope.run_id},
     ).one()
-    return {key: int(value) for key, value in row._mapping.items()}
+    return Planned.model_validate(dict(row._mapping))

@@ -1,8 +1,8 @@
 """Units of work of a run (`sis_sync_run_steps`): what is planned, running, done, and its counts.
 
-Step names: "plan", "extract:<connector step>", "stage", "load:<entity>", "deactivate",
-"finalize". Each step's `detail` holds its counters per entity type; the run's stats are the
-sum over finished steps, so a cancelled run reports exactly what it applied.
+A step is named after its phase (`Phase.step(part)`: "stage", "extract:<connector step>",
+"load:<entity>"). Each step's `detail` is one of the models of `details.py`; the run's stats
+are the sum over finished steps, so a cancelled run reports exactly what it applied.
 """
 
 from __future__ import annotations
@@ -10,26 +10,17 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, text
 
-from libs.enums import LOAD_ORDER, EntityType
+from libs.etl.details import Detail
 
-EXTRACT_PREFIX = "extract:"
-
-
-def load_step(entity: EntityType) -> str:
-    return f"load:{entity.value}"
+D = TypeVar("D", bound=Detail)
 
 
-def pipeline_steps() -> list[str]:
-    """The steps after extraction, in order."""
-    return ["stage", *(load_step(e) for e in LOAD_ORDER), "deactivate", "finalize"]
-
-
-def create(conn: Connection, run_id: uuid.UUID | str, steps: Iterable[tuple[str, dict[str, Any]]]) -> None:
-    rows = [{"r": run_id, "s": name, "d": json.dumps(detail)} for name, detail in steps]
+def create(conn: Connection, run_id: uuid.UUID | str, steps: Iterable[tuple[str, Detail | None]]) -> None:
+    rows = [{"r": run_id, "s": name, "d": _json(detail)} for name, detail in steps]
     if rows:
         conn.execute(
             text(
@@ -55,7 +46,7 @@ def mark_running(conn: Connection, run_id: uuid.UUID | str, step: str) -> None:
 
 
 def complete(
-    conn: Connection, run_id: uuid.UUID | str, step: str, *, records: int = 0, detail: dict[str, Any] | None = None
+    conn: Connection, run_id: uuid.UUID | str, step: str, *, records: int = 0, detail: Detail | None = None
 ) -> bool:
     """Mark a step done inside the step's own transaction. False if it was already done (a duplicate)."""
     row = conn.execute(
@@ -72,7 +63,7 @@ def complete(
             RETURNING step
             """
         ),
-        {"r": run_id, "s": step, "n": records, "d": json.dumps(detail or {})},
+        {"r": run_id, "s": step, "n": records, "d": _json(detail)},
     ).first()
     return row is not None
 
@@ -98,25 +89,26 @@ def status(conn: Connection, run_id: uuid.UUID | str, step: str) -> str | None:
     return None if value is None else str(value)
 
 
-def extract_steps(conn: Connection, run_id: uuid.UUID | str) -> list[dict[str, Any]]:
+def detail(conn: Connection, run_id: uuid.UUID | str, step: str, model: type[D]) -> D:
+    """A step's detail as its model (defaults when the step has none yet)."""
+    value = conn.execute(
+        text("SELECT detail FROM sis_sync_run_steps WHERE run_id = :r AND step = :s"), {"r": run_id, "s": step}
+    ).scalar()
+    return model.model_validate(value or {})
+
+
+def parts(conn: Connection, run_id: uuid.UUID | str, phase: str, *, pending: bool = False) -> list[dict[str, Any]]:
+    """The steps of a phase in parts (`<phase>:<part>`), by name; only the unfinished ones if asked."""
     rows = conn.execute(
         text(
             "SELECT step, status, records, detail FROM sis_sync_run_steps "
-            "WHERE run_id = :r AND step LIKE 'extract:%' ORDER BY step"
+            "WHERE run_id = :r AND starts_with(step, :prefix)"
+            + (" AND status <> 'done'" if pending else "")
+            + " ORDER BY step"
         ),
-        {"r": run_id},
+        {"r": run_id, "prefix": phase + ":"},
     ).all()
     return [dict(row._mapping) for row in rows]
-
-
-def remaining_extracts(conn: Connection, run_id: uuid.UUID | str) -> int:
-    value = conn.execute(
-        text(
-            "SELECT count(*) FROM sis_sync_run_steps WHERE run_id = :r AND step LIKE 'extract:%' AND status <> 'done'"
-        ),
-        {"r": run_id},
-    ).scalar_one()
-    return int(value)
 
 
 def all_details(conn: Connection, run_id: uuid.UUID | str) -> list[dict[str, Any]]:
@@ -128,3 +120,7 @@ def all_details(conn: Connection, run_id: uuid.UUID | str) -> list[dict[str, Any
         {"r": run_id},
     ).all()
     return [dict(row._mapping) for row in rows]
+
+
+def _json(detail: Detail | None) -> str:
+    return json.dumps(detail.to_json() if detail is not None else {}, separators=(",", ":"))

@@ -18,9 +18,10 @@ from sqlalchemy import Engine, text
 
 from libs.enums import FINAL_STATUSES, SyncMode, SyncTrigger
 from libs.etl import runs
-from libs.queue import messages
-from libs.queue.broker import build_broker
+from libs.etl.phase import Next, start_sync
 from libs.settings import Settings
+from services.queue.broker import build_broker
+from services.queue.send import send
 
 
 def process_env(settings: Settings, **overrides: Any) -> dict[str, str]:
@@ -143,8 +144,8 @@ class Syncs:
         self.engine = engine
         self.broker = build_broker(settings)
 
-    def send(self, *out: messages.Message) -> None:
-        messages.send(out, broker=self.broker)
+    def send(self, *out: Next) -> None:
+        send(out, broker=self.broker)
 
     def start(
         self, provider_id: uuid.UUID, *, mode: SyncMode = SyncMode.FULL, options: dict[str, Any] | None = None
@@ -154,7 +155,7 @@ class Syncs:
                 conn, provider_id, trigger=SyncTrigger.MANUAL, requested_by="harness", mode=mode, options=options
             )
         if requested.created:
-            self.send(messages.start_sync(requested.run_id))
+            self.send(start_sync(requested.run_id))
         return requested.run_id
 
     def wait(self, run_id: uuid.UUID, *, timeout: float = 180) -> dict[str, Any]:

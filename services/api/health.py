@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-import redis
 from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from libs.db.engine import get_engine
+from libs.redis_client import probe
 from libs.settings import Settings
 
 
@@ -30,11 +30,8 @@ def _check_redis(settings: Settings) -> str | None:
     if settings.redis_url is None:
         return "REDIS_URL is not set"
     try:
-        client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
-        try:
+        with probe(settings) as client:
             client.ping()
-        finally:
-            client.close()
     except Exception as exc:
         return type(exc).__name__
     return None

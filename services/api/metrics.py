@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import asyncio
 
-import redis
 from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 
 from libs.db.engine import get_engine
 from libs.enums import SyncStatus
-from libs.queue.messages import QUEUES
+from libs.etl.phase import Queue
+from libs.redis_client import probe
 from libs.settings import Settings
 
 
@@ -76,12 +76,9 @@ def _lines(settings: Settings) -> list[str]:
         [('{enabled="true"}', float(providers[0])), ('{enabled="false"}', float(providers[1] - providers[0]))],
     )
     if settings.redis_url:
-        client = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
-        try:
-            prefix = f"{settings.redis_namespace}:dramatiq"
-            depths = [(f'{{queue="{q}"}}', float(client.llen(f"{prefix}:{q}"))) for q in QUEUES]
-        finally:
-            client.close()
+        prefix = f"{settings.redis_namespace}:dramatiq"
+        with probe(settings) as client:
+            depths = [(f'{{queue="{q.value}"}}', float(client.llen(f"{prefix}:{q.value}"))) for q in Queue]
         metric("sis_sync_queue_depth", "gauge", "Messages waiting in each worker queue.", depths)
     return out
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from libs.etl import steps
+from libs.etl.phase import Phase
 from services.api.schemas import Progress, RunStep, RunSummary
 
 RUN_COLUMNS = (
@@ -65,6 +66,6 @@ def progress_of(steps: list[RunStep]) -> Progress:
         steps_total=len(steps),
         steps_done=sum(1 for s in steps if s.status in ("done", "skipped")),
         steps_failed=sum(1 for s in steps if s.status == "failed"),
-        records=sum(s.records for s in steps if s.step.startswith("extract:")),
+        records=sum(s.records for s in steps if Phase.EXTRACT.owns(s.step)),
         steps=steps,
     )

@@ -7,16 +7,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import dramatiq
-import redis
 from sqlalchemy import Engine
 
 from libs.db.crypto import ConfigCipher
 from libs.db.dev_secrets import config_cipher, jwt_secret
 from libs.db.engine import get_engine
-from libs.queue.broker import build_broker
-from libs.queue.messages import Message, send
+from libs.etl.phase import Next
+from libs.redis_client import redis_client
 from libs.settings import Settings
 from services.api.ratelimit import RateLimiter
+from services.queue.broker import build_broker
+from services.queue.send import send
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ class Services:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
-        client = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
+        client = redis_client(settings)
         return cls(
             settings=settings,
             engine=get_engine(settings),
@@ -44,7 +45,7 @@ class Services:
             limiter=RateLimiter(client, namespace=f"{settings.redis_namespace}:ratelimit"),
         )
 
-    def send(self, messages: list[Message]) -> None:
+    def send(self, messages: list[Next]) -> None:
         """Enqueue after commit. A failed send does not fail the request: the run is committed
         PENDING, and the scheduler's admission (every tick) does what `start_sync` would."""
         try:

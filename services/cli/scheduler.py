@@ -6,8 +6,8 @@ import argparse
 from typing import Any
 
 from libs.logs import configure_logging
-from libs.queue.broker import install_broker
 from libs.settings import load_settings
+from services.queue.broker import install_broker
 from services.scheduler.loop import run_forever
 
 

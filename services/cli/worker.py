@@ -7,8 +7,10 @@ import os
 import sys
 from typing import Any
 
-from libs.queue.messages import QUEUES
+from libs.etl.phase import Queue
 from libs.settings import load_settings
+
+QUEUES = [queue.value for queue in Queue]
 
 
 def register(subparsers: Any) -> None:

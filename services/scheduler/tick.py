@@ -15,12 +15,10 @@ from datetime import datetime
 import dramatiq
 
 from libs.db.engine import get_engine
-from libs.etl import runs
-from libs.etl.resume import resume_messages
+from libs.etl import pipeline, runs
 from libs.etl.schedule import utcnow
-from libs.queue import messages
-from libs.queue.messages import Message
 from libs.settings import Settings
+from services.queue.send import send
 from services.scheduler.fire import Fired, fire_due, log_fired
 
 log = logging.getLogger(__name__)
@@ -42,21 +40,14 @@ def tick(settings: Settings, *, now: datetime | None = None, broker: dramatiq.Br
     log_fired(report.fired)
     # A created scheduled run needs no start_sync: admission just below is what that message
     # would do, so no send can be lost between this commit and the run's admission.
-    out: list[Message] = []
     with engine.begin() as conn:
         reaped = runs.reap_expired(conn)
-        admitted = runs.admit_pending(
-            conn, max_concurrent=settings.max_concurrent_syncs, lease_ms=settings.sync_lock_timeout
-        )
-        out.extend(messages.plan(a.run_id, a.lease_token) for a in admitted)
-        for run_id, token, phase in runs.stale_in_progress(conn, quiet_seconds=settings.resend_after_seconds):
-            log.warning("run %s quiet in phase %s; re-sending its message", run_id, phase)
-            out.extend(resume_messages(conn, run_id, token, phase))
-            runs.touch_dispatched(conn, run_id)
-            report.resent += 1
+        admitted = pipeline.admit(conn, settings)
+        resent = pipeline.stale_runs(conn, settings)
     report.reaped = len(reaped)
     report.admitted = len(admitted)
+    report.resent = len({m.args[0] for m in resent})
     for run_id in reaped:
         log.warning("run %s abandoned: lease expired", run_id)
-    messages.send(out, broker)
+    send(admitted + resent, broker)
     return report

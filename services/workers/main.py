@@ -7,8 +7,8 @@ Order matters: an actor binds to the broker current when it is declared (see dra
 from __future__ import annotations
 
 from libs.logs import configure_logging
-from libs.queue.broker import install_broker
 from libs.settings import get_settings
+from services.queue.broker import install_broker
 
 settings = get_settings()
 configure_logging(settings)

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from libs.db.dev_secrets import config_cipher
 from libs.enums import SyncStatus
 from libs.etl.context import EtlContext
-from libs.queue import messages
+from libs.etl.phase import start_sync
 from libs.settings import Settings
 from tests.api.conftest import TENANT_A, RecordingClient
 from tests.etl.conftest import Driver
@@ -37,7 +37,7 @@ def test_a_synced_packages_row_errors_download_with_file_line_column_code_and_me
     run_id = real_client.post(f"/api/v1/providers/{provider_id}/sync", headers=admin_a).json()["runId"]
     # the run is carried through its phases in this process, as one worker thread would
     ctx = EtlContext(settings=api_settings, engine=db, cipher=config_cipher(api_settings), redis=None)
-    Driver(ctx).drain([messages.start_sync(uuid.UUID(run_id))])
+    Driver(ctx).drain([start_sync(uuid.UUID(run_id))])
 
     detail = real_client.get(f"/api/v1/runs/{run_id}", headers=admin_a).json()
     assert detail["status"] == SyncStatus.PARTIAL

@@ -13,7 +13,7 @@ from libs.db.crypto import ConfigCipher, DecryptionError, generate_key
 from libs.db.keys import rotate_config_keys
 from libs.enums import ProviderType
 from libs.etl.context import EtlContext
-from libs.etl.providers import load_for_run
+from libs.etl.providers import load_run
 from libs.settings import Settings, decode_key
 from tests.support.providers import create_provider, request
 
@@ -118,8 +118,8 @@ def test_a_config_copied_onto_another_providers_row_does_not_open_for_a_run(db: 
     try:
         with db.connect() as conn:
             # both open on their own rows, so the failure below is the copy's doing
-            assert load_for_run(ctx, conn, run_a).config == config_a
-            assert load_for_run(ctx, conn, run_b).config == config_b
+            assert load_run(conn, run_a).decrypt(ctx.cipher) == config_a
+            assert load_run(conn, run_b).decrypt(ctx.cipher) == config_b
         with db.begin() as conn:
             conn.execute(
                 text(
@@ -129,10 +129,10 @@ def test_a_config_copied_onto_another_providers_row_does_not_open_for_a_run(db: 
                 {"a": a, "b": b},
             )
         with db.connect() as conn, pytest.raises(DecryptionError, match="does not belong to this provider"):
-            # the load every phase of a run starts with: B's run must never get A's credentials
-            load_for_run(ctx, conn, run_b)
+            # what every phase that talks to the source opens first: B's run must never get A's credentials
+            load_run(conn, run_b).decrypt(ctx.cipher)
         with db.connect() as conn:
-            assert load_for_run(ctx, conn, run_a).config == config_a
+            assert load_run(conn, run_a).decrypt(ctx.cipher) == config_a
     finally:
         if ctx.redis is not None:
             ctx.redis.close()

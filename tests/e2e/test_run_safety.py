@@ -12,9 +12,9 @@ from sqlalchemy import Engine, text
 
 from libs.enums import EntityType, ProviderType, SyncStatus
 from libs.etl import runs
+from libs.etl.phase import cancel_sync, start_sync
 from libs.generator import District, DistrictSpec, write_oneroster_csv
 from libs.harness.processes import ServiceProcess, Syncs, start_worker, wait_until
-from libs.queue import messages
 from libs.settings import Settings
 from tests.support.providers import create_provider, request, store_counts
 
@@ -208,7 +208,7 @@ def test_cancel_of_a_running_sync_applies_nothing_after_the_cancel(
         cancel = runs.request_cancel(conn, run_id, requested_by="admin")
     assert cancel is not None
     assert cancel.notify_workers
-    syncs.send(messages.cancel_sync(run_id))
+    syncs.send(cancel_sync(run_id))
     run = syncs.wait(run_id, timeout=60)
     blocked_enrollments.rollback()
 
@@ -230,7 +230,7 @@ def test_cancel_of_a_pending_run_ends_it_before_it_starts(
         cancel = runs.request_cancel(conn, run_id, requested_by="admin")
     assert cancel is not None
     assert cancel.status is SyncStatus.CANCELLED
-    syncs.send(messages.start_sync(run_id))
+    syncs.send(start_sync(run_id))
     run = syncs.wait(run_id, timeout=30)
     assert run["status"] == SyncStatus.CANCELLED
     assert run["started_at"] is None

@@ -13,24 +13,12 @@ from sqlalchemy import Engine
 from libs.connectors import registry
 from libs.connectors.records import Record
 from libs.enums import ProviderType
-from libs.etl import control, deactivate, extract, finalize, load, plan, stage
+from libs.etl import pipeline
 from libs.etl.context import EtlContext
-from libs.queue import messages
-from libs.queue.messages import Message
+from libs.etl.phase import CANCEL_SYNC, START_SYNC, Next, Phase, start_sync
 from libs.settings import Settings
 from tests.etl.memory import Dataset, MemoryConnector
 from tests.support.providers import create_provider, request
-
-ROUTES: dict[str, Callable[..., list[Message]]] = {
-    messages.START_SYNC: control.start,
-    messages.CANCEL_SYNC: control.cancel,
-    messages.PLAN: plan.plan,
-    messages.EXTRACT: extract.extract,
-    messages.STAGE: stage.stage,
-    messages.LOAD: load.load,
-    messages.DEACTIVATE: deactivate.deactivate,
-    messages.FINALIZE: finalize.finalize,
-}
 
 
 class Driver:
@@ -38,13 +26,18 @@ class Driver:
 
     def __init__(self, ctx: EtlContext) -> None:
         self.ctx = ctx
-        self.delivered: list[Message] = []
+        self.delivered: list[Next] = []
 
-    def deliver(self, message: Message) -> list[Message]:
+    def deliver(self, message: Next) -> list[Next]:
         self.delivered.append(message)
-        return ROUTES[message.actor](self.ctx, *message.args)
+        if message.actor == START_SYNC:
+            return pipeline.start(self.ctx, *message.args)
+        if message.actor == CANCEL_SYNC:
+            return pipeline.cancel(self.ctx, *message.args)
+        phase = next(p for p in Phase if p.actor == message.actor)
+        return pipeline.run_phase(self.ctx, phase, *message.args)
 
-    def drain(self, pending: list[Message], *, stop_before: str | None = None) -> list[Message]:
+    def drain(self, pending: list[Next], *, stop_before: str | None = None) -> list[Next]:
         queue = deque(pending)
         while queue:
             message = queue.popleft()
@@ -55,7 +48,7 @@ class Driver:
 
     def sync(self, provider_id: uuid.UUID, **kwargs: Any) -> uuid.UUID:
         requested = request(self.ctx.engine, provider_id, **kwargs)
-        self.drain([messages.start_sync(requested.run_id)])
+        self.drain([start_sync(requested.run_id)])
         return requested.run_id
 
 

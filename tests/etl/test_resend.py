@@ -17,8 +17,7 @@ from sqlalchemy import Engine, text
 
 from libs.enums import SyncStatus
 from libs.etl.context import EtlContext
-from libs.queue import messages
-from libs.queue.messages import QUEUES, Message
+from libs.etl.phase import Next, Phase, Queue, start_sync
 from libs.settings import Settings
 from services.scheduler.tick import tick
 from tests.etl.conftest import Driver
@@ -32,18 +31,18 @@ MakeProvider = Callable[..., tuple[uuid.UUID, Dataset]]
 @pytest.fixture
 def broker() -> StubBroker:
     stub = StubBroker()
-    for queue in QUEUES:
-        stub.declare_queue(queue)
+    for queue in Queue:
+        stub.declare_queue(queue.value)
     return stub
 
 
-def _sent(broker: StubBroker) -> list[Message]:
+def _sent(broker: StubBroker) -> list[Next]:
     out = []
-    for queue in QUEUES:
-        pending = broker.queues[queue].queue  # type: ignore[attr-defined]
+    for queue in Queue:
+        pending = broker.queues[queue.value].queue  # type: ignore[attr-defined]
         while pending:
             body = json.loads(pending.popleft())
-            out.append(Message(actor=body["actor_name"], queue=body["queue_name"], args=tuple(body["args"])))
+            out.append(Next(actor=body["actor_name"], queue=Queue(body["queue_name"]), args=tuple(body["args"])))
     return out
 
 
@@ -59,9 +58,7 @@ def _go_quiet(db: Engine, run_id: uuid.UUID) -> None:
         )
 
 
-@pytest.mark.parametrize(
-    "lost", [messages.PLAN, messages.EXTRACT, messages.STAGE, messages.LOAD, messages.DEACTIVATE, messages.FINALIZE]
-)
+@pytest.mark.parametrize("lost", [phase.actor for phase in Phase])
 @pytest.mark.parametrize("really_lost", [True, False], ids=["lost", "late-duplicate"])
 def test_a_quiet_run_gets_its_phase_message_again_and_finishes_once(
     ctx: EtlContext,
@@ -76,7 +73,7 @@ def test_a_quiet_run_gets_its_phase_message_again_and_finishes_once(
     district = SmallDistrict()
     provider_id, _ = make_provider(district.records())
     run_id = request(db, provider_id).run_id
-    held = driver.drain([messages.start_sync(run_id)], stop_before=lost)
+    held = driver.drain([start_sync(run_id)], stop_before=lost)
     dropped, others = held[0], held[1:]
     assert dropped.actor == lost
     # parallel extract steps other than the dropped one still arrive; the fan-in waits for it
@@ -116,7 +113,7 @@ def test_a_run_whose_lease_expired_is_reaped_not_resent(
     settings: Settings = ctx.settings.model_copy(update={"resend_after_seconds": 60})
     provider_id, _ = make_provider(SmallDistrict().records())
     run_id = request(db, provider_id).run_id
-    driver.drain([messages.start_sync(run_id)], stop_before=messages.STAGE)
+    driver.drain([start_sync(run_id)], stop_before=Phase.STAGE.actor)
     _go_quiet(db, run_id)
     with db.begin() as conn:
         conn.execute(

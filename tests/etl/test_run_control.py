@@ -11,7 +11,7 @@ from sqlalchemy import Engine, text
 from libs.enums import EntityType, SyncStatus
 from libs.etl import runs
 from libs.etl.context import EtlContext
-from libs.queue import messages
+from libs.etl.phase import START_SYNC, Phase, cancel_sync, start_sync
 from tests.etl.conftest import Driver
 from tests.etl.district import SmallDistrict
 from tests.etl.memory import Dataset
@@ -36,7 +36,7 @@ def test_admission_never_exceeds_the_cap_and_admits_in_request_order(
     providers = [make_provider(SmallDistrict(students=2).records())[0] for _ in range(5)]
     requested = [request(db, p).run_id for p in providers]
 
-    pending = driver.deliver(messages.start_sync(requested[4]))
+    pending = driver.deliver(start_sync(requested[4]))
 
     assert [m.args[0] for m in pending] == [str(requested[0]), str(requested[1])]
     statuses = [run_row(db, r)["status"] for r in requested]
@@ -74,7 +74,7 @@ def test_cancel_of_a_pending_run_ends_it_at_once(driver: Driver, make_provider: 
         result = runs.request_cancel(conn, run_id, requested_by="admin")
     assert result is not None
     assert not result.notify_workers
-    assert driver.drain([messages.start_sync(run_id)]) == []
+    assert driver.drain([start_sync(run_id)]) == []
     assert run_row(db, run_id)["status"] == SyncStatus.CANCELLED
     assert store_counts(db, "district-1")["users"] == (0, 0)
 
@@ -86,15 +86,15 @@ def test_cancel_of_a_running_sync_applies_nothing_after_the_cancel(
     provider_id, _ = make_provider(district.records())
     run_id = request(db, provider_id).run_id
     # run until the load of users is next: schools, terms and classes are applied
-    rest = driver.drain([messages.start_sync(run_id)], stop_before=messages.LOAD)
+    rest = driver.drain([start_sync(run_id)], stop_before=Phase.LOAD.actor)
     while rest[0].args[2] != EntityType.USER.value:
-        rest = driver.drain(driver.deliver(rest[0]), stop_before=messages.LOAD) + rest[1:]
+        rest = driver.drain(driver.deliver(rest[0]), stop_before=Phase.LOAD.actor) + rest[1:]
     with db.begin() as conn:
         cancel = runs.request_cancel(conn, run_id, requested_by="admin")
     assert cancel is not None
     assert cancel.notify_workers
 
-    driver.drain([messages.cancel_sync(run_id), *rest])
+    driver.drain([cancel_sync(run_id), *rest])
 
     run = run_row(db, run_id)
     assert run["status"] == SyncStatus.CANCELLED
@@ -123,7 +123,7 @@ def test_cancel_noticed_by_a_running_phase_rolls_it_back(
     original = extract_module.HEARTBEAT_EVERY_SECONDS
     extract_module.HEARTBEAT_EVERY_SECONDS = 0.0
     try:
-        driver.drain([messages.start_sync(run_id)])
+        driver.drain([start_sync(run_id)])
     finally:
         extract_module.HEARTBEAT_EVERY_SECONDS = original
     assert run_row(db, run_id)["status"] == SyncStatus.CANCELLED
@@ -139,12 +139,12 @@ def test_every_phase_delivered_twice_changes_nothing_more(
     district = SmallDistrict()
     provider_id, _ = make_provider(district.records())
     run_id = request(db, provider_id).run_id
-    queue = [messages.start_sync(run_id)]
+    queue = [start_sync(run_id)]
     while queue:
         message, queue = queue[0], queue[1:]
         following = driver.deliver(message)
         # the same message again, after it completed: a no-op that sends nothing
-        assert driver.deliver(message) == [] or message.actor == messages.START_SYNC
+        assert driver.deliver(message) == [] or message.actor == START_SYNC
         queue.extend(following)
     run = run_row(db, run_id)
     assert run["status"] == SyncStatus.SUCCESS
@@ -157,7 +157,7 @@ def test_a_stale_worker_cannot_commit_after_its_lease_was_reaped(
 ) -> None:
     provider_id, _ = make_provider(SmallDistrict().records())
     run_id = request(db, provider_id).run_id
-    rest = driver.drain([messages.start_sync(run_id)], stop_before=messages.STAGE)
+    rest = driver.drain([start_sync(run_id)], stop_before=Phase.STAGE.actor)
     with db.begin() as conn:
         conn.execute(
             text("UPDATE sis_sync_runs SET lease_expires_at = now() - interval '1 second' WHERE id = :r"), {"r": run_id}

@@ -20,13 +20,14 @@ from dramatiq.broker import Consumer, MessageProxy
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import dq_name
 
+from libs.etl.phase import Next, Queue
 from libs.harness.processes import wait_until
-from libs.queue import messages
-from libs.queue.broker import build_broker
-from libs.queue.consumer import FairConsumer
 from libs.settings import Settings, load_settings
+from services.queue.broker import build_broker
+from services.queue.consumer import FairConsumer
+from services.queue.send import CPU_BOUND, send
 
-QUEUE = messages.QUEUE_EXTRACT
+QUEUE = Queue.EXTRACT.value
 PROBE = "test.fair_probe"
 REPO = Path(__file__).resolve().parents[2]
 
@@ -55,7 +56,7 @@ def broker(queue_settings: Settings) -> Iterator[RedisBroker]:
 
 
 def _send(broker: RedisBroker, *names: str, cpu_bound: bool) -> None:
-    messages.send([messages.Message(PROBE, QUEUE, (name,), cpu_bound=cpu_bound) for name in names], broker=broker)
+    send([Next(PROBE, Queue.EXTRACT, (name,), cpu_bound=cpu_bound) for name in names], broker=broker)
 
 
 def _waiting(broker: RedisBroker, queue: str = QUEUE) -> int:
@@ -140,7 +141,7 @@ def test_delayed_cpu_bound_messages_do_not_hold_the_delay_queue(broker: RedisBro
     # A retry waits out its backoff in the delay queue and runs later from the main queue. Holding
     # the delay queue on it would keep every other delayed message of this process waiting too.
     for name in ("retry-1", "retry-2"):
-        options = {messages.CPU_BOUND: True}
+        options = {CPU_BOUND: True}
         broker.enqueue(dramatiq.Message(QUEUE, PROBE, (name,), {}, options), delay=60_000)
     consumer = broker.consume(dq_name(QUEUE), prefetch=4, timeout=100)
 

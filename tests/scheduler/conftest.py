@@ -12,14 +12,14 @@ import pytest
 from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import Engine, text
 
-from libs.queue.messages import QUEUES
+from libs.etl.phase import Queue
 
 
 @pytest.fixture
 def stub_broker() -> StubBroker:
     broker = StubBroker()
-    for queue in QUEUES:
-        broker.declare_queue(queue)
+    for queue in Queue:
+        broker.declare_queue(queue.value)
     return broker
 
 

@@ -7,7 +7,8 @@ from sqlalchemy import text
 from libs.enums import SyncTrigger
 from libs.etl import runs, schedule
 from libs.etl.options import ProviderOptions
-from libs.queue import messages
+from libs.etl.phase import cancel_sync as cancel_message
+from libs.etl.phase import start_sync as start_message
 from services.api import audit
 from services.api.endpoint import Call, operation
 from services.api.problems import ApiError
@@ -79,7 +80,7 @@ def trigger_sync(call: Call) -> SyncAccepted:
             runId=str(request.run_id),
             runStatus=request.status.value,
         )
-    call.services.send([messages.start_sync(request.run_id)])
+    call.services.send([start_message(request.run_id)])
     return SyncAccepted(run_id=request.run_id, status=request.status, mode=mode)
 
 
@@ -114,7 +115,7 @@ def cancel_sync(call: Call) -> CancelAccepted:
             details={"providerId": str(row.id), "statusBefore": "IN_PROGRESS" if result.notify_workers else "PENDING"},
         )
     if result.notify_workers:
-        call.services.send([messages.cancel_sync(result.run_id)])
+        call.services.send([cancel_message(result.run_id)])
     return CancelAccepted(run_id=result.run_id, status=result.status)
 
 

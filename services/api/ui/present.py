@@ -10,6 +10,7 @@ from cron_descriptor import CasingTypeEnum, ExpressionDescriptor, FormatExceptio
 
 from libs.enums import LOAD_ORDER
 from libs.etl import schedule
+from libs.etl.phase import Phase as RunPhase
 from services.api.schemas import Progress, RunSummary
 
 ENTITIES = [e.plural for e in LOAD_ORDER]
@@ -83,32 +84,28 @@ class Phase:
     parts: tuple[int, int] = (0, 0)  # steps done, steps in all
 
 
-_PHASES = [("plan", "Plan"), ("extract", "Extract"), ("stage", "Stage"), ("load", "Load")]
-_PHASES += [("deactivate", "Deactivate"), ("finalize", "Finalize")]
-
-
 def phases(progress: Progress | None, current: str | None) -> list[Phase]:
     """The run's phases in order, each with its state and the counts its finished steps reported."""
     steps = progress.steps if progress else []
     out = []
-    for key, label in _PHASES:
-        mine = [s for s in steps if s.step == key or s.step.startswith(f"{key}:")]
+    for key in RunPhase:
+        mine = [s for s in steps if key.owns(s.step)]
         phase = Phase(
-            name=label, state="waiting", parts=(sum(s.status in ("done", "skipped") for s in mine), len(mine))
+            name=key.label, state="waiting", parts=(sum(s.status in ("done", "skipped") for s in mine), len(mine))
         )
         if any(s.status == "failed" for s in mine):
             phase.state = "failed"
         elif mine and all(s.status in ("done", "skipped") for s in mine):
             phase.state = "done"
-        elif any(s.status in ("running", "done") for s in mine) or (current or "").split(":")[0] == key:
+        elif any(s.status in ("running", "done") for s in mine) or key.owns(current or ""):
             phase.state = "running"
         for s in mine:
             phase.records += s.records
-            if key == "extract":
+            if key is RunPhase.EXTRACT:
                 for entity, n in (s.detail.get("counts") or {}).items():
                     plural = _plural(entity)
                     phase.entities[plural] = phase.entities.get(plural, 0) + int(n)
-            elif key == "load" and s.status == "done":
+            elif key is RunPhase.LOAD and s.status == "done":
                 entity = _plural(s.step.split(":", 1)[1])
                 phase.entities[entity] = s.records
         out.append(phase)

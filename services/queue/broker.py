@@ -6,9 +6,9 @@ import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import CurrentMessage
 
-from libs.queue.consumer import FairConsumer
-from libs.queue.messages import QUEUES
+from libs.etl.phase import Queue
 from libs.settings import Settings
+from services.queue.consumer import FairConsumer
 
 
 class SyncBroker(RedisBroker):
@@ -38,8 +38,8 @@ def build_broker(settings: Settings) -> RedisBroker:
         dead_message_ttl=7 * 86_400_000,
     )
     broker.add_middleware(CurrentMessage())
-    for queue in QUEUES:
-        broker.declare_queue(queue)
+    for queue in Queue:
+        broker.declare_queue(queue.value)
     return broker
 
 

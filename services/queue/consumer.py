@@ -5,7 +5,7 @@ the first idle process takes every message a run fans out at once. That is right
 wait on the network (threads overlap the waits) and wrong for steps that parse a file: two
 parsers in one process share one interpreter lock while the next process idles. This consumer
 fetches one message per round trip and fetches nothing more while it holds a message marked
-CPU-bound (see `libs.queue.messages.CPU_BOUND`), so each such message goes to a process with
+CPU-bound (see `services.queue.send.CPU_BOUND`), so each such message goes to a process with
 no other parser, and network-bound messages still fill every thread.
 """
 
@@ -19,7 +19,7 @@ from dramatiq.brokers.redis import _RedisConsumer
 from dramatiq.common import compute_backoff
 from dramatiq.errors import ConnectionClosed
 
-from libs.queue.messages import CPU_BOUND
+from services.queue.send import CPU_BOUND
 
 
 class FairConsumer(_RedisConsumer):

@@ -1,0 +1,258 @@
+"""The phases of a run in one table, and the one function that runs any of them.
+
+A row says where a phase's messages go, how long one may run, whether it opens the provider's
+config (only the phases that talk to the source do), how it divides into parts, and its body.
+`run_phase` does what every phase needs around its body: it checks that the run is ours and in
+this phase, marks the step running, opens a fenced transaction, records the step done, moves
+the run on (or ends it) and returns the `Next` messages for the caller to send after commit. A
+cancel ends the run CANCELLED, a config no key opens ends it FAILURE, a lost lease or a
+duplicate delivery stops quietly.
+
+Parts: LOAD runs once per entity type, in order (the run's phase says which: `load:user`);
+EXTRACT runs the parts PLAN fanned out in parallel, and the last to finish moves the run on.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+
+from libs.connectors.errors import ConnectorError
+from libs.enums import LOAD_ORDER, SyncStatus
+from libs.etl import deactivate, extract, finalize, load, plan, runs, stage, steps
+from libs.etl.context import EtlContext
+from libs.etl.details import ExtractDetail
+from libs.etl.phase import DONE, Job, Next, Phase, Queue, RunFailed, StepDone
+from libs.etl.providers import ConfigUnreadable, load_run
+from libs.etl.sql import fenced
+from libs.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_MINUTE = 60_000
+
+Body = Callable[[Job, Connection], StepDone]
+
+
+@dataclass(frozen=True)
+class PhaseSpec:
+    phase: Phase
+    queue: Queue
+    time_limit_ms: int
+    body: Body
+    # the body talks to the source: the provider's config is decrypted (and a config no key opens
+    # ends the run) before it starts
+    needs_config: bool = False
+    # work done before the phase's transaction opens (a network call that must not pin a snapshot);
+    # its result is `job.prepared`
+    before: Callable[[Job], Any] | None = None
+    # work done after the phase's transaction committed
+    after: Callable[[Job], None] | None = None
+    # fixed parts run one after another (LOAD: one per entity type)
+    parts: Sequence[str] = ()
+    # parts planned by the previous phase, run in parallel (EXTRACT)
+    parallel: bool = False
+
+
+PHASES: tuple[PhaseSpec, ...] = (
+    PhaseSpec(Phase.PLAN, Queue.EXTRACT, 30 * _MINUTE, plan.body, needs_config=True, before=plan.ask_connector),
+    PhaseSpec(
+        Phase.EXTRACT,
+        Queue.EXTRACT,
+        360 * _MINUTE,
+        extract.body,
+        needs_config=True,
+        before=extract.open_extraction,
+        parallel=True,
+    ),
+    PhaseSpec(Phase.STAGE, Queue.LOAD, 120 * _MINUTE, stage.body),
+    PhaseSpec(Phase.LOAD, Queue.LOAD, 120 * _MINUTE, load.body, parts=tuple(e.value for e in LOAD_ORDER)),
+    PhaseSpec(Phase.DEACTIVATE, Queue.LOAD, 120 * _MINUTE, deactivate.body),
+    PhaseSpec(
+        Phase.FINALIZE, Queue.CONTROL, 10 * _MINUTE, finalize.body, needs_config=True, after=finalize.purge_staging
+    ),
+)
+SPECS = {spec.phase: spec for spec in PHASES}
+
+
+def run_phase(ctx: EtlContext, phase: Phase, run_id: str, token: str, part: str | None = None) -> list[Next]:
+    """Deliver one phase message; returns what to send once this has returned (all committed)."""
+    spec = SPECS[phase]
+    try:
+        return _run(ctx, spec, run_id, token, part)
+    except ConfigUnreadable as exc:
+        return fail(ctx, run_id, exc.message, token=token)
+    except (ConnectorError, RunFailed) as exc:
+        return fail(ctx, run_id, exc.message, token=token)
+    except runs.RunCancelled:
+        return cancel(ctx, run_id)
+    except runs.PhaseMoved:
+        log.info("run %s: duplicate %s delivery ignored", run_id, phase.step(part))
+        return []
+    except runs.LeaseLost:
+        log.warning("run %s: lease lost, this worker stops", run_id)
+        return []
+
+
+def _run(ctx: EtlContext, spec: PhaseSpec, run_id: str, token: str, part: str | None) -> list[Next]:
+    step = spec.phase.step(part)
+    position = spec.phase.value if spec.parallel else step
+    with ctx.engine.begin() as conn:
+        if runs.current_phase(conn, run_id, token) != position or steps.status(conn, run_id, step) == "done":
+            return []
+        steps.mark_running(conn, run_id, step)
+        job = Job(ctx, load_run(conn, run_id), token, part)
+    try:
+        if spec.needs_config:
+            job.open_config()
+        if spec.before is not None:
+            job.prepared = spec.before(job)
+        with fenced(ctx, run_id, token) as conn:
+            done = spec.body(job, conn)
+            if not steps.complete(conn, run_id, step, records=done.records, detail=done.detail):
+                raise runs.PhaseMoved(run_id)
+            out = _move_on(ctx, conn, spec, job, position, done)
+    finally:
+        job.close()
+    if spec.after is not None:
+        spec.after(job)
+    return out
+
+
+def _move_on(ctx: EtlContext, conn: Connection, spec: PhaseSpec, job: Job, position: str, done: StepDone) -> list[Next]:
+    run_id, token = str(job.run_id), job.token
+    if spec.parallel:
+        # the run row's lock orders the parts that finish together: the last one sees the others done
+        runs.fence_commit(conn, run_id, token, lease_ms=ctx.lease_ms)
+        if steps.parts(conn, run_id, spec.phase.value, pending=True):
+            return []
+    following = _following(spec, job.part)
+    if following is None:
+        assert done.status is not None, "the last phase says how the run ends"
+        if not runs.finish(conn, run_id, status=done.status, error_message=done.message, token=token):
+            raise runs.LeaseLost(run_id)
+        log.info("run %s finished %s", run_id, done.status.value)
+        return admit(conn, ctx.settings)
+    if done.fan_out:
+        steps.create(
+            conn,
+            run_id,
+            [(following.phase.step(name), detail) for name, detail in done.fan_out]
+            + [(later, None) for later in _later_steps(following)],
+        )
+    to = following.phase.value if following.spec.parallel else following.phase.step(following.part)
+    runs.advance(conn, run_id, token, from_phase=position, to_phase=to, lease_ms=ctx.lease_ms)
+    return messages_at(conn, job.run_id, token, to)
+
+
+@dataclass(frozen=True)
+class _At:
+    phase: Phase
+    part: str | None = None
+
+    @property
+    def spec(self) -> PhaseSpec:
+        return SPECS[self.phase]
+
+
+def _following(spec: PhaseSpec, part: str | None) -> _At | None:
+    if spec.parts and part is not None:
+        index = spec.parts.index(part)
+        if index + 1 < len(spec.parts):
+            return _At(spec.phase, spec.parts[index + 1])
+    index = PHASES.index(spec)
+    if index + 1 == len(PHASES):
+        return None
+    nxt = PHASES[index + 1]
+    return _At(nxt.phase, nxt.parts[0] if nxt.parts else None)
+
+
+def _later_steps(start: _At) -> list[str]:
+    """The steps of the phases after a parallel one, created pending so a run shows all it will do."""
+    later = PHASES[PHASES.index(start.spec) + 1 :]
+    return [s.phase.step(p) for s in later for p in (s.parts or (None,))]
+
+
+def messages_at(conn: Connection, run_id: uuid.UUID | str, token: uuid.UUID | str, position: str | None) -> list[Next]:
+    """The messages a run at this position needs: after a move, and to re-send a lost one."""
+    if not position or position == DONE:
+        return []
+    phase, part = Phase.of(position)
+    spec = SPECS[phase]
+    args = (str(run_id), str(token))
+    if not spec.parallel:
+        return [Next(phase.actor, spec.queue, args + ((part,) if part else ()))]
+    pending = steps.parts(conn, run_id, phase.value, pending=True)
+    return [
+        Next(
+            phase.actor,
+            spec.queue,
+            (*args, Phase.of(row["step"])[1] or ""),
+            cpu_bound=bool((ExtractDetail.model_validate(row["detail"] or {}).step or {}).get("cpu_bound")),
+        )
+        for row in pending
+    ]
+
+
+def admit(conn: Connection, settings: Settings) -> list[Next]:
+    """Admit waiting runs (oldest first) into free slots; each admitted run gets planned."""
+    admitted = runs.admit_pending(
+        conn, max_concurrent=settings.max_concurrent_syncs, lease_ms=settings.sync_lock_timeout
+    )
+    return [Next(Phase.PLAN.actor, SPECS[Phase.PLAN].queue, (str(a.run_id), str(a.lease_token))) for a in admitted]
+
+
+def start(ctx: EtlContext, run_id: str) -> list[Next]:
+    """A requested run: admit from the head of the waiting queue.
+
+    The run named in the message is not admitted ahead of older waiting runs: waiting lives in
+    Postgres, in request order, and whichever start, finish or scheduler tick comes next admits
+    from the head of that queue.
+    """
+    with ctx.engine.begin() as conn:
+        sent = admit(conn, ctx.settings)
+    if not any(m.args[0] == str(uuid.UUID(run_id)) for m in sent):
+        log.info("run %s waits for a free slot (MAX_CONCURRENT_SYNCS=%s)", run_id, ctx.settings.max_concurrent_syncs)
+    return sent
+
+
+def cancel(ctx: EtlContext, run_id: str) -> list[Next]:
+    """End a run whose cancel was requested; its in-flight transactions roll back at their fence."""
+    with ctx.engine.begin() as conn:
+        state = runs.lease_state(conn, run_id)
+        if state is None or state["cancel_requested_at"] is None:
+            return []
+        return _end(ctx, conn, run_id, SyncStatus.CANCELLED, "Cancelled by request", None)
+
+
+def fail(ctx: EtlContext, run_id: str, message: str, *, token: str | None = None) -> list[Next]:
+    """End a run FAILURE with a message for the admin; free its slot for the next one."""
+    with ctx.engine.begin() as conn:
+        return _end(ctx, conn, run_id, SyncStatus.FAILURE, message, token)
+
+
+def _end(
+    ctx: EtlContext, conn: Connection, run_id: str, status: SyncStatus, message: str, token: str | None
+) -> list[Next]:
+    if not runs.finish(conn, run_id, status=status, error_message=message, token=token):
+        return []
+    log.log(
+        logging.INFO if status is SyncStatus.CANCELLED else logging.WARNING, "run %s %s: %s", run_id, status, message
+    )
+    return admit(conn, ctx.settings)
+
+
+def stale_runs(conn: Connection, settings: Settings) -> list[Next]:
+    """Re-send the message of each run that went quiet with a live lease (a send lost after its
+    commit); every phase is idempotent and fenced, so one that was not lost is a harmless duplicate."""
+    out: list[Next] = []
+    for run_id, token, position in runs.stale_in_progress(conn, quiet_seconds=settings.resend_after_seconds):
+        log.warning("run %s quiet in phase %s; re-sending its message", run_id, position)
+        out.extend(messages_at(conn, run_id, token, position))
+        runs.touch_dispatched(conn, run_id)
+    return out

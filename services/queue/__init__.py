@@ -1,0 +1,1 @@
+"""Dramatiq on Redis: the broker every process shares, its fair consumer, and sending."""
