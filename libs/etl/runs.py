@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from libs.enums import SyncMode, SyncStatus, SyncTrigger
+from libs.etl.details import RunOptions
 from libs.etl.phase import DONE, Phase
 
 # Registry of transaction-level advisory lock keys (pg_advisory_xact_lock(namespace, key)).
@@ -78,7 +79,7 @@ def request_run(
     requested_by: str | None = None,
     mode: SyncMode = SyncMode.FULL,
     schedule_slot: str | None = None,
-    options: dict[str, Any] | None = None,
+    options: RunOptions | None = None,
 ) -> RunRequest:
     """Insert a PENDING run, or return the provider's existing PENDING/IN_PROGRESS run.
 
@@ -111,7 +112,7 @@ def request_run(
             "mode": mode.value,
             "by": requested_by,
             "slot": schedule_slot,
-            "options": _json(options or {}),
+            "options": _json((options or RunOptions()).to_json()),
         },
     ).first()
     if row is not None:

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, text
 
 from libs.enums import FINAL_STATUSES, SyncMode, SyncTrigger
 from libs.etl import runs
+from libs.etl.details import RunOptions
 from libs.etl.phase import Next, start_sync
 from libs.settings import Settings
 from services.queue.broker import build_broker
@@ -152,7 +153,12 @@ class Syncs:
     ) -> uuid.UUID:
         with self.engine.begin() as conn:
             requested = runs.request_run(
-                conn, provider_id, trigger=SyncTrigger.MANUAL, requested_by="harness", mode=mode, options=options
+                conn,
+                provider_id,
+                trigger=SyncTrigger.MANUAL,
+                requested_by="harness",
+                mode=mode,
+                options=RunOptions.model_validate(options or {}),
             )
         if requested.created:
             self.send(start_sync(requested.run_id))

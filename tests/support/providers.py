@@ -9,6 +9,7 @@ from sqlalchemy import Engine, text
 
 from libs.enums import SyncMode, SyncTrigger
 from libs.etl import runs
+from libs.etl.details import RunOptions
 from libs.harness.providers import create_provider, update_config
 
 __all__ = ["create_provider", "request", "run_row", "store_counts", "store_versions", "update_config"]
@@ -23,7 +24,12 @@ def request(
 ) -> runs.RunRequest:
     with engine.begin() as conn:
         return runs.request_run(
-            conn, provider_id, trigger=SyncTrigger.MANUAL, requested_by="test", mode=mode, options=options
+            conn,
+            provider_id,
+            trigger=SyncTrigger.MANUAL,
+            requested_by="test",
+            mode=mode,
+            options=RunOptions.model_validate(options or {}),
         )
 
 

@@ -6,6 +6,7 @@ from sqlalchemy import text
 
 from libs.enums import SyncTrigger
 from libs.etl import runs, schedule
+from libs.etl.details import RunOptions
 from libs.etl.options import ProviderOptions
 from libs.etl.phase import cancel_sync as cancel_message
 from libs.etl.phase import start_sync as start_message
@@ -53,7 +54,7 @@ def trigger_sync(call: Call) -> SyncAccepted:
         mode = body.mode or schedule.choose_mode(
             ProviderOptions.from_stored(row.options), row.last_full_sync_at, schedule.utcnow()
         )
-        options = {"allowMassDeactivation": True} if body.allow_mass_deactivation else {}
+        options = RunOptions(allow_mass_deactivation=bool(body.allow_mass_deactivation))
         request = runs.request_run(
             conn,
             provider_id,
@@ -70,7 +71,7 @@ def trigger_sync(call: Call) -> SyncAccepted:
                 target_type="run",
                 target_id=request.run_id,
                 tenant_id=row.tenant_id,
-                details={"providerId": str(provider_id), "mode": mode.value, **options},
+                details={"providerId": str(provider_id), "mode": mode.value, **options.to_json()},
             )
     if not request.created:
         raise ApiError(
