@@ -6,13 +6,13 @@ import argparse
 import signal
 from typing import Any
 
+from devkit.demo.seed import TENANT, SeedError, seed
+from devkit.demo.seeders import start_sources
+from devkit.demo.stack import DemoStack
 from libs.auth import Role
 from libs.logs import configure_logging
 from libs.settings import AppEnv, load_settings
 from services.cli.token import login_url, mint
-from services.demo.seed import TENANT, SeedError, seed
-from services.demo.seeders import start_sources
-from services.demo.stack import DemoStack
 
 
 def register(subparsers: Any) -> None:

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from libs.generator import TIERS, District, DistrictSpec, SpecError, write_oneroster_csv
-from libs.generator.churn import churn_between
+from devkit.generator import TIERS, District, DistrictSpec, SpecError, write_oneroster_csv
+from devkit.generator.churn import churn_between
 
 
 def _percent(text: str) -> float:

@@ -1,6 +1,6 @@
 """`sis-sync simulate <provider>`: serve a generated district the way a real SIS would.
 
-Each simulator lives in `libs/simulators/<name>/` and exposes `register(parser)` in its `cli`
+Each simulator lives in `devkit/simulators/<name>/` and exposes `register(parser)` in its `cli`
 module; a simulator that is not installed is simply not listed.
 """
 
@@ -11,9 +11,9 @@ import importlib.util
 from typing import Any
 
 SIMULATORS = {
-    "clever": "libs.simulators.clever.cli",
-    "oneroster": "libs.simulators.oneroster.cli",
-    "sftp": "libs.simulators.sftp.cli",
+    "clever": "devkit.simulators.clever.cli",
+    "oneroster": "devkit.simulators.oneroster.cli",
+    "sftp": "devkit.simulators.sftp.cli",
 }
 
 

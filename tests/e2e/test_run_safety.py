@@ -10,9 +10,9 @@ import psycopg
 import pytest
 from sqlalchemy import Engine, text
 
+from devkit.generator import District, DistrictSpec, write_oneroster_csv
 from libs.enums import EntityType, ProviderType, SyncStatus
 from libs.etl import runs
-from libs.generator import District, DistrictSpec, write_oneroster_csv
 from libs.harness.processes import ServiceProcess, Syncs, start_worker, wait_until
 from libs.queue import messages
 from libs.settings import Settings

@@ -15,8 +15,8 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
+from devkit.generator import District, DistrictSpec, write_oneroster_csv
 from libs.auth import mint_token
-from libs.generator import District, DistrictSpec, write_oneroster_csv
 from libs.harness.api import ThreadedApi
 from libs.harness.processes import ServiceProcess, start_worker
 from libs.settings import Settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from libs.simulators.oneroster import cli
+from devkit.simulators.oneroster import cli
 from services.cli import build_parser
 
 
