@@ -26,11 +26,11 @@ from bench.floor import measure_floor
 from bench.memory import PeakRss
 from bench.scenarios import SCENARIOS, BenchContext, Served
 from devkit.generator import District, DistrictSpec, write_oneroster_csv
+from devkit.processes import Syncs, start_worker
+from devkit.providers import create_provider, update_config
 from libs.db import migrate
 from libs.db.crypto import generate_key
 from libs.db.engine import make_engine
-from libs.harness.processes import Syncs, start_worker
-from libs.harness.providers import create_provider, update_config
 from libs.settings import Settings, load_settings
 
 OUT = Path(__file__).resolve().parent / "out"

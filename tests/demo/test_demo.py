@@ -19,8 +19,8 @@ from sqlalchemy import Engine
 from devkit.demo.seed import TENANT
 from devkit.demo.seeders import available
 from devkit.demo.stack import DemoStack
-from libs.harness.processes import wait_until
 from libs.settings import Settings
+from tests.support.workers import wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -20,11 +20,11 @@ from dramatiq.broker import Consumer, MessageProxy
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import dq_name
 
-from libs.harness.processes import wait_until
 from libs.queue import messages
 from libs.queue.broker import build_broker
 from libs.queue.consumer import FairConsumer
 from libs.settings import Settings, load_settings
+from tests.support.workers import wait_until
 
 QUEUE = messages.QUEUE_EXTRACT
 PROBE = "test.fair_probe"

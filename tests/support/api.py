@@ -1,4 +1,4 @@
-"""The API app on uvicorn in a background thread, on a free port of 127.0.0.1 (tests, demo checks)."""
+"""The API app on uvicorn in a background thread, on a free port of 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -8,14 +8,13 @@ import threading
 
 import uvicorn
 
-from libs.harness.processes import wait_until
+from devkit.processes import wait_until
 from libs.settings import Settings
+from services.api.app import create_app
 
 
 class ThreadedApi:
     def __init__(self, settings: Settings) -> None:
-        from services.api.app import create_app
-
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.bind(("127.0.0.1", 0))
         self.port: int = self._socket.getsockname()[1]

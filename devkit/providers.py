@@ -1,4 +1,5 @@
-"""Providers created directly in the database, sealed the way the API seals them."""
+"""Providers created directly in the database, sealed the way the API seals them (the tests and
+`make bench`)."""
 
 from __future__ import annotations
 

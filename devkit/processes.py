@@ -1,4 +1,5 @@
-"""Real `sis-sync worker` (and scheduler) processes, and runs requested and awaited like the API does."""
+"""Real `sis-sync worker` (and scheduler) processes, and runs requested and awaited like the API does
+(the tests and `make bench`)."""
 
 from __future__ import annotations
 
@@ -151,7 +152,7 @@ class Syncs:
     ) -> uuid.UUID:
         with self.engine.begin() as conn:
             requested = runs.request_run(
-                conn, provider_id, trigger=SyncTrigger.MANUAL, requested_by="harness", mode=mode, options=options
+                conn, provider_id, trigger=SyncTrigger.MANUAL, requested_by="devkit", mode=mode, options=options
             )
         if requested.created:
             self.send(messages.start_sync(requested.run_id))
