@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import signal
-from typing import Any
 
 from devkit.demo.seed import TENANT, SeedError, seed
 from devkit.demo.seeders import start_sources
@@ -15,8 +14,7 @@ from libs.settings import AppEnv, load_settings
 from services.cli.token import login_url, mint
 
 
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("demo", help="run everything locally (embedded Postgres and Redis if unset)")
+def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, help="HTTP port (default: PORT)")
     parser.set_defaults(handler=run)
 

@@ -1,14 +1,14 @@
 """`sis-sync simulate <provider>`: serve a generated district the way a real SIS would.
 
 Each simulator lives in `devkit/simulators/<name>/` and exposes `register(parser)` in its `cli`
-module; a simulator that is not installed is simply not listed.
+module; a simulator that is not in this checkout is simply not listed.
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import importlib.util
-from typing import Any
 
 SIMULATORS = {
     "clever": "devkit.simulators.clever.cli",
@@ -24,8 +24,7 @@ def _available(module: str) -> bool:
         return False
 
 
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("simulate", help="serve a generated district like a real SIS (tests, demo, bench)")
+def register(parser: argparse.ArgumentParser) -> None:
     simulators = parser.add_subparsers(dest="simulator", required=True, metavar="SIMULATOR")
     for name, module in SIMULATORS.items():
         if _available(module):

@@ -6,7 +6,6 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from devkit.generator import TIERS, District, DistrictSpec, SpecError, write_oneroster_csv
 from devkit.generator.churn import churn_between
@@ -22,12 +21,8 @@ def _percent(text: str) -> float:
     return value
 
 
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "generate",
-        help="write a synthetic district (OneRoster 1.1 CSV), optionally churned or rolled over",
-        description="Deterministic: the same arguments always write the same bytes.",
-    )
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = "Deterministic: the same arguments always write the same bytes."
     parser.add_argument("--size", choices=sorted(TIERS), default="S", type=str.upper, help="benchmark tier (default S)")
     parser.add_argument("--seed", type=int, default=1, help="district seed (default 1)")
     parser.add_argument("--out", type=Path, required=True, help="output directory")
