@@ -12,9 +12,9 @@ from typing import Any
 
 import psycopg
 
+from devkit.generator import District
 from libs.enums import LOAD_ORDER
 from libs.etl.staging import _LAYOUTS
-from libs.generator import District
 
 
 def measure_floor(database_url: str, district: District) -> dict[str, float]:

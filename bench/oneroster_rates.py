@@ -19,14 +19,14 @@ from contextlib import contextmanager
 
 import httpx
 
+from devkit.generator import District, DistrictSpec
+from devkit.simulators.oneroster.app import SimulatorOptions
+from devkit.simulators.oneroster.roster import PATH
 from libs.connectors.base import ConnectorContext
 from libs.connectors.http.oauth import OAuth1Signer
 from libs.connectors.records import RecordError
 from libs.connectors.registry import build_connector
 from libs.enums import ProviderType
-from libs.generator import District, DistrictSpec
-from libs.simulators.oneroster.app import SimulatorOptions
-from libs.simulators.oneroster.roster import PATH
 
 PORT = 18_400
 CREDENTIALS = {"clientId": SimulatorOptions.client_id, "clientSecret": SimulatorOptions.client_secret}

@@ -25,12 +25,12 @@ from sqlalchemy import Engine
 from bench.floor import measure_floor
 from bench.memory import PeakRss
 from bench.scenarios import SCENARIOS, BenchContext, Served
+from devkit.generator import District, DistrictSpec, write_oneroster_csv
+from devkit.processes import Syncs, start_worker
+from devkit.providers import create_provider, update_config
 from libs.db import migrate
 from libs.db.crypto import generate_key
 from libs.db.engine import make_engine
-from libs.generator import District, DistrictSpec, write_oneroster_csv
-from libs.harness.processes import Syncs, start_worker
-from libs.harness.providers import create_provider, update_config
 from libs.settings import Settings, load_settings
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -44,13 +44,13 @@ def servers() -> Iterator[tuple[str, str]]:
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sis-bench-")))
         if not pg:
-            from libs.embedded.postgres import EmbeddedPostgres
+            from devkit.embedded.postgres import EmbeddedPostgres
 
             server = EmbeddedPostgres(tmp / "pg")
             stack.callback(server.stop)
             pg = server.url("postgres")
         if not rd:
-            from libs.embedded.redis import EmbeddedRedis
+            from devkit.embedded.redis import EmbeddedRedis
 
             redis_server = EmbeddedRedis(tmp / "redis")
             stack.callback(redis_server.stop)

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devkit.generator import District
+from devkit.simulators.sftp import SftpSimulator
 from libs.enums import ProviderType
-from libs.generator import District
-from libs.simulators.sftp import SftpSimulator
 
 
 @dataclass
@@ -60,8 +60,8 @@ def csv_sftp(ctx: BenchContext) -> Served:
 
 def clever(ctx: BenchContext) -> Served:
     """The Clever simulator over HTTP on loopback; churn moves it on and records Clever events."""
-    from libs.simulators.clever.app import Simulator, create_app
-    from libs.simulators.serving import ThreadedServer
+    from devkit.simulators.clever.app import Simulator, create_app
+    from devkit.simulators.serving import ThreadedServer
 
     simulator = Simulator(ctx.district)
     server = ThreadedServer(create_app(simulator)).start()
@@ -82,9 +82,9 @@ def clever(ctx: BenchContext) -> Served:
 
 def oneroster_api(ctx: BenchContext) -> Served:
     """The OneRoster REST simulator (generic flavour, OAuth 1.0a) on a socket of this process."""
-    from libs.simulators.oneroster.app import Simulator, SimulatorOptions
-    from libs.simulators.oneroster.roster import PATH, Roster
-    from libs.simulators.serving import ThreadedServer
+    from devkit.simulators.oneroster.app import Simulator, SimulatorOptions
+    from devkit.simulators.oneroster.roster import PATH, Roster
+    from devkit.simulators.serving import ThreadedServer
 
     options = SimulatorOptions()
     simulator = Simulator(Roster.from_district(ctx.district), options)

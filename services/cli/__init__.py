@@ -1,7 +1,8 @@
 """`sis-sync`: one command line for every process and operator task.
 
 Each subcommand lives in its own module with `register(subparsers)`; adding a command is one
-module and one line in COMMANDS.
+module and one line in COMMANDS. The dev kit's commands (`demo`, `generate`, `simulate`) are
+registered by `dev.py`, which imports devkit only when one of them runs.
 """
 
 from __future__ import annotations
@@ -18,11 +19,9 @@ COMMANDS = [
     "services.cli.api",
     "services.cli.worker",
     "services.cli.scheduler",
-    "services.cli.demo",
     "services.cli.token",
     "services.cli.keys",
-    "services.cli.simulate",
-    "services.cli.generate",
+    "services.cli.dev",
 ]
 
 

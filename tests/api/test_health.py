@@ -36,7 +36,7 @@ def test_metrics_expose_run_counts_and_queue_depths_without_naming_any_district(
     from sqlalchemy import text
 
     from libs.enums import ProviderType
-    from libs.harness.providers import create_provider
+    from tests.support.providers import create_provider
 
     engine = db
     provider_id = create_provider(

@@ -14,8 +14,8 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from libs.harness.processes import wait_until
 from libs.settings import Settings
+from tests.support.workers import wait_until
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from libs.simulators.clever.app import Simulator, create_app
-from libs.simulators.serving import ThreadedServer, serving
+from devkit.simulators.clever.app import Simulator, create_app
+from devkit.simulators.serving import ThreadedServer, serving
 from tests.clever.replay import replay_app
 
 
@@ -37,8 +37,8 @@ SMALL = {"students": 1500, "teachers": 100, "schools": 5, "seed": 3, "co_taught_
 
 @pytest.fixture
 def small_district() -> Any:
-    from libs.generator.district import District
-    from libs.generator.spec import DistrictSpec
+    from devkit.generator.district import District
+    from devkit.generator.spec import DistrictSpec
 
     return District(DistrictSpec(**SMALL))
 

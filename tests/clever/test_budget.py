@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from libs.generator import ids as gen_ids
-from libs.simulators.clever.app import Simulator, create_app
-from libs.simulators.serving import ThreadedServer, serving
+from devkit.generator import ids as gen_ids
+from devkit.simulators.clever.app import Simulator, create_app
+from devkit.simulators.serving import ThreadedServer, serving
 from tests.clever.budget_worker import extract_step
 
 WINDOW_SECONDS = 6

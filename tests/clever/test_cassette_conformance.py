@@ -11,6 +11,7 @@ import httpx
 import pytest
 import yaml
 
+from devkit.simulators.serving import ThreadedServer
 from libs.connectors.base import ConnectorContext, ExtractStep, FeedMode
 from libs.connectors.clever import events as clever_events
 from libs.connectors.clever.api import CleverApi
@@ -20,7 +21,6 @@ from libs.connectors.clever.extraction import CleverExtraction
 from libs.connectors.errors import AuthError
 from libs.connectors.records import Class, Enrollment, Record, RecordError, School, Term, User
 from libs.enums import LOAD_ORDER, EntityType
-from libs.simulators.serving import ThreadedServer
 from tests.clever.replay import recorded_objects
 
 DEMO_DISTRICT = "58da8a43cc70ab00017a1a87"

@@ -14,7 +14,7 @@ import httpx
 from libs.connectors.base import ConnectorContext
 from libs.connectors.registry import build_connector
 from libs.enums import ProviderType
-from libs.harness.processes import wait_until
+from tests.support.workers import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 

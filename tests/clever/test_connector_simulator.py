@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
+from devkit.generator import ids as gen_ids
+from devkit.simulators.clever.app import Simulator, create_app
+from devkit.simulators.serving import ThreadedServer, serving
 from libs.connectors.base import ConnectorContext, EntityOutcome, FeedMode
 from libs.connectors.clever.config import CleverConfig
 from libs.connectors.clever.connector import CleverConnector
 from libs.connectors.errors import AuthError
 from libs.connectors.records import Enrollment, Record, RecordError
 from libs.enums import EntityType, SyncMode
-from libs.generator import ids as gen_ids
-from libs.simulators.clever.app import Simulator, create_app
-from libs.simulators.serving import ThreadedServer, serving
 
 
 @dataclass

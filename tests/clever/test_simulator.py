@@ -7,8 +7,8 @@ import time
 
 import httpx
 
-from libs.simulators.clever.app import Simulator
-from libs.simulators.serving import ThreadedServer
+from devkit.simulators.clever.app import Simulator
+from devkit.simulators.serving import ThreadedServer
 
 
 def links(body: dict[str, object]) -> dict[str, str]:

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from libs.simulators.clever.app import Simulator
-from libs.simulators.serving import ThreadedServer
+from devkit.simulators.clever.app import Simulator
+from devkit.simulators.serving import ThreadedServer
 from tests.clever.swagger import HTTPNotFound, ValidationError, clever_client
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from libs.auth import decode_token
@@ -43,3 +46,26 @@ def test_bad_settings_exit_2_with_the_variable_named(
     monkeypatch.setenv("MAX_CONCURRENT_SYNCS", "many")
     assert main(["migrate"]) == 2
     assert "MAX_CONCURRENT_SYNCS" in capsys.readouterr().err
+
+
+def test_only_the_dev_kit_commands_import_the_dev_kit() -> None:
+    # the production processes never load devkit, even where it is installed
+    script = (
+        "import sys; from services.cli import build_parser, main; parser = build_parser(); "
+        "[parser.parse_args(a.split()) for a in ('api', 'worker', 'scheduler', 'migrate', 'token', 'rotate-keys')]; "
+        "main(['keygen']); import services.api.app; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('devkit', 'tests')))"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("command", ["demo", "generate", "simulate"])
+def test_the_dev_kit_commands_take_their_options_from_the_dev_kit(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main([command, "--help"])
+    assert stopped.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: sis-sync {command} [-h]")

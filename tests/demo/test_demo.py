@@ -16,11 +16,11 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from libs.harness.processes import wait_until
+from devkit.demo.seed import TENANT
+from devkit.demo.seeders import available
+from devkit.demo.stack import DemoStack
 from libs.settings import Settings
-from services.demo.seed import TENANT
-from services.demo.seeders import available
-from services.demo.stack import DemoStack
+from tests.support.workers import wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from devkit.generator import District, DistrictSpec
+from devkit.simulators.clever.app import Simulator, create_app
+from devkit.simulators.serving import ThreadedServer, serving
 from libs.enums import LOAD_ORDER, EntityType, ProviderType, SyncMode, SyncStatus
-from libs.generator import District, DistrictSpec
 from libs.settings import Settings
-from libs.simulators.clever.app import Simulator, create_app
-from libs.simulators.serving import ThreadedServer, serving
 from tests.support.providers import create_provider, store_counts, store_versions
 from tests.support.workers import Syncs
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from devkit.generator import District, DistrictSpec, write_oneroster_csv
 from libs.enums import EntityType, ProviderType, SyncStatus
-from libs.generator import District, DistrictSpec, write_oneroster_csv
 from libs.settings import Settings
 from tests.support.providers import create_provider, store_counts, update_config
 from tests.support.workers import Syncs

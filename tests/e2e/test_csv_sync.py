@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
+from devkit.generator import District, DistrictSpec, write_oneroster_csv
 from libs.enums import LOAD_ORDER, EntityType, ProviderType, SyncStatus
-from libs.generator import District, DistrictSpec, write_oneroster_csv
 from libs.settings import Settings
 from tests.support.providers import create_provider, store_counts, store_versions, update_config
 from tests.support.workers import Syncs

@@ -10,13 +10,13 @@ import psycopg
 import pytest
 from sqlalchemy import Engine, text
 
+from devkit.generator import District, DistrictSpec, write_oneroster_csv
 from libs.enums import EntityType, ProviderType, SyncStatus
 from libs.etl import runs
 from libs.etl.phase import cancel_sync, start_sync
-from libs.generator import District, DistrictSpec, write_oneroster_csv
-from libs.harness.processes import ServiceProcess, Syncs, start_worker, wait_until
 from libs.settings import Settings
 from tests.support.providers import create_provider, request, store_counts
+from tests.support.workers import ServiceProcess, Syncs, start_worker, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -177,7 +177,7 @@ def test_a_worker_killed_for_good_ends_the_run_failure_when_its_lease_expires(
         worker.kill()
         blocked_enrollments.rollback()
         # no worker comes back: the scheduler's reaper ends the run once the lease runs out
-        from libs.harness.processes import process_env
+        from tests.support.workers import process_env
 
         scheduler = ServiceProcess(
             args=["scheduler"], env=process_env(settings), log_path=log_dir / "scheduler.log"

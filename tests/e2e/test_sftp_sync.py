@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from devkit.generator import District, DistrictSpec, write_oneroster_csv
+from devkit.simulators.sftp import SftpSimulator
 from libs.enums import LOAD_ORDER, EntityType, ProviderType, SyncStatus
-from libs.generator import District, DistrictSpec, write_oneroster_csv
 from libs.settings import Settings
-from libs.simulators.sftp import SftpSimulator
 from tests.support.providers import create_provider, store_counts, store_versions
 from tests.support.workers import Syncs
 

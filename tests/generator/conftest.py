@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from libs.generator import District, DistrictSpec
+from devkit.generator import District, DistrictSpec
 from tests.generator.diffing import Snapshot, snapshot
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from devkit.generator import District
 from libs.connectors.records import User
 from libs.enums import LOAD_ORDER, EntityType
-from libs.generator import District
 
 Snapshot = dict[EntityType, dict[str, Any]]
 

@@ -7,8 +7,8 @@ from collections import Counter, defaultdict
 
 import pytest
 
+from devkit.generator import Churn, District, DistrictSpec, SpecError
 from libs.enums import LOAD_ORDER, EntityType
-from libs.generator import Churn, District, DistrictSpec, SpecError
 from tests.generator.diffing import Snapshot, diff, snapshot
 
 

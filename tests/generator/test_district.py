@@ -7,8 +7,8 @@ from collections import Counter
 
 import pytest
 
+from devkit.generator import TIERS, District, DistrictSpec, SpecError
 from libs.enums import EntityType
-from libs.generator import TIERS, District, DistrictSpec, SpecError
 
 
 def test_small_tier_counts_are_exact_and_match_the_tier(small: District) -> None:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from devkit.generator import Churn, District, DistrictSpec
 from libs.enums import EntityType
-from libs.generator import Churn, District, DistrictSpec
 from services.cli import main
 
 TINY = ["--students", "300", "--teachers", "20", "--schools", "5"]
@@ -67,7 +67,7 @@ def test_generate_refuses_bad_input_clearly(tmp_path: Path, capsys: pytest.Captu
 def test_output_does_not_depend_on_the_process(tmp_path: Path) -> None:
     # string hashing is randomised per process; nothing the generator writes may depend on it
     script = (
-        "import sys; from libs.generator import District, DistrictSpec, write_oneroster_csv; "
+        "import sys; from devkit.generator import District, DistrictSpec, write_oneroster_csv; "
         "base = District(DistrictSpec(students=300, teachers=20, schools=5, seed=4)); "
         "state = base.with_rollover(seed=1).with_churn(5, seed=2); "
         "write_oneroster_csv(state, sys.argv[1], zip=True); write_oneroster_csv(state, sys.argv[2], delta_from=base); "

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from libs.generator import District, DistrictSpec, IdError, clever_id, external_id_from_clever, write_oneroster_csv
+from devkit.generator import District, DistrictSpec, IdError, clever_id, external_id_from_clever, write_oneroster_csv
 
 
 def peak_bytes(work: Callable[[], object]) -> int:

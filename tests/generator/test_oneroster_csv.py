@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from devkit.generator import District, DistrictSpec, write_oneroster_csv
 from libs.enums import EntityType
-from libs.generator import District, DistrictSpec, write_oneroster_csv
 from tests.generator.diffing import Snapshot
 
 # the OneRoster 1.1 CSV binding's headers, written out here rather than imported

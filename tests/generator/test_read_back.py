@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
+from devkit.generator import District
+from devkit.generator.oneroster_csv import as_read_from_oneroster_csv, write_oneroster_csv
 from libs.connectors.base import ConnectorContext, FeedMode
 from libs.connectors.records import Record, RecordError
 from libs.connectors.registry import build_connector
 from libs.enums import LOAD_ORDER, EntityType, ProviderType
-from libs.generator import District
-from libs.generator.oneroster_csv import as_read_from_oneroster_csv, write_oneroster_csv
 
 
 def extract(path: Path) -> tuple[dict[EntityType, dict[str, Record]], dict[EntityType, Any]]:

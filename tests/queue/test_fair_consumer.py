@@ -21,11 +21,11 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import dq_name
 
 from libs.etl.phase import Next, Queue
-from libs.harness.processes import wait_until
 from libs.settings import Settings, load_settings
 from services.queue.broker import build_broker
 from services.queue.consumer import FairConsumer
 from services.queue.send import CPU_BOUND, send
+from tests.support.workers import wait_until
 
 QUEUE = Queue.EXTRACT.value
 PROBE = "test.fair_probe"

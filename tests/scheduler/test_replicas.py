@@ -13,8 +13,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine, text
 
-from libs.harness.processes import wait_until
 from libs.settings import Settings
+from tests.support.workers import wait_until
 
 PROVIDERS = 150
 REPLICAS = 3

@@ -1,4 +1,4 @@
-"""Providers and runs for tests, created the way the API creates them."""
+"""Providers and runs for tests, created the way the API creates them (providers: devkit/providers.py)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
+from devkit.providers import create_provider, update_config
 from libs.enums import SyncMode, SyncTrigger
 from libs.etl import runs
 from libs.etl.details import RunOptions
-from libs.harness.providers import create_provider, update_config
 
 __all__ = ["create_provider", "request", "run_row", "store_counts", "store_versions", "update_config"]
 

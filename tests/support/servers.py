@@ -38,7 +38,7 @@ def postgres_server() -> Iterator[str]:
         with PostgresContainer("postgres:16-alpine", driver=None) as container:
             yield container.get_connection_url()
         return
-    from libs.embedded.postgres import EmbeddedPostgres
+    from devkit.embedded.postgres import EmbeddedPostgres
 
     with tempfile.TemporaryDirectory(prefix="sis-sync-pg-") as tmp:
         server = EmbeddedPostgres(Path(tmp) / "pg")
@@ -62,7 +62,7 @@ def redis_server() -> Iterator[str]:
             port = container.get_exposed_port(6379)
             yield f"redis://{host}:{port}/0"
         return
-    from libs.embedded.redis import EmbeddedRedis
+    from devkit.embedded.redis import EmbeddedRedis
 
     with tempfile.TemporaryDirectory(prefix="sis-sync-redis-") as tmp:
         server = EmbeddedRedis(Path(tmp))

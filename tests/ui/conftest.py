@@ -15,13 +15,13 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
+from devkit.generator import District, DistrictSpec, write_oneroster_csv
 from libs.auth import mint_token
-from libs.generator import District, DistrictSpec, write_oneroster_csv
-from libs.harness.api import ThreadedApi
-from libs.harness.processes import ServiceProcess, start_worker
 from libs.settings import Settings
 from services.api.app import create_app
+from tests.support.api import ThreadedApi
 from tests.support.sshd import sshd  # noqa: F401  (the real sshd fixture, for connection tests over SFTP)
+from tests.support.workers import ServiceProcess, start_worker
 
 TENANT_A = "district-a"
 TENANT_B = "district-b"

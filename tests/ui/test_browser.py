@@ -14,10 +14,10 @@ from playwright.sync_api import ElementHandle, Locator, Page, expect
 from sqlalchemy import Engine, text
 
 from libs.enums import ProviderType
-from libs.harness.api import ThreadedApi
-from libs.harness.processes import ServiceProcess, wait_until
-from libs.harness.providers import create_provider
 from libs.settings import Settings, to_libpq_url
+from tests.support.api import ThreadedApi
+from tests.support.providers import create_provider
+from tests.support.workers import ServiceProcess, wait_until
 from tests.ui.conftest import (
     LOGIN,
     TENANT_A,

@@ -16,9 +16,9 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from libs.enums import ProviderType
-from libs.harness.providers import create_provider
 from libs.settings import Settings
 from services.api.ui.session import CSRF_FIELD, NONCE_COOKIE, PREFIX, SESSION_COOKIE
+from tests.support.providers import create_provider
 from tests.ui.conftest import LOGIN, TENANT_A, csrf_of, form_fields, sign_in
 
 JSON = {"Accept": "application/json"}

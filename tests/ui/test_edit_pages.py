@@ -12,8 +12,8 @@ from starlette.testclient import TestClient
 
 from libs.db.dev_secrets import config_cipher
 from libs.enums import ProviderType
-from libs.harness.providers import create_provider
 from libs.settings import Settings
+from tests.support.providers import create_provider
 from tests.support.sshd import SshServer
 from tests.ui.conftest import TENANT_A, TENANT_B, form_fields, sign_in
 

@@ -10,8 +10,8 @@ from sqlalchemy import Engine, text
 from starlette.testclient import TestClient
 
 from libs.enums import ProviderType
-from libs.harness.providers import create_provider
 from libs.settings import Settings
+from tests.support.providers import create_provider
 from tests.ui.conftest import LOGIN, TENANT_A, TENANT_B, csrf_of, sign_in
 
 UI = "/integrations/sis"

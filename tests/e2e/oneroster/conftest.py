@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from devkit.generator import District, DistrictSpec
+from devkit.simulators.oneroster.app import Simulator, SimulatorOptions
+from devkit.simulators.oneroster.roster import PATH, Roster
+from devkit.simulators.serving import ThreadedServer
 from libs.enums import EntityType, ProviderType
-from libs.generator import District, DistrictSpec
 from libs.settings import Settings
-from libs.simulators.oneroster.app import Simulator, SimulatorOptions
-from libs.simulators.oneroster.roster import PATH, Roster
-from libs.simulators.serving import ThreadedServer
 from tests.support.providers import create_provider
 
 TABLES = {

@@ -7,9 +7,9 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import Engine
 
+from devkit.simulators.oneroster.roster import Roster
 from libs.enums import EntityType, ProviderType, SyncMode, SyncStatus
 from libs.settings import Settings
-from libs.simulators.oneroster.roster import Roster
 from tests.e2e.oneroster.conftest import Served, district, expected_counts, roster
 from tests.support.providers import store_counts, store_versions
 from tests.support.workers import Syncs

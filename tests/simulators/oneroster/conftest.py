@@ -6,14 +6,14 @@ from typing import Any
 
 import pytest
 
+from devkit.simulators.oneroster.app import Simulator, SimulatorOptions
+from devkit.simulators.oneroster.roster import PATH, Roster
+from devkit.simulators.serving import ThreadedServer
 from libs.connectors.base import ConnectorContext, EntityOutcome
 from libs.connectors.oneroster_api.connector import OneRosterApiConnector
 from libs.connectors.records import Record, RecordError
 from libs.connectors.registry import build_connector
 from libs.enums import EntityType, ProviderType
-from libs.simulators.oneroster.app import Simulator, SimulatorOptions
-from libs.simulators.oneroster.roster import PATH, Roster
-from libs.simulators.serving import ThreadedServer
 from tests.simulators.oneroster.district import small_roster
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 from datetime import date
 
+from devkit.simulators.oneroster.roster import Roster
 from libs.connectors.records import Class, Enrollment, School, Term, User
-from libs.simulators.oneroster.roster import Roster
 
 
 def small_roster(schools: int = 3, students: int = 20, classes: int = 4) -> Roster:

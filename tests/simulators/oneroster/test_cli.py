@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from libs.simulators.oneroster import cli
+from devkit.simulators.oneroster import cli
 from services.cli import build_parser
+from services.cli.dev import command_parser
 
 
 def test_the_simulate_command_lists_the_oneroster_simulator() -> None:
-    args = build_parser().parse_args(["simulate", "oneroster", "--flavour", "classlink", "--size", "S"])
+    command = build_parser().parse_args(["simulate", "oneroster", "--flavour", "classlink", "--size", "S"])
+    args = command_parser(command.dev_command).parse_args(command.argv)
 
     assert args.handler is cli.run
     assert args.flavour == "classlink"

@@ -15,12 +15,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from devkit.simulators.serving import ThreadedServer
 from libs.connectors.base import ExtractStep
 from libs.connectors.errors import AuthError
 from libs.connectors.oneroster_api import connector as oneroster_connector
 from libs.enums import EntityType
 from libs.settings import Settings
-from libs.simulators.serving import ThreadedServer
 from tests.simulators.oneroster.conftest import Served
 
 SECRET = "token-secret-5d1e9c"

@@ -11,6 +11,8 @@ from pathlib import Path
 import paramiko
 import pytest
 
+from devkit.simulators.sftp import SftpSimulator
+from devkit.simulators.sftp.server import new_host_key
 from libs.connectors.base import ConnectorContext
 from libs.connectors.errors import AuthError
 from libs.connectors.oneroster_csv.connector import WHOLE_PACKAGE
@@ -18,8 +20,6 @@ from libs.connectors.records import Record
 from libs.connectors.registry import build_connector
 from libs.connectors.sftp import SftpSettings, connect, parse_private_key
 from libs.enums import EntityType, ProviderType
-from libs.simulators.sftp import SftpSimulator
-from libs.simulators.sftp.server import new_host_key
 from tests.connectors.oneroster_csv.conftest import read_package
 
 
@@ -115,7 +115,7 @@ def test_cli_prints_the_fingerprint_and_a_provider_config_that_works(served, tmp
 
 
 def test_generated_district_is_served_as_a_zip(tmp_path):
-    from libs.simulators.sftp.cli import generate
+    from devkit.simulators.sftp.cli import generate
 
     served = generate("S", 1, tmp_path / "out")
     with SftpSimulator(served, password="pw") as simulator:

@@ -1,0 +1,359 @@
+"""Writing a district as a OneRoster 1.1 CSV package (bulk or delta), to a directory or a zip.
+
+Rows go straight from the record iterators to csv.writer: memory stays flat at any size. The
+output is byte-for-byte deterministic (zip entries carry a fixed timestamp).
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
+from dataclasses import replace
+from datetime import date, datetime
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+from devkit.generator import ids
+from devkit.generator.build import Course
+from devkit.generator.district import District
+from libs.connectors.records import Class, Enrollment, Record, School, Term, User
+from libs.enums import EntityType
+
+R = TypeVar("R", bound=Record)
+
+# exact OneRoster 1.1 headers, in spec order
+HEADERS: dict[str, tuple[str, ...]] = {
+    "orgs.csv": ("sourcedId", "status", "dateLastModified", "name", "type", "identifier", "parentSourcedId"),
+    "academicSessions.csv": (
+        "sourcedId",
+        "status",
+        "dateLastModified",
+        "title",
+        "type",
+        "startDate",
+        "endDate",
+        "parentSourcedId",
+        "schoolYear",
+    ),
+    "courses.csv": (
+        "sourcedId",
+        "status",
+        "dateLastModified",
+        "schoolYearSourcedId",
+        "title",
+        "courseCode",
+        "grades",
+        "orgSourcedId",
+        "subjects",
+        "subjectCodes",
+    ),
+    "classes.csv": (
+        "sourcedId",
+        "status",
+        "dateLastModified",
+        "title",
+        "grades",
+        "courseSourcedId",
+        "classCode",
+        "classType",
+        "location",
+        "schoolSourcedId",
+        "termSourcedIds",
+        "subjects",
+        "subjectCodes",
+        "periods",
+    ),
+    "users.csv": (
+        "sourcedId",
+        "status",
+        "dateLastModified",
+        "enabledUser",
+        "orgSourcedIds",
+        "role",
+        "username",
+        "userIds",
+        "givenName",
+        "familyName",
+        "middleName",
+        "identifier",
+        "email",
+        "sms",
+        "phone",
+        "agentSourcedIds",
+        "grades",
+        "password",
+    ),
+    "enrollments.csv": (
+        "sourcedId",
+        "status",
+        "dateLastModified",
+        "classSourcedId",
+        "schoolSourcedId",
+        "userSourcedId",
+        "role",
+        "primary",
+        "beginDate",
+        "endDate",
+    ),
+}
+MANIFEST_FILES = (
+    "academicSessions",
+    "categories",
+    "classes",
+    "classResources",
+    "courses",
+    "courseResources",
+    "demographics",
+    "enrollments",
+    "lineItems",
+    "orgs",
+    "resources",
+    "results",
+    "users",
+)
+ZIP_NAME = "oneroster.zip"
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+_TERM_TYPES = {"school_year": "schoolYear", "semester": "semester", "term": "term", "grading_period": "gradingPeriod"}
+
+
+def _multi(values: Iterable[str]) -> str:
+    return ",".join(values)
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+@functools.lru_cache(maxsize=64)
+def _date(value: date | None) -> str:
+    # a district has a handful of distinct dates and millions of rows that carry them
+    return value.isoformat() if value is not None else ""
+
+
+def _timestamp(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def school_row(school: School) -> list[str]:
+    return [school.name or "", "school", school.school_number or "", ids.DISTRICT_ID]
+
+
+def term_row(term: Term) -> list[str]:
+    return [
+        term.name or "",
+        _TERM_TYPES[term.type or "term"],
+        _date(term.start_date),
+        _date(term.end_date),
+        term.parent_external_id or "",
+        term.school_year or "",
+    ]
+
+
+def course_row(course: Course) -> list[str]:
+    return [
+        "",
+        course.title,
+        course.code,
+        _multi(course.grades),
+        course.school_external_id,
+        _multi(course.subjects),
+        "",
+    ]
+
+
+def class_row(klass: Class) -> list[str]:
+    class_type = "homeroom" if (klass.course_code or "").startswith("HR") else "scheduled"
+    return [
+        klass.title or "",
+        _multi(klass.grades),
+        klass.course_external_id or "",
+        klass.class_code or "",
+        class_type,
+        klass.location or "",
+        klass.school_external_id or "",
+        _multi(klass.term_external_ids),
+        _multi(klass.subjects),
+        "",
+        _multi(klass.periods),
+    ]
+
+
+def user_row(user: User) -> list[str]:
+    user_ids = f"{{stateId:{user.state_id}}}" if user.state_id else ""
+    return [
+        _flag(user.enabled),
+        _multi(user.school_external_ids),
+        user.role or "",
+        user.username or "",
+        user_ids,
+        user.given_name or "",
+        user.family_name or "",
+        user.middle_name or "",
+        user.sis_id or "",
+        user.email or "",
+        "",
+        "",
+        "",
+        _multi(user.grades),
+        "",
+    ]
+
+
+def enrollment_row(enrollment: Enrollment) -> list[str]:
+    return [
+        enrollment.class_external_id or "",
+        enrollment.school_external_id or "",
+        enrollment.user_external_id or "",
+        enrollment.role or "",
+        _flag(enrollment.primary),
+        _date(enrollment.begin_date),
+        _date(enrollment.end_date),
+    ]
+
+
+_ROW_BUILDERS: dict[EntityType, tuple[str, Callable[[Any], list[str]]]] = {
+    EntityType.SCHOOL: ("orgs.csv", school_row),
+    EntityType.TERM: ("academicSessions.csv", term_row),
+    EntityType.CLASS: ("classes.csv", class_row),
+    EntityType.USER: ("users.csv", user_row),
+    EntityType.ENROLLMENT: ("enrollments.csv", enrollment_row),
+}
+
+
+# canonical fields a OneRoster 1.1 CSV package has no column for: a reader yields None for them
+# (a user's state id travels in userIds as {stateId:...}, which the canonical mapping does not read)
+NOT_IN_ONEROSTER_CSV: dict[EntityType, tuple[str, ...]] = {
+    EntityType.SCHOOL: ("state_id", "nces_id", "low_grade", "high_grade"),
+    EntityType.USER: ("state_id",),
+}
+
+
+def as_read_from_oneroster_csv(record: R) -> R:
+    """The record as a OneRoster CSV reader sees it after a round trip through a package."""
+    missing = NOT_IN_ONEROSTER_CSV.get(record.entity_type)
+    return replace(record, **dict.fromkeys(missing, None)) if missing else record  # type: ignore[arg-type]
+
+
+def write_oneroster_csv(
+    district: District, out: Path | str, *, zip: bool = False, delta_from: District | None = None
+) -> Path:
+    """Write `district` as a OneRoster 1.1 package and return its path.
+
+    Without `zip`, `out` is a directory that receives manifest.csv and the data files; with it,
+    the package is the zip file `out` if it ends in .zip, else `out/oneroster.zip`. With
+    `delta_from` (an ancestor state), only what changed since it is written, as a delta:
+    status and dateLastModified filled, removed records as `tobedeleted` rows.
+    """
+    out = Path(out)
+    if delta_from is not None and not delta_from.is_ancestor_of(district):
+        raise ValueError("delta_from must be a state this district was derived from")
+    with ExitStack() as stack:
+        if zip:
+            target = out if out.suffix.lower() == ".zip" else out / ZIP_NAME
+            target.parent.mkdir(parents=True, exist_ok=True)
+            archive = stack.enter_context(zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED))
+
+            def open_file(name: str) -> IO[str]:
+                info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                raw = stack.enter_context(archive.open(info, "w", force_zip64=name == "enrollments.csv"))
+                return stack.enter_context(io.TextIOWrapper(raw, encoding="utf-8", newline=""))
+        else:
+            target = out
+            target.mkdir(parents=True, exist_ok=True)
+
+            def open_file(name: str) -> IO[str]:
+                return stack.enter_context((target / name).open("w", encoding="utf-8", newline=""))
+
+        _write_package(district, delta_from, open_file)
+    return target
+
+
+def _write_package(district: District, base: District | None, open_file: Callable[[str], IO[str]]) -> None:
+    mode = "bulk" if base is None else "delta"
+    present = {"academicSessions", "classes", "courses", "enrollments", "orgs", "users"}
+    with open_file("manifest.csv") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["propertyName", "value"])
+        writer.writerow(["manifest.version", "1.0"])
+        writer.writerow(["oneroster.version", "1.1"])
+        for name in MANIFEST_FILES:
+            writer.writerow([f"file.{name}", mode if name in present else "absent"])
+        writer.writerow(["source.systemName", "sis-sync generator"])
+        writer.writerow(["source.systemCode", "sis-sync"])
+    if base is None:
+        _write_bulk(district, open_file)
+    else:
+        _write_delta(district, base, open_file)
+
+
+def _write_bulk(district: District, open_file: Callable[[str], IO[str]]) -> None:
+    blank = ["", ""]
+    with open_file("orgs.csv") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADERS["orgs.csv"])
+        writer.writerow([ids.DISTRICT_ID, *blank, district.spec.district_name, "district", "", ""])
+        writer.writerows([school.external_id, *blank, *school_row(school)] for school in district.schools())
+    with open_file("academicSessions.csv") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADERS["academicSessions.csv"])
+        writer.writerows([term.external_id, *blank, *term_row(term)] for term in district.terms())
+    with open_file("courses.csv") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADERS["courses.csv"])
+        writer.writerows([course.external_id, *blank, *course_row(course)] for course in district.courses())
+    for entity in (EntityType.CLASS, EntityType.USER, EntityType.ENROLLMENT):
+        name, row = _ROW_BUILDERS[entity]
+        with open_file(name) as handle:
+            writer = csv.writer(handle)
+            writer.writerow(HEADERS[name])
+            writer.writerows([record.external_id, *blank, *row(record)] for record in district.records(entity))
+
+
+def _write_delta(district: District, base: District, open_file: Callable[[str], IO[str]]) -> None:
+    # changes come in load order, one entity after the other: a zip has one open entry at a time
+    changes = iter(district.timed_changes_since(base))
+    pending = next(changes, None)
+    courses: set[str] = set()
+    for entity, (name, _) in _ROW_BUILDERS.items():
+        with open_file(name) as handle:
+            writer = csv.writer(handle)
+            writer.writerow(HEADERS[name])
+            while pending is not None and pending.record.entity_type is entity:
+                record = pending.record
+                if isinstance(record, Class) and not record.tombstone and record.course_external_id:
+                    courses.add(record.course_external_id)
+                writer.writerow(_delta_row(record, pending.kind, pending.at))
+                pending = next(changes, None)
+    if pending is not None:  # pragma: no cover - changes_between yields in load order
+        raise RuntimeError("changes out of load order")
+    with open_file("courses.csv") as handle:
+        # courses never change, but a class's course title and code live in courses.csv: the
+        # courses of the classes written are repeated so the package reads on its own
+        writer = csv.writer(handle)
+        writer.writerow(HEADERS["courses.csv"])
+        stamp = _timestamp(district.base_time)
+        writer.writerows(
+            [course.external_id, "active", stamp, *course_row(course)]
+            for course in district.courses()
+            if course.external_id in courses
+        )
+
+
+def _delta_row(record: Record, kind: str, at: datetime) -> list[str]:
+    _, row = _ROW_BUILDERS[record.entity_type]
+    status = "tobedeleted" if kind == "deleted" else "active"
+    return [record.external_id, status, _timestamp(at), *row(record)]
+
+
+def iter_rows(district: District, entity: EntityType) -> Iterator[list[str]]:
+    """Bulk rows of one file, header first (for simulators that serve CSV over other means)."""
+    name, row = _ROW_BUILDERS[entity]
+    yield list(HEADERS[name])
+    for record in district.records(entity):
+        yield [record.external_id, "", "", *row(record)]
