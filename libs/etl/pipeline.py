@@ -131,51 +131,32 @@ def _move_on(ctx: EtlContext, conn: Connection, spec: PhaseSpec, job: Job, posit
         runs.fence_commit(conn, run_id, token, lease_ms=ctx.lease_ms)
         if steps.parts(conn, run_id, spec.phase.value, pending=True):
             return []
-    following = _following(spec, job.part)
-    if following is None:
+    to = _following(spec, job.part)
+    if to is None:
         assert done.status is not None, "the last phase says how the run ends"
         if not runs.finish(conn, run_id, status=done.status, error_message=done.message, token=token):
             raise runs.LeaseLost(run_id)
         log.info("run %s finished %s", run_id, done.status.value)
         return admit(conn, ctx.settings)
     if done.fan_out:
-        steps.create(
-            conn,
-            run_id,
-            [(following.phase.step(name), detail) for name, detail in done.fan_out]
-            + [(later, None) for later in _later_steps(following)],
-        )
-    to = following.phase.value if following.spec.parallel else following.phase.step(following.part)
+        # the parts of the parallel phase that follows, and every later step, pending, so a run
+        # shows all it will do
+        nxt = SPECS[Phase.of(to)[0]]
+        later = [s.phase.step(p) for s in PHASES[PHASES.index(nxt) + 1 :] for p in (s.parts or (None,))]
+        steps.create(conn, run_id, [(nxt.phase.step(n), d) for n, d in done.fan_out] + [(s, None) for s in later])
     runs.advance(conn, run_id, token, from_phase=position, to_phase=to, lease_ms=ctx.lease_ms)
     return messages_at(conn, job.run_id, token, to)
 
 
-@dataclass(frozen=True)
-class _At:
-    phase: Phase
-    part: str | None = None
-
-    @property
-    def spec(self) -> PhaseSpec:
-        return SPECS[self.phase]
-
-
-def _following(spec: PhaseSpec, part: str | None) -> _At | None:
-    if spec.parts and part is not None:
-        index = spec.parts.index(part)
-        if index + 1 < len(spec.parts):
-            return _At(spec.phase, spec.parts[index + 1])
-    index = PHASES.index(spec)
-    if index + 1 == len(PHASES):
+def _following(spec: PhaseSpec, part: str | None) -> str | None:
+    """The run's position after this phase (or part of it); None after the last phase."""
+    if spec.parts and part is not None and part != spec.parts[-1]:
+        return spec.phase.step(spec.parts[spec.parts.index(part) + 1])
+    later = PHASES[PHASES.index(spec) + 1 :]
+    if not later:
         return None
-    nxt = PHASES[index + 1]
-    return _At(nxt.phase, nxt.parts[0] if nxt.parts else None)
-
-
-def _later_steps(start: _At) -> list[str]:
-    """The steps of the phases after a parallel one, created pending so a run shows all it will do."""
-    later = PHASES[PHASES.index(start.spec) + 1 :]
-    return [s.phase.step(p) for s in later for p in (s.parts or (None,))]
+    nxt = later[0]
+    return nxt.phase.step(nxt.parts[0]) if nxt.parts else nxt.phase.value
 
 
 def messages_at(conn: Connection, run_id: uuid.UUID | str, token: uuid.UUID | str, position: str | None) -> list[Next]:

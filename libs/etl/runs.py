@@ -296,18 +296,6 @@ def current_phase(conn: Connection, run_id: uuid.UUID | str, token: uuid.UUID | 
     return str(_owned(row, run_id).phase)
 
 
-def set_phase(conn: Connection, run_id: uuid.UUID | str, token: uuid.UUID | str, phase: str) -> None:
-    result = conn.execute(
-        text(
-            "UPDATE sis_sync_runs SET phase = :phase, dispatched_at = now() "
-            "WHERE id = :r AND lease_token = :t AND status = 'IN_PROGRESS'"
-        ),
-        {"r": run_id, "t": token, "phase": phase},
-    )
-    if result.rowcount != 1:
-        raise LeaseLost(str(run_id))
-
-
 @dataclass(frozen=True)
 class CancelResult:
     run_id: uuid.UUID
