@@ -39,6 +39,7 @@ def process_env(settings: Settings, **overrides: Any) -> dict[str, str]:
             "ALLOW_LOCAL_CSV_PATHS": "true",
             "DATA_DIR": str(settings.data_dir),
             "MAX_CONCURRENT_SYNCS": str(settings.max_concurrent_syncs),
+            "MAX_CONCURRENT_SYNCS_PER_TENANT": str(settings.max_concurrent_syncs_per_tenant),
             "SYNC_LOCK_TIMEOUT": str(settings.sync_lock_timeout),
             "BROKER_HEARTBEAT_TIMEOUT_MS": str(settings.broker_heartbeat_timeout_ms),
             "BROKER_MAINTENANCE_CHANCE": str(settings.broker_maintenance_chance),

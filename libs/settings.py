@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     log_level: LogLevel = LogLevel.INFO
     app_env: AppEnv = AppEnv.PRODUCTION
     max_concurrent_syncs: int = Field(default=2, ge=1, le=1000)
+    # under the global cap: one district's slow or hanging source cannot hold every slot
+    max_concurrent_syncs_per_tenant: int = Field(default=1, ge=1, le=1000)
     sync_lock_timeout: int = Field(default=1_800_000, ge=1_000, description="lease length in ms")
     config_encryption_keys: Annotated[tuple[str, ...], NoDecode] = Field(default=(), repr=False)
     auth_jwt_secret: str | None = Field(default=None, repr=False)

@@ -183,7 +183,10 @@ def messages_at(conn: Connection, run_id: uuid.UUID | str, token: uuid.UUID | st
 def admit(conn: Connection, settings: Settings) -> list[Next]:
     """Admit waiting runs (oldest first) into free slots; each admitted run gets planned."""
     admitted = runs.admit_pending(
-        conn, max_concurrent=settings.max_concurrent_syncs, lease_ms=settings.sync_lock_timeout
+        conn,
+        max_concurrent=settings.max_concurrent_syncs,
+        per_tenant=settings.max_concurrent_syncs_per_tenant,
+        lease_ms=settings.sync_lock_timeout,
     )
     return [Next(Phase.PLAN.actor, SPECS[Phase.PLAN].queue, (str(a.run_id), str(a.lease_token))) for a in admitted]
 
@@ -198,7 +201,12 @@ def start(ctx: EtlContext, run_id: str) -> list[Next]:
     with ctx.engine.begin() as conn:
         sent = admit(conn, ctx.settings)
     if not any(m.args[0] == str(uuid.UUID(run_id)) for m in sent):
-        log.info("run %s waits for a free slot (MAX_CONCURRENT_SYNCS=%s)", run_id, ctx.settings.max_concurrent_syncs)
+        log.info(
+            "run %s waits for a free slot (MAX_CONCURRENT_SYNCS=%s, MAX_CONCURRENT_SYNCS_PER_TENANT=%s)",
+            run_id,
+            ctx.settings.max_concurrent_syncs,
+            ctx.settings.max_concurrent_syncs_per_tenant,
+        )
     return sent
 
 

@@ -153,9 +153,13 @@ def reap_expired(conn: Connection) -> list[uuid.UUID]:
     return [row.id for row in rows]
 
 
-def admit_pending(conn: Connection, *, max_concurrent: int, lease_ms: int) -> list[Admitted]:
-    """Admit the oldest PENDING runs into free slots. Caller commits, then sends `plan` for each.
+def admit_pending(conn: Connection, *, max_concurrent: int, per_tenant: int, lease_ms: int) -> list[Admitted]:
+    """Admit PENDING runs into free slots, fairly between tenants. Caller commits, then sends
+    `plan` for each.
 
+    A tenant runs at most `per_tenant` syncs at once, so one district's slow or hanging source
+    cannot hold every slot. Among the runs a tenant may start, each tenant's oldest comes first,
+    tenants in the order of their longest wait; then each tenant's second oldest, and so on.
     PENDING runs of disabled or deleted providers end FAILURE here without taking a slot.
     """
     conn.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"), {"ns": LOCK_NAMESPACE, "key": ADMISSION_LOCK})
@@ -185,15 +189,24 @@ def admit_pending(conn: Connection, *, max_concurrent: int, lease_ms: int) -> li
                    lease_token = gen_random_uuid(), heartbeat_at = now(),
                    lease_expires_at = now() + make_interval(secs => :lease / 1000.0),
                    dispatched_at = now()
-             WHERE r.id IN (SELECT id FROM sis_sync_runs
-                             WHERE status = 'PENDING' AND cancel_requested_at IS NULL
-                             ORDER BY requested_at, id
-                             LIMIT :free
-                             FOR UPDATE SKIP LOCKED)
+             WHERE r.status = 'PENDING' AND r.cancel_requested_at IS NULL AND r.id IN (
+                   WITH running AS (
+                       SELECT tenant_id, count(*) AS n FROM sis_sync_runs
+                        WHERE status = 'IN_PROGRESS' GROUP BY tenant_id
+                   ), waiting AS (
+                       SELECT id, tenant_id, requested_at,
+                              row_number() OVER (PARTITION BY tenant_id ORDER BY requested_at, id) AS turn
+                         FROM sis_sync_runs
+                        WHERE status = 'PENDING' AND cancel_requested_at IS NULL
+                   )
+                   SELECT w.id FROM waiting w LEFT JOIN running USING (tenant_id)
+                    WHERE coalesce(running.n, 0) + w.turn <= :per_tenant
+                    ORDER BY w.turn, w.requested_at, w.id
+                    LIMIT :free)
             RETURNING r.id, r.lease_token, r.requested_at
             """
         ),
-        {"free": free, "lease": lease_ms, "first": Phase.PLAN.value},
+        {"free": free, "per_tenant": per_tenant, "lease": lease_ms, "first": Phase.PLAN.value},
     ).all()
     rows = sorted(rows, key=lambda row: (row.requested_at, str(row.id)))
     return [Admitted(run_id=row.id, lease_token=row.lease_token) for row in rows]

@@ -101,7 +101,7 @@ def test_cancel_of_a_pending_run_ends_it_and_a_running_one_is_signalled(
     # a running one: admitted by the engine, then cancelled through the API
     run_id = client.post(f"{url}/sync", headers=admin_a).json()["runId"]
     with db.begin() as conn:
-        runs.admit_pending(conn, max_concurrent=10, lease_ms=60_000)
+        runs.admit_pending(conn, max_concurrent=10, per_tenant=10, lease_ms=60_000)
     cancelled = client.post(f"{url}/sync/cancel", headers=admin_a)
     assert cancelled.json() == {"runId": run_id, "status": "IN_PROGRESS"}
     status = client.get(f"{url}/sync/status", headers=admin_a).json()

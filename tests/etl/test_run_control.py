@@ -33,6 +33,8 @@ def test_admission_never_exceeds_the_cap_and_admits_in_request_order(
     driver: Driver, make_provider: MakeProvider, db: Engine
 ) -> None:
     assert driver.ctx.settings.max_concurrent_syncs == 2
+    # one tenant allowed both slots, so its runs overlap (the per-tenant cap is tested below)
+    driver.ctx.settings = driver.ctx.settings.model_copy(update={"max_concurrent_syncs_per_tenant": 2})
     providers = [make_provider(SmallDistrict(students=2).records())[0] for _ in range(5)]
     requested = [request(db, p).run_id for p in providers]
 
@@ -55,6 +57,36 @@ def test_admission_never_exceeds_the_cap_and_admits_in_request_order(
     # the five providers share a tenant: runs that overlapped still made one user per person
     with db.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM users")).scalar_one() == 5
+
+
+def test_one_tenant_cannot_take_every_slot_and_waiting_tenants_take_turns(
+    driver: Driver, make_provider: MakeProvider, db: Engine
+) -> None:
+    settings = driver.ctx.settings
+    assert (settings.max_concurrent_syncs, settings.max_concurrent_syncs_per_tenant) == (2, 1)
+    busy = [make_provider(SmallDistrict(students=2).records(), tenant_id="district-busy")[0] for _ in range(3)]
+    quiet = make_provider(SmallDistrict(students=2).records(), tenant_id="district-quiet")[0]
+    late = make_provider(SmallDistrict(students=2).records(), tenant_id="district-late")[0]
+    # the busy tenant asks first, three times; the other two after it
+    busy_runs = [request(db, p).run_id for p in busy]
+    quiet_run = request(db, quiet).run_id
+    late_run = request(db, late).run_id
+
+    admitted = driver.deliver(start_sync(late_run))
+
+    # one slot each for the busy tenant and the tenant that has waited longest after it
+    assert [m.args[0] for m in admitted] == [str(busy_runs[0]), str(quiet_run)]
+    # when the quiet tenant's run ends, its slot goes to the late tenant: the busy tenant's older
+    # runs wait, since it already runs one
+    queue = driver.drain(driver.deliver(admitted[1]), stop_before=Phase.PLAN.actor)
+    assert [m.args[0] for m in queue] == [str(late_run)]
+    with db.connect() as conn:
+        running = conn.execute(
+            text("SELECT tenant_id FROM sis_sync_runs WHERE status = 'IN_PROGRESS' ORDER BY tenant_id")
+        ).scalars()
+        assert list(running) == ["district-busy", "district-late"]
+    driver.drain(queue + admitted[:1])
+    assert {run_row(db, r)["status"] for r in [*busy_runs, quiet_run, late_run]} == {SyncStatus.SUCCESS}
 
 
 def test_a_disabled_provider_run_fails_without_taking_a_slot(
@@ -181,7 +213,7 @@ def test_the_reaper_skips_a_run_whose_transaction_is_alive(
     provider_id, _ = make_provider(SmallDistrict().records())
     run_id = request(db, provider_id).run_id
     with db.begin() as conn:
-        admitted = runs.admit_pending(conn, max_concurrent=2, lease_ms=1000)
+        admitted = runs.admit_pending(conn, max_concurrent=2, per_tenant=2, lease_ms=1000)
     token = admitted[0].lease_token
     with db.begin() as conn:
         conn.execute(
