@@ -52,6 +52,11 @@ class DemoStack:
             "DATA_DIR": str(data_dir.resolve()),
             # the demo's "local folder" provider reads a package under DATA_DIR
             "ALLOW_LOCAL_CSV_PATHS": "true",
+            # one demo district with a provider per kind of source: let its first syncs share
+            # the slots, unless the caller chose otherwise
+            "MAX_CONCURRENT_SYNCS_PER_TENANT": os.environ.get(
+                "MAX_CONCURRENT_SYNCS_PER_TENANT", str(self.settings.max_concurrent_syncs)
+            ),
         }
         print("migrating the database")
         migrate.upgrade(database_url)
