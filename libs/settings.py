@@ -88,13 +88,20 @@ class Settings(BaseSettings):
         default=5, ge=1, description="per bearer token and provider: manual syncs and connection tests"
     )
     connection_test_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    # egress policy of every provider connection (libs/connectors/egress.py): unset means allowed
+    # when APP_ENV is development or test (simulators on loopback), refused in production
+    allow_private_provider_hosts: bool | None = None
+    # CIDRs and host names provider connections may always reach, comma-separated
+    provider_egress_allow: Annotated[tuple[str, ...], NoDecode] = ()
+    # sftp.privateKeyPath names a file in SFTP_KEY_DIR/<tenantId>/; unset: key paths are refused
+    sftp_key_dir: Path | None = None
 
     @field_validator("log_level", "app_env", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
 
-    @field_validator("config_encryption_keys", mode="before")
+    @field_validator("config_encryption_keys", "provider_egress_allow", mode="before")
     @classmethod
     def _split_keys(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -106,6 +113,14 @@ class Settings(BaseSettings):
     def _check_keys(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for key in value:
             decode_key(key)
+        return value
+
+    @field_validator("provider_egress_allow")
+    @classmethod
+    def _check_egress_allow(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from libs.connectors.egress import parse_allow_entries
+
+        parse_allow_entries(value)
         return value
 
     @field_validator("database_url")
@@ -136,6 +151,13 @@ class Settings(BaseSettings):
     @property
     def encryption_keys(self) -> list[bytes]:
         return [decode_key(key) for key in self.config_encryption_keys]
+
+    @property
+    def private_provider_hosts_allowed(self) -> bool:
+        """ALLOW_PRIVATE_PROVIDER_HOSTS, or its default: only development and test reach private hosts."""
+        if self.allow_private_provider_hosts is not None:
+            return self.allow_private_provider_hosts
+        return self.app_env is not AppEnv.PRODUCTION
 
     @property
     def sync_lock_timeout_seconds(self) -> float:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from libs.connectors.base import Connector, ConnectorContext
+from libs.connectors.egress import EgressPolicy
 from libs.connectors.registry import build_connector
 from libs.db.crypto import ConfigCipher, DecryptionError
 from libs.enums import ProviderType, SyncMode
@@ -94,5 +95,7 @@ def connector_for(ctx: EtlContext, provider: RunProvider, config: dict[str, Any]
         redis_namespace=ctx.settings.redis_namespace,
         allow_local_paths=ctx.settings.allow_local_csv_paths,
         work_dir=work_dir,
+        egress=EgressPolicy.from_settings(ctx.settings),
+        sftp_key_dir=ctx.settings.sftp_key_dir,
     )
     return build_connector(provider.provider_type, config, context)

@@ -19,7 +19,7 @@ import orjson
 
 from libs.connectors.base import ConnectorContext
 from libs.connectors.clever.config import CleverConfig
-from libs.connectors.errors import AuthError, ConnectorError, NotFoundError, ProtocolError
+from libs.connectors.errors import AuthError, ConnectorError, NotFoundError, ProtocolError, short_reason
 from libs.connectors.http import HttpSession, RequestBudget, RetryPolicy, build_client, credential_key
 
 API_PREFIX = "/v3.0"
@@ -106,7 +106,7 @@ class CleverApi:
     ) -> None:
         self.config = config
         self._context = context
-        client = build_client(transport=context.http_transport)
+        client = build_client(transport=context.http_transport, egress=context.egress)
         self.session = HttpSession(
             client,
             policy=policy or RetryPolicy(max_wait=config.max_retry_wait_seconds),
@@ -243,7 +243,7 @@ def _display(url: str) -> str:
 def _kind(response: httpx.Response) -> str:
     if not response.content.strip():
         return "an empty body"
-    ctype = response.headers.get("content-type", "").split(";")[0].strip()
+    ctype = short_reason(response.headers.get("content-type", "").split(";")[0], limit=40)
     if "html" in ctype or response.content.lstrip()[:1] == b"<":
         return "an HTML page"
     return f"content of type {ctype or 'unknown'}"
@@ -255,7 +255,7 @@ def _json_message(response: httpx.Response) -> str | None:
     except ValueError:
         return None
     message = body.get("message") or body.get("error") if isinstance(body, dict) else None
-    return str(message)[:200] if message else None
+    return (short_reason(str(message)) or None) if message else None
 
 
 def _error(response: httpx.Response, display: str) -> ConnectorError:

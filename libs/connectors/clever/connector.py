@@ -21,6 +21,7 @@ from libs.connectors.errors import (
     AuthError,
     ConfigError,
     ConnectorError,
+    EgressRefused,
     NotFoundError,
     ProviderUnavailable,
     RateLimited,
@@ -65,6 +66,8 @@ class CleverConnector(Connector):
             return ConnectionResult(False, exc.message, {"reason": "district"})
         except (ProviderUnavailable, RateLimited) as exc:
             return ConnectionResult(False, exc.message, {"reason": "network"})
+        except EgressRefused as exc:
+            return ConnectionResult(False, exc.message, {"reason": "destination"})
         except ConnectorError as exc:
             return ConnectionResult(False, exc.message, {"reason": "protocol"})
         finally:

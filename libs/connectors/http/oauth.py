@@ -20,7 +20,7 @@ import httpx
 from oauthlib.oauth1 import SIGNATURE_HMAC_SHA1, SIGNATURE_HMAC_SHA256, SIGNATURE_TYPE_AUTH_HEADER
 from oauthlib.oauth1 import Client as OAuth1Client
 
-from libs.connectors.errors import AuthError, NotFoundError, ProtocolError
+from libs.connectors.errors import AuthError, NotFoundError, ProtocolError, error_code, short_reason
 
 _SIGNATURE_METHODS = {"HMAC-SHA256": SIGNATURE_HMAC_SHA256, "HMAC-SHA1": SIGNATURE_HMAC_SHA1}
 
@@ -81,7 +81,7 @@ def parse_token_response(response: httpx.Response, token_url: str, *, now: float
     status = response.status_code
     if status in (400, 401, 403):
         code = _json_field(response, "error")
-        reason = " ".join(p for p in (f"HTTP {status}", _clean(code, secret)) if p)
+        reason = " ".join(p for p in (f"HTTP {status}", error_code(_clean(code, secret))) if p)
         description = _clean(_json_field(response, "error_description"), secret)
         if description:
             reason = f"{reason}: {description}"
@@ -115,16 +115,9 @@ def parse_token_response(response: httpx.Response, token_url: str, *, now: float
     return Token(value, now + lifetime - margin)
 
 
-_TEXT_LIMIT = 200
-
-
 def _clean(text: str | None, secret: str) -> str:
-    """Server-supplied text fit for a message: one line, bounded, never quoting the secret."""
-    if not text:
-        return ""
-    if secret:
-        text = text.replace(secret, "********")
-    return " ".join(text.split())[:_TEXT_LIMIT]
+    """Server-supplied text fit for a message: one line, short, never quoting the secret."""
+    return short_reason(text, secret=secret)
 
 
 def _json_field(response: httpx.Response, name: str) -> str | None:

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from libs.connectors.errors import ProviderUnavailable, RateLimited
+from libs.connectors.errors import ProviderUnavailable, RateLimited, short_reason
 from libs.connectors.http.budget import RequestBudget
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -221,5 +221,6 @@ def _describe_transport(exc: httpx.TransportError) -> str:
         text = str(exc)
         if "CERTIFICATE" in text.upper() or "SSL" in text.upper():
             return f"TLS handshake failed ({text})"
-        return f"connection failed ({text})"
-    return f"{type(exc).__name__}: {exc}"
+        return f"connection failed ({short_reason(text)})"
+    # a protocol error quotes what the server sent (h11: "illegal status line: b'SSH-2.0-...'"): a short reason only
+    return f"{type(exc).__name__}: {short_reason(str(exc))}"

@@ -35,10 +35,12 @@ from libs.connectors.base import (
 from libs.connectors.errors import (
     AuthError,
     ConnectorError,
+    EgressRefused,
     NotFoundError,
     ProtocolError,
     ProviderUnavailable,
     RateLimited,
+    short_reason,
 )
 from libs.connectors.http import HttpSession, RequestBudget, RetryPolicy, build_client
 from libs.connectors.http.oauth import ClientCredentials, OAuth1Signer, Token, parse_token_response, token_request_data
@@ -79,7 +81,7 @@ class OneRosterApiConnector(Connector):
                 self.settings.client_secret,
                 signature_method=self.settings.signature_method,
             )
-        self._client = build_client(transport=context.http_transport, auth=auth)
+        self._client = build_client(transport=context.http_transport, egress=context.egress, auth=auth)
         self._budget = RequestBudget(
             context.redis,
             self.settings.budget_key,
@@ -150,6 +152,8 @@ class OneRosterApiConnector(Connector):
             body = check_response(response, source=source, path="/orgs", base_url=base_url)
             if not isinstance(body, Mapping) or not isinstance(body.get("orgs"), list):
                 raise ProtocolError(f"{self.settings.source_name} answered /orgs without an 'orgs' list")
+        except EgressRefused as exc:
+            return ConnectionResult(False, exc.message, details)
         except AuthError as exc:
             return ConnectionResult(False, f"Credentials rejected: {exc.message}", details)
         except NotFoundError as exc:
@@ -290,7 +294,7 @@ def _network_cause(exc: httpx.TransportError) -> str:
         return "connection refused"
     if any(s in lowered for s in _RESOLVER_FAILURES):
         return "the host name does not resolve"
-    return text or type(exc).__name__
+    return short_reason(text) or type(exc).__name__
 
 
 def _unreachable_message(exc: ConnectorError, where: str, *, check: str = "") -> str:

@@ -18,10 +18,8 @@ from urllib.parse import quote
 import httpx
 import orjson
 
-from libs.connectors.errors import AuthError, NotFoundError, ProtocolError
+from libs.connectors.errors import AuthError, NotFoundError, ProtocolError, short_reason
 from libs.connectors.http import HttpSession
-
-_DESCRIPTION_LIMIT = 200
 
 
 @dataclass
@@ -65,7 +63,7 @@ def status_descriptions(body: Any) -> list[tuple[str, str]]:
             )
         parts = [str(p) for p in (minor, entry.get("imsx_description")) if p]
         if parts:
-            out.append((severity.lower(), ": ".join(parts)[:_DESCRIPTION_LIMIT]))
+            out.append((short_reason(severity, limit=20).lower(), short_reason(": ".join(parts))))
     return out
 
 
@@ -98,7 +96,7 @@ def check_response(response: httpx.Response, *, source: str, path: str, base_url
         # orjson: decoding is the largest share of what a 1000-object page costs the client
         return orjson.loads(response.content)
     except orjson.JSONDecodeError:
-        kind = response.headers.get("content-type", "no content type").split(";")[0]
+        kind = short_reason(response.headers.get("content-type", "no content type").split(";")[0], limit=40)
         raise NotFoundError(
             f"{source} answered {path} with {kind}, not OneRoster JSON; check the base URL "
             f"({base_url}), which usually ends in /ims/oneroster/v1p1"

@@ -21,6 +21,7 @@ from libs.connectors.oneroster_csv.extraction import PackageExtraction
 from libs.connectors.oneroster_csv.local import Fetched, LocalSource
 from libs.connectors.oneroster_csv.package import Package
 from libs.connectors.oneroster_csv.remote import SftpSource
+from libs.connectors.sftp.keys import KeyFolder
 from libs.enums import LOAD_ORDER, EntityType, ProviderType
 
 PACKAGE_STEP = "package"
@@ -58,7 +59,13 @@ class OneRosterCsvConnector(Connector):
     def _source(self) -> PackageSource:
         if self.settings.local_path is not None:
             return LocalSource(self.settings.local_path, self.settings.file_pattern)
-        return SftpSource(self.settings, work_dir=self.context.work_dir)
+        context = self.context
+        return SftpSource(
+            self.settings,
+            work_dir=context.work_dir,
+            egress=context.egress,
+            key_folder=KeyFolder(context.sftp_key_dir, context.tenant_id),
+        )
 
     def plan(self) -> list[ExtractStep]:
         params = {PIN_PARAM: json.dumps(self._source().pin(), sort_keys=True)}

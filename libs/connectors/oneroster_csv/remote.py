@@ -13,11 +13,13 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from libs.connectors.egress import EgressPolicy
 from libs.connectors.errors import NotFoundError, PackageError
 from libs.connectors.oneroster_csv.config import OneRosterCsvConfig
 from libs.connectors.oneroster_csv.local import Fetched
@@ -31,6 +33,7 @@ from libs.connectors.oneroster_csv.selection import (
     zip_candidates,
 )
 from libs.connectors.sftp import RemoteEntry, SftpSession, SftpSettings, connect
+from libs.connectors.sftp.keys import KeyFolder
 
 
 @dataclass
@@ -56,6 +59,8 @@ class SftpSource:
         config: OneRosterCsvConfig,
         *,
         work_dir: Path,
+        egress: EgressPolicy | None = None,
+        key_folder: KeyFolder | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         assert config.sftp is not None
@@ -65,7 +70,12 @@ class SftpSource:
         self.pattern = config.file_pattern
         self.stable_seconds = config.stable_seconds
         self.work_dir = work_dir
+        self.egress = egress
+        self.key_folder = key_folder
         self._sleep = sleep
+
+    def _connect(self) -> AbstractContextManager[SftpSession]:
+        return connect(self.sftp, egress=self.egress, key_folder=self.key_folder)
 
     def _relist(self, session: SftpSession, folder: str) -> list[Entry]:
         self._sleep(self.stable_seconds)
@@ -118,7 +128,7 @@ class SftpSource:
 
     def pin(self) -> dict[str, Any]:
         """Choose the package now (the stability check included) and describe it for `fetch`."""
-        with connect(self.sftp) as session:
+        with self._connect() as session:
             choice = self.choose(session)
         return {
             "name": choice.name,
@@ -144,7 +154,7 @@ class SftpSource:
 
     def fetch(self, pin: dict[str, Any] | None = None) -> Fetched:
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        with connect(self.sftp) as session:
+        with self._connect() as session:
             choice = self._pinned(session, pin) if pin is not None else self.choose(session)
             target = Path(tempfile.mkdtemp(prefix="sis-sync-sftp-", dir=self.work_dir))
             try:
@@ -190,7 +200,7 @@ class SftpSource:
         return info
 
     def describe(self) -> dict[str, Any]:
-        with connect(self.sftp) as session:
+        with self._connect() as session:
             listing = session.list(self.remote_path) if session.stat(self.remote_path).is_dir else []
             choice = self.choose(session)
             return {

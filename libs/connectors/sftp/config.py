@@ -30,8 +30,9 @@ class SftpSettings(BaseModel):
     host: str = Field(min_length=1, max_length=253)
     port: int = Field(default=22, ge=1, le=65535)
     username: str = Field(min_length=1, max_length=128)
-    # a key file on the worker (mounted secret); read at connect time, never stored
-    private_key_path: str | None = Field(default=None, alias="privateKeyPath")
+    # a key file in the tenant's key folder SFTP_KEY_DIR/<tenantId>/ (a mounted secret), relative to
+    # it or absolute inside it; read at connect time, never stored
+    private_key_path: str | None = Field(default=None, alias="privateKeyPath", max_length=1024)
     # the key itself (PEM or OpenSSH format), stored encrypted with the provider config
     private_key: str | None = Field(default=None, alias="privateKey", repr=False)
     private_key_passphrase: str | None = Field(default=None, alias="privateKeyPassphrase", repr=False)
@@ -54,8 +55,10 @@ class SftpSettings(BaseModel):
     @field_validator("private_key_path")
     @classmethod
     def _key_path(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith("/"):
-            raise ValueError("must be an absolute path on the worker, e.g. /secrets/sftp-key")
+        # where the path may lead is checked when the key is read (sftp/keys.py KeyFolder), with
+        # one message whatever exists there; here only what no path may contain
+        if value is not None and any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise ValueError("must be a file name in the tenant's key folder, without control characters")
         return value or None
 
     @model_validator(mode="after")

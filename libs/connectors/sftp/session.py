@@ -21,9 +21,10 @@ from pathlib import Path
 
 import paramiko
 
-from libs.connectors.errors import AuthError, ConfigError, NotFoundError, ProviderUnavailable
+from libs.connectors.egress import UNRESTRICTED, EgressPolicy, IPAddress, Unresolvable, open_socket
+from libs.connectors.errors import AuthError, ConfigError, NotFoundError, ProviderUnavailable, short_reason
 from libs.connectors.sftp.config import SftpSettings
-from libs.connectors.sftp.keys import fingerprint, parse_private_key, read_private_key
+from libs.connectors.sftp.keys import KeyFolder, fingerprint, parse_private_key, read_private_key
 
 # one entry per host key (RSA signs with several algorithms but is one key)
 _KEY_TYPE_GROUPS: tuple[tuple[str, ...], ...] = (
@@ -73,7 +74,7 @@ class SftpSession:
             return NotFoundError(f"{path} does not exist on {self.where}")
         if exc.errno == errno.EACCES:
             return AuthError(f"{self.settings.username} may not read {path} on {self.where}")
-        return ProviderUnavailable(f"SFTP error on {path} at {self.where}: {exc.strerror or exc}")
+        return ProviderUnavailable(f"SFTP error on {path} at {self.where}: {short_reason(exc.strerror or str(exc))}")
 
     def stat(self, path: str) -> RemoteEntry:
         try:
@@ -113,7 +114,8 @@ class SftpSession:
         except OSError as exc:
             raise self._io_error(exc, path) from None
         except (paramiko.SSHException, EOFError) as exc:
-            raise ProviderUnavailable(f"downloading {path} from {self.where} failed: {exc}") from None
+            reason = short_reason(str(exc))
+            raise ProviderUnavailable(f"downloading {path} from {self.where} failed: {reason}") from None
         return Download(size=received, sha256=digest.hexdigest(), seconds=time.perf_counter() - started)
 
     def close(self) -> None:
@@ -131,18 +133,36 @@ def _entry(name: str, attrs: paramiko.SFTPAttributes) -> RemoteEntry:
     )
 
 
-def _handshake(settings: SftpSettings, key_types: tuple[str, ...] | None = None) -> paramiko.Transport:
-    where = f"{settings.host}:{settings.port}"
+def _addresses(settings: SftpSettings, egress: EgressPolicy) -> list[IPAddress]:
+    """The host's addresses, resolved once and checked by the egress policy (EgressRefused otherwise)."""
     try:
-        sock = socket.create_connection((settings.host, settings.port), timeout=settings.connect_timeout)
-    except socket.gaierror:
+        return egress.addresses(settings.host, settings.port)
+    except Unresolvable:
         raise ProviderUnavailable(f"cannot resolve the SFTP host {settings.host}") from None
-    except ConnectionRefusedError:
+
+
+def _open(settings: SftpSettings, addresses: list[IPAddress]) -> socket.socket:
+    """A socket to the first checked address that answers; never a second lookup of the name."""
+    where = f"{settings.host}:{settings.port}"
+    failure: OSError | None = None
+    for address in addresses:
+        try:
+            return open_socket(address, settings.port, settings.connect_timeout)
+        except OSError as exc:
+            failure = exc
+    if isinstance(failure, ConnectionRefusedError):
         raise ProviderUnavailable(f"{where} refused the connection (is the SFTP server running?)") from None
-    except TimeoutError:
+    if isinstance(failure, TimeoutError):
         raise ProviderUnavailable(f"connecting to {where} timed out after {settings.connect_timeout:g} s") from None
-    except OSError as exc:
-        raise ProviderUnavailable(f"cannot connect to {where}: {exc.strerror or exc}") from None
+    reason = failure.strerror if failure is not None and failure.strerror else str(failure)
+    raise ProviderUnavailable(f"cannot connect to {where}: {reason}") from None
+
+
+def _handshake(
+    settings: SftpSettings, addresses: list[IPAddress], key_types: tuple[str, ...] | None = None
+) -> paramiko.Transport:
+    where = f"{settings.host}:{settings.port}"
+    sock = _open(settings, addresses)
     # SFTP is request/response: with Nagle's algorithm each small request can wait for a delayed ACK
     # (~40 ms), which turns any unpipelined read into a crawl
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -164,7 +184,15 @@ def _handshake(settings: SftpSettings, key_types: tuple[str, ...] | None = None)
         transport.close()
         if key_types is not None:
             raise _NoSuchKeyType from None
-        raise ProviderUnavailable(f"SSH handshake with {where} failed: {exc}") from None
+        raise ProviderUnavailable(f"SSH handshake with {where} failed: {short_reason(str(exc))}") from None
+    if not transport.is_active() or not transport.initial_kex_done:
+        # start_client returns quietly when its timeout passes: a port that accepts and never speaks SSH
+        transport.close()
+        if key_types is not None:
+            raise _NoSuchKeyType
+        raise ProviderUnavailable(
+            f"SSH handshake with {where} failed: no SSH answer within {settings.connect_timeout:g} s"
+        )
     return transport
 
 
@@ -172,8 +200,8 @@ class _NoSuchKeyType(Exception):
     """The server has no host key of the type asked for."""
 
 
-def _pinned_transport(settings: SftpSettings) -> paramiko.Transport:
-    transport = _handshake(settings)
+def _pinned_transport(settings: SftpSettings, addresses: list[IPAddress]) -> paramiko.Transport:
+    transport = _handshake(settings, addresses)
     key = transport.get_remote_server_key()
     presented = {key.get_name(): fingerprint(key)}
     if presented[key.get_name()] == settings.host_key_fingerprint:
@@ -183,7 +211,7 @@ def _pinned_transport(settings: SftpSettings) -> paramiko.Transport:
         if key.get_name() in group:
             continue
         try:
-            other = _handshake(settings, group)
+            other = _handshake(settings, addresses, group)
         except _NoSuchKeyType:
             continue
         other_key = other.get_remote_server_key()
@@ -200,12 +228,12 @@ def _pinned_transport(settings: SftpSettings) -> paramiko.Transport:
     )
 
 
-def _private_key(settings: SftpSettings) -> paramiko.PKey | None:
+def _private_key(settings: SftpSettings, key_folder: KeyFolder | None) -> paramiko.PKey | None:
     try:
         if settings.private_key:
             return parse_private_key(settings.private_key, settings.private_key_passphrase)
         if settings.private_key_path:
-            return read_private_key(settings.private_key_path, settings.private_key_passphrase)
+            return read_private_key(settings.private_key_path, settings.private_key_passphrase, folder=key_folder)
     except ValueError as exc:
         prefix = "privateKey " if settings.private_key else ""
         raise ConfigError(f"config.sftp.{prefix}{exc}") from None
@@ -217,7 +245,7 @@ def _authenticate(transport: paramiko.Transport, settings: SftpSettings, key: pa
         _try_credentials(transport, settings, key)
     except (paramiko.SSHException, EOFError, OSError) as exc:
         where = f"{settings.host}:{settings.port}"
-        raise ProviderUnavailable(f"{where} closed the connection during login: {exc}") from None
+        raise ProviderUnavailable(f"{where} closed the connection during login: {short_reason(str(exc))}") from None
 
 
 def _try_credentials(transport: paramiko.Transport, settings: SftpSettings, key: paramiko.PKey | None) -> None:
@@ -228,7 +256,7 @@ def _try_credentials(transport: paramiko.Transport, settings: SftpSettings, key:
             transport.auth_publickey(settings.username, key)
             return
         except paramiko.BadAuthenticationType as exc:
-            refused.append(f"public key (the server accepts only {', '.join(exc.allowed_types)})")
+            refused.append(f"public key (the server accepts only {_methods(exc)})")
         except paramiko.AuthenticationException:
             refused.append("the private key")
     if settings.password:
@@ -236,7 +264,7 @@ def _try_credentials(transport: paramiko.Transport, settings: SftpSettings, key:
             transport.auth_password(settings.username, settings.password)
             return
         except paramiko.BadAuthenticationType as exc:
-            refused.append(f"password (the server accepts only {', '.join(exc.allowed_types)})")
+            refused.append(f"password (the server accepts only {_methods(exc)})")
         except paramiko.AuthenticationException:
             refused.append("the password")
     if not refused:
@@ -244,22 +272,35 @@ def _try_credentials(transport: paramiko.Transport, settings: SftpSettings, key:
     raise AuthError(f"{who} refused {' and '.join(refused)}")
 
 
+def _methods(exc: paramiko.BadAuthenticationType) -> str:
+    return short_reason(", ".join(str(t) for t in exc.allowed_types), limit=60)
+
+
 def _open_sftp(transport: paramiko.Transport, settings: SftpSettings) -> paramiko.SFTPClient:
     where = f"{settings.host}:{settings.port}"
     try:
         client = paramiko.SFTPClient.from_transport(transport)
     except (paramiko.SSHException, EOFError, OSError) as exc:
-        raise ProviderUnavailable(f"{where} did not open an SFTP session: {exc}") from None
+        raise ProviderUnavailable(f"{where} did not open an SFTP session: {short_reason(str(exc))}") from None
     if client is None:
         raise ProviderUnavailable(f"{where} did not open an SFTP session")
     return client
 
 
 @contextmanager
-def connect(settings: SftpSettings) -> Iterator[SftpSession]:
-    """A session whose host key matched the pin and whose credentials were accepted."""
-    key = _private_key(settings)
-    transport = _pinned_transport(settings)
+def connect(
+    settings: SftpSettings, *, egress: EgressPolicy | None = None, key_folder: KeyFolder | None = None
+) -> Iterator[SftpSession]:
+    """A session whose host key matched the pin and whose credentials were accepted.
+
+    The key file is read (inside `key_folder` when given) before anything is sent; the host is
+    resolved once and every connection of the session (host key probes included) goes to an
+    address the `egress` policy checked. Connectors pass both from their context; None means
+    no policy and no key folder (tools and tests calling this directly).
+    """
+    key = _private_key(settings, key_folder)
+    addresses = _addresses(settings, egress or UNRESTRICTED)
+    transport = _pinned_transport(settings, addresses)
     try:
         _authenticate(transport, settings, key)
         client = _open_sftp(transport, settings)

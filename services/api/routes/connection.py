@@ -9,6 +9,7 @@ from typing import Any
 
 from libs.connectors import registry
 from libs.connectors.base import ConnectionResult, ConnectorContext
+from libs.connectors.egress import EgressPolicy
 from libs.connectors.errors import ConnectorError
 from libs.enums import ProviderType
 from libs.etl.options import ProviderOptions
@@ -36,6 +37,8 @@ def _run(
         redis=call.services.redis,
         redis_namespace=settings.redis_namespace,
         allow_local_paths=settings.allow_local_csv_paths,
+        egress=EgressPolicy.from_settings(settings),
+        sftp_key_dir=settings.sftp_key_dir,
     )
 
     def attempt() -> ConnectionResult:

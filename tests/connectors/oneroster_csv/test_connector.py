@@ -113,7 +113,7 @@ def test_sftp_config_accepts_a_pasted_ssh_keygen_line_and_the_product_spec_shape
         ({"hostKeyFingerprint": "MD5:aa:bb"}, "must be a SHA256 host key fingerprint"),
         ({"host": "sftp://x"}, "must be a host name or IP address"),
         ({"port": 70000}, "less than or equal to 65535"),
-        ({"privateKeyPath": "key.pem"}, "must be an absolute path on the worker"),
+        ({"privateKeyPath": "keys/\x00key.pem"}, "without control characters"),
         (
             {"privateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\nnope\n-----END OPENSSH PRIVATE KEY-----"},
             "privateKey is not a readable private key",

@@ -52,7 +52,11 @@ def write_zip(path: Path, files: dict[str, str | bytes], *, mtime: float | None 
 
 def connector(sshd, remote: Path, tmp_path: Path, **overrides) -> OneRosterCsvConnector:
     config = {"sftp": sshd.sftp_config(), "remotePath": str(remote), "stableSeconds": 0.3} | overrides
-    context = ConnectorContext(provider_id="p", work_dir=tmp_path / "work")
+    # the fixture's key file lies in <base>/client_key: base is the tenant's key folder
+    folder = sshd.key_path.parent
+    context = ConnectorContext(
+        provider_id="p", work_dir=tmp_path / "work", tenant_id=folder.name, sftp_key_dir=folder.parent
+    )
     built = build_connector(ProviderType.ONEROSTER_CSV, config, context)
     assert isinstance(built, OneRosterCsvConnector)
     return built

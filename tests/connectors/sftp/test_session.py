@@ -94,7 +94,7 @@ def test_wrong_key_is_an_auth_error(sshd, tmp_path):
 def test_missing_key_file_is_a_config_error(sshd, tmp_path):
     config = sshd.sftp_config(privateKeyPath=str(tmp_path / "nope"))
 
-    with pytest.raises(ConfigError, match="does not exist on this worker"), connect(settings(**config)):
+    with pytest.raises(ConfigError, match="is not a readable key file"), connect(settings(**config)):
         pass
 
 

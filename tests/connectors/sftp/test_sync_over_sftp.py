@@ -54,6 +54,11 @@ def publish(folder: Path, files: dict[str, str | bytes], name: str = "roster.zip
     return archive
 
 
+def sftp_config(sshd, **overrides) -> dict:
+    """The fixture's login with the key as text: the engine's settings have no SFTP_KEY_DIR for key paths."""
+    return sshd.sftp_config(privateKeyPath=None, privateKey=sshd.key_text, **overrides)
+
+
 @pytest.fixture
 def drop(sshd) -> Path:
     return sshd.folder(f"sync-{uuid.uuid4().hex[:12]}")
@@ -61,7 +66,7 @@ def drop(sshd) -> Path:
 
 @pytest.fixture
 def provider(sshd, ctx, drop: Path):
-    config = {"sftp": sshd.sftp_config(), "remotePath": str(drop), "stableSeconds": 0.2}
+    config = {"sftp": sftp_config(sshd), "remotePath": str(drop), "stableSeconds": 0.2}
     return create_provider(ctx.engine, ctx.settings, provider_type=ProviderType.ONEROSTER_CSV, config=config)
 
 
@@ -202,7 +207,7 @@ def test_cut_off_enrollments_file_deactivates_no_enrollment(driver: Driver, prov
 def test_changed_host_key_fails_the_run_without_touching_the_store(sshd, ctx, driver: Driver, drop: Path, db: Engine):
     publish(drop, bulk())
     config = {
-        "sftp": sshd.sftp_config(hostKeyFingerprint="SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s"),
+        "sftp": sftp_config(sshd, hostKeyFingerprint="SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s"),
         "remotePath": str(drop),
     }
     provider_id = create_provider(db, ctx.settings, provider_type=ProviderType.ONEROSTER_CSV, config=config)
