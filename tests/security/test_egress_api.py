@@ -14,6 +14,7 @@ from typing import Any
 from starlette.testclient import TestClient
 
 from libs.enums import ProviderType, SyncMode
+from libs.etl.details import RunOptions
 from libs.etl.options import ProviderOptions
 from libs.etl.providers import RunProvider, connector_for
 from libs.settings import Settings
@@ -93,14 +94,18 @@ def test_the_engine_builds_its_connectors_under_the_same_policy(
         provider_id=uuid.uuid4(),
         tenant_id=TENANT,
         provider_type=ProviderType.ONEROSTER_API,
-        config=oneroster("2130706433", listener.port),
+        config_ciphertext=b"",
         options=ProviderOptions(),
         cursor={},
         mode=SyncMode.FULL,
-        run_options={},
+        run_options=RunOptions(),
     )
     settings = policy_on.model_copy(update={"data_dir": tmp_path})
-    connector = connector_for(SimpleNamespace(settings=settings, redis=None), provider)  # type: ignore[arg-type]
+    connector = connector_for(
+        SimpleNamespace(settings=settings, redis=None),  # type: ignore[arg-type]
+        provider,
+        oneroster("2130706433", listener.port),
+    )
     try:
         assert connector.context.sftp_key_dir == settings.sftp_key_dir
         result = connector.test_connection()
