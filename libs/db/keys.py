@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, text
 
+from libs import audit
 from libs.db.crypto import ConfigCipher, DecryptionError
 
 
@@ -75,11 +76,11 @@ def rotate_config_keys(engine: Engine, cipher: ConfigCipher, *, actor: str, batc
             last_id = str(rows[-1].id)
         if unopened:
             raise UnreadableConfigs(unopened)
-        conn.execute(
-            text(
-                "INSERT INTO audit_log (actor, action, target_type, details) "
-                "VALUES (:actor, 'keys.rotated', 'sis_providers', CAST(:details AS jsonb))"
-            ),
-            {"actor": actor, "details": f'{{"total": {total}, "rotated": {rotated}}}'},
+        audit.record(
+            conn,
+            action="keys.rotated",
+            actor=actor,
+            target_type="sis_providers",
+            details={"total": total, "rotated": rotated},
         )
     return RotationResult(total=total, rotated=rotated)

@@ -1,37 +1,15 @@
-"""Audit entries for every mutation: who, what, which target, when. Details never hold secrets."""
+"""Audit entries of API operations: `libs.audit.record` with the calling principal as the actor."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
+from libs import audit
 from libs.auth import Principal
 
 
-def record(
-    conn: Connection,
-    principal: Principal,
-    action: str,
-    *,
-    target_type: str,
-    target_id: object,
-    tenant_id: str | None,
-    details: dict[str, Any] | None = None,
-) -> None:
-    """Write in the caller's transaction, so the entry commits with the change or not at all."""
-    conn.execute(
-        text(
-            "INSERT INTO audit_log (tenant_id, actor, action, target_type, target_id, details) "
-            "VALUES (:tenant, :actor, :action, :ttype, :tid, CAST(:details AS jsonb))"
-        ),
-        {
-            "tenant": tenant_id,
-            "actor": principal.subject,
-            "action": action,
-            "ttype": target_type,
-            "tid": str(target_id) if target_id is not None else None,
-            "details": json.dumps(details or {}, default=str),
-        },
-    )
+def record(conn: Connection, principal: Principal, action: str, **fields: Any) -> None:
+    """`fields`: target_type, target_id, tenant_id, details, as `libs.audit.record` takes them."""
+    audit.record(conn, action=action, actor=principal.subject, **fields)

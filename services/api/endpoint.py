@@ -22,7 +22,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from libs.auth import Principal
-from services.api.problems import ApiError, from_validation, not_found
+from libs.providers.errors import ProviderError
+from services.api.problems import ApiError, from_provider_error, from_validation, not_found
 from services.api.security import authenticate, token_key
 from services.api.services import Services
 
@@ -212,7 +213,7 @@ def invoke(
 
     The REST routes and the admin UI both come through here, so rate limits, parsing, tenant
     checks, validation, masking and the audit log are the same for both. `token` is the
-    caller's rate-limit key (`token_key`).
+    caller's rate-limit key (`token_key`). A refusal of the provider rules becomes its problem.
     """
     services.limiter.hit(f"req:{token}", services.settings.api_requests_per_minute)
     parsed_path = _parse_path(path)
@@ -222,7 +223,10 @@ def invoke(
         if body is None and op.body_required:
             raise ApiError(422, "a JSON request body is required", code="validation-error")
         parsed_body = _parse(op.body, body, prefix="body") if body is not None else None
-    return op.handler(Call(request, principal, services, parsed_path, parsed_query, parsed_body, token))
+    try:
+        return op.handler(Call(request, principal, services, parsed_path, parsed_query, parsed_body, token))
+    except ProviderError as exc:
+        raise from_provider_error(exc) from None
 
 
 def _parse(model: type[BaseModel], raw: Any, *, prefix: str) -> BaseModel:

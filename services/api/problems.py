@@ -12,6 +12,8 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.responses import JSONResponse
 
+from libs.providers.errors import ConfigUnreadable, InvalidProvider, ProviderError, SyncActive
+
 PROBLEM_JSON = "application/problem+json"
 
 _TITLES = {
@@ -87,6 +89,18 @@ def from_validation(exc: ValidationError, *, prefix: Sequence[str | int] = ()) -
 def from_error_list(items: Sequence[dict[str, Any]], *, prefix: Sequence[str | int] = ()) -> ApiError:
     """Pydantic error dicts carried by another layer (e.g. ConfigError.details)."""
     return invalid([field_error([*prefix, *item.get("loc", ())], _message(item)) for item in items])
+
+
+def from_provider_error(exc: ProviderError) -> ApiError:
+    """A refusal of the provider rules (libs.providers) as the API answers it."""
+    if isinstance(exc, InvalidProvider):
+        return from_error_list(exc.errors)
+    if isinstance(exc, SyncActive):
+        detail = "a sync of this provider is active; cancel it or wait for it to finish before deleting"
+        return ApiError(409, detail, code="sync-active", runId=str(exc.run_id))
+    if isinstance(exc, ConfigUnreadable):
+        return ApiError(503, "the stored config of this provider cannot be decrypted with the configured keys")
+    return not_found("provider")
 
 
 def _message(item: Any) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 from starlette.testclient import TestClient
 
-from libs.etl.removal import deactivate_provider_entities
+from libs.providers.removal import deactivate_provider_entities
 from tests.api.conftest import TENANT_A
 
 

@@ -87,7 +87,7 @@ def test_masking_is_driven_by_the_secret_fields_of_every_connector_in_this_build
     import json
 
     from libs.connectors import registry
-    from services.api import configs, masking
+    from libs.providers import configs, masking
 
     types = registry.supported_types()
     if not types:

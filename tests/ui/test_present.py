@@ -10,7 +10,7 @@ import pytest
 from libs.connectors import registry
 from libs.enums import ProviderType, SyncMode, SyncStatus
 from libs.etl.options import ProviderOptions
-from services.api.masking import mask
+from libs.providers.masking import mask
 from services.api.problems import ApiError
 from services.api.schemas import Progress, ProviderTypeInfo, RunStep, RunSummary
 from services.api.ui import forms, options, present

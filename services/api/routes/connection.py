@@ -13,7 +13,7 @@ from libs.connectors.egress import EgressPolicy
 from libs.connectors.errors import ConnectorError
 from libs.enums import ProviderType
 from libs.etl.options import ProviderOptions
-from services.api import configs
+from libs.providers import configs
 from services.api.endpoint import Call, operation
 from services.api.routes.providers import load_active
 from services.api.schemas import ConnectionTestResult, ConnectionTestSaved, ConnectionTestUnsaved
@@ -80,15 +80,11 @@ def test_provider_connection(call: Call) -> ConnectionTestResult:
     body: ConnectionTestSaved | None = call.body
     with call.services.engine.connect() as conn:
         row = load_active(call, conn, call.path["providerId"])
-    provider_type = ProviderType(row.provider_type)
-    stored = configs.decrypt(call.services.cipher, row.id, row.config_ciphertext)
-    config = stored
-    if body is not None and body.config is not None:
-        config = configs.validate(provider_type, configs.merge_for_update(provider_type, body.config, stored))
+    config = configs.config_of(call.services.cipher, row, body.config if body is not None else None)
     call.services.limiter.hit(f"test:{call.token}:{row.id}", call.services.settings.api_sync_triggers_per_minute)
     return _run(
         call,
-        provider_type,
+        ProviderType(row.provider_type),
         config,
         provider_id=str(row.id),
         tenant_id=row.tenant_id,

@@ -6,7 +6,7 @@ from sqlalchemy import text
 
 from libs.connectors import registry
 from libs.etl import schedule
-from services.api import configs
+from libs.providers import configs
 from services.api.endpoint import Call, operation
 from services.api.problems import field_error, invalid
 from services.api.schemas import (

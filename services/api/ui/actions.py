@@ -7,6 +7,8 @@ provider's connection and sync options is in `edits`.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -108,32 +110,39 @@ async def _form_again(
     return render(request, gw.services, "add_provider.html", context, session=gw.session, status=status)
 
 
-@ui_route
-async def trigger_sync(request: Request) -> Response:
-    gw = gateway(request)
-    await form_data(request)
-    provider_id = request.path_params["providerId"]
-    try:
-        accepted = await gw.model(SyncAccepted, "triggerSync", providerId=provider_id)
-    except ApiError as exc:
-        if exc.status in (404, 401):
-            raise
-        return failed(request, exc, to=provider_url(provider_id))
+ProviderAction = Callable[[Request, Gateway, dict[str, str], str], Awaitable[Response]]
+
+
+def provider_action(action: ProviderAction) -> Callable[[Request], Awaitable[Response]]:
+    """A form of the provider page: the action gets the gateway, the form and the provider id; a
+    refusal other than 404 (and 401, which signs out) goes back to the page as a message."""
+
+    @ui_route
+    @functools.wraps(action)
+    async def run(request: Request) -> Response:
+        gw = gateway(request)
+        data = await form_data(request)
+        provider_id = request.path_params["providerId"]
+        try:
+            return await action(request, gw, data, provider_id)
+        except ApiError as exc:
+            if exc.status in (404, 401):
+                raise
+            return failed(request, exc, to=provider_url(provider_id))
+
+    return run
+
+
+@provider_action
+async def trigger_sync(request: Request, gw: Gateway, data: dict[str, str], provider_id: str) -> Response:
+    accepted = await gw.model(SyncAccepted, "triggerSync", providerId=provider_id)
     message = f"Sync requested ({accepted.mode.value}); progress shows below."
     return done(request, message, to=provider_url(provider_id), runId=str(accepted.run_id))
 
 
-@ui_route
-async def cancel_sync(request: Request) -> Response:
-    gw = gateway(request)
-    await form_data(request)
-    provider_id = request.path_params["providerId"]
-    try:
-        result = await gw.model(CancelAccepted, "cancelSync", providerId=provider_id)
-    except ApiError as exc:
-        if exc.status in (404, 401):
-            raise
-        return failed(request, exc, to=provider_url(provider_id))
+@provider_action
+async def cancel_sync(request: Request, gw: Gateway, data: dict[str, str], provider_id: str) -> Response:
+    result = await gw.model(CancelAccepted, "cancelSync", providerId=provider_id)
     if result.status.value == "CANCELLED":
         message = "The waiting sync was cancelled."
     else:
@@ -141,35 +150,19 @@ async def cancel_sync(request: Request) -> Response:
     return done(request, message, to=provider_url(provider_id), runId=str(result.run_id))
 
 
-@ui_route
-async def save_schedule(request: Request) -> Response:
-    gw = gateway(request)
-    data = await form_data(request)
-    provider_id = request.path_params["providerId"]
-    try:
-        body = {"syncSchedule": schedule_of(data), "scheduleTimezone": data.get("scheduleTimezone", "").strip()}
-        provider = await gw.model(Provider, "updateProvider", providerId=provider_id, body=body)
-    except ApiError as exc:
-        if exc.status in (404, 401):
-            raise
-        return failed(request, exc, to=provider_url(provider_id))
+@provider_action
+async def save_schedule(request: Request, gw: Gateway, data: dict[str, str], provider_id: str) -> Response:
+    body = {"syncSchedule": schedule_of(data), "scheduleTimezone": data.get("scheduleTimezone", "").strip()}
+    provider = await gw.model(Provider, "updateProvider", providerId=provider_id, body=body)
     words = present.schedule_words(provider.sync_schedule)
     when = f" Next run: {present.utc_text(provider.next_run_at)}." if provider.next_run_at else ""
     return done(request, f"Schedule saved: {words}.{when}", to=provider_url(provider_id))
 
 
-@ui_route
-async def set_enabled(request: Request) -> Response:
-    gw = gateway(request)
-    data = await form_data(request)
-    provider_id = request.path_params["providerId"]
-    enabled = data.get("enabled") == "true"
-    try:
-        provider = await gw.model(Provider, "updateProvider", providerId=provider_id, body={"enabled": enabled})
-    except ApiError as exc:
-        if exc.status in (404, 401):
-            raise
-        return failed(request, exc, to=provider_url(provider_id))
+@provider_action
+async def set_enabled(request: Request, gw: Gateway, data: dict[str, str], provider_id: str) -> Response:
+    body = {"enabled": data.get("enabled") == "true"}
+    provider = await gw.model(Provider, "updateProvider", providerId=provider_id, body=body)
     if provider.enabled:
         message = "Provider enabled: scheduled syncs will run."
     else:

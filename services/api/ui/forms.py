@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.api.masking import flag_name
+from libs.providers.masking import flag_name
 from services.api.schemas import ConnectionTestResult, Provider, ProviderTypeInfo
 
 TYPE_TITLES = {

@@ -163,7 +163,7 @@ def test_the_api_stores_the_config_as_given_and_masks_every_sftp_secret():
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ed25519
 
-    from services.api import configs
+    from libs.providers import configs
 
     key = (
         ed25519.Ed25519PrivateKey.generate()

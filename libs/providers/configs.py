@@ -1,4 +1,4 @@
-"""Provider configs at the API edge: validate with the connector's model, mask, merge secrets.
+"""Provider configs: validate with the connector's model, seal, open, mask, merge secrets.
 
 Everything here is generic: what is secret comes from each config model's `secret_fields`,
 never from per-provider code.
@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import types
 import typing
-import uuid
 from typing import Any
 
 from pydantic import BaseModel
@@ -19,8 +18,9 @@ from libs.connectors.base import ProviderConfig
 from libs.connectors.errors import ConfigError
 from libs.db.crypto import ConfigCipher, DecryptionError
 from libs.enums import ProviderType
-from services.api import masking
-from services.api.problems import ApiError, field_error, from_error_list, invalid
+from libs.providers import masking
+from libs.providers.errors import ConfigUnreadable, InvalidProvider
+from libs.providers.store import StoredProvider
 
 log = logging.getLogger(__name__)
 
@@ -72,18 +72,17 @@ def _nested_model(annotation: Any) -> type[BaseModel] | None:
 
 
 def validate(provider_type: ProviderType, config: dict[str, Any]) -> dict[str, Any]:
-    """The config as it will be stored (normalized by the connector's model), or 422."""
+    """The config as it will be stored (normalized by the connector's model), or InvalidProvider."""
     if config_model(provider_type) is None:
-        raise invalid(
-            [field_error(["providerType"], f"provider type {provider_type.value} is not supported by this build")]
-        )
+        msg = f"provider type {provider_type.value} is not supported by this build"
+        raise InvalidProvider.field("providerType", msg=msg)
     try:
         parsed = registry.parse_config(provider_type, config)
     except ConfigError as exc:
         errors = exc.details.get("errors")
         if isinstance(errors, list) and errors:
-            raise from_error_list(errors, prefix=("config",)) from None
-        raise invalid([field_error(["config"], exc.message)]) from None
+            raise InvalidProvider([{**e, "loc": ("config", *e.get("loc", ()))} for e in errors]) from None
+        raise InvalidProvider.field("config", msg=exc.message) from None
     return parsed.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
@@ -95,14 +94,15 @@ def masked(provider_type: ProviderType, config: dict[str, Any]) -> dict[str, Any
     return masking.mask(config, paths)
 
 
-def decrypt(cipher: ConfigCipher, provider_id: uuid.UUID, blob: bytes) -> dict[str, Any]:
+def config_of(cipher: ConfigCipher, provider: StoredProvider, edit: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The provider's config in clear; with `edit`, that edit validated, the secrets it leaves out
+    (or sends back masked) taken from the stored config."""
     try:
-        return cipher.decrypt(blob, provider_id=str(provider_id))
+        stored = cipher.decrypt(provider.config_ciphertext, provider_id=str(provider.id))
     except DecryptionError as exc:
-        log.error("provider %s: stored config cannot be decrypted (%s)", provider_id, exc)
-        raise ApiError(503, "the stored config of this provider cannot be decrypted with the configured keys") from None
-
-
-def merge_for_update(provider_type: ProviderType, new: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:
-    paths = secret_paths(provider_type) or []
-    return masking.merge_stored(new, stored, paths)
+        log.error("provider %s: stored config cannot be decrypted (%s)", provider.id, exc)
+        raise ConfigUnreadable(str(provider.id)) from None
+    if edit is None:
+        return stored
+    provider_type = ProviderType(provider.provider_type)
+    return validate(provider_type, masking.merge_stored(edit, stored, secret_paths(provider_type) or []))

@@ -75,15 +75,3 @@ def merge_stored(new: dict[str, Any], stored: dict[str, Any], secret_fields: Ite
         else:
             node[leaf] = old
     return merged
-
-
-def secret_values(config: dict[str, Any], secret_fields: Iterable[str]) -> list[str]:
-    """The clear secrets of a config (to keep them out of audit details and logs)."""
-    values = []
-    for path in secret_fields:
-        parents, leaf = _split(path)
-        node = _parent(config, parents, create=False)
-        value = node.get(leaf) if node is not None else None
-        if isinstance(value, str) and value:
-            values.append(value)
-    return values
