@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, text
 
+from libs import audit
 from libs.connectors.errors import ConnectorError
 from libs.db.models.staging import STAGING_TABLES
 from libs.enums import LOAD_ORDER, SyncMode, SyncStatus
@@ -68,12 +69,14 @@ def body(job: Job, conn: Connection) -> StepDone:
     )
     if not incomplete:
         _remember(job, conn, sources)
-    conn.execute(
-        text(
-            "INSERT INTO audit_log (tenant_id, actor, action, target_type, target_id, details) "
-            "VALUES (:t, 'sis-sync', 'sync.completed', 'sis_sync_run', :r, CAST(:d AS jsonb))"
-        ),
-        {"t": provider.tenant_id, "r": provider.run_id, "d": json.dumps({"status": status.value})},
+    audit.record(
+        conn,
+        action="sync.completed",
+        actor="sis-sync",
+        target_type="sis_sync_run",
+        target_id=provider.run_id,
+        tenant_id=provider.tenant_id,
+        details={"status": status.value},
     )
     return StepDone(detail=FinalizeDetail(status=status.value), status=status, message=message)
 

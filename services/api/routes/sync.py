@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
+from libs import audit
 from libs.enums import SyncTrigger
 from libs.etl import runs, schedule
 from libs.etl.details import RunOptions
 from libs.etl.options import ProviderOptions
 from libs.etl.phase import cancel_sync as cancel_message
 from libs.etl.phase import start_sync as start_message
-from services.api import audit
+from libs.providers import store
 from services.api.endpoint import Call, operation
 from services.api.problems import ApiError
 from services.api.routes.providers import load_active, load_visible
@@ -66,8 +67,8 @@ def trigger_sync(call: Call) -> SyncAccepted:
         if request.created:
             audit.record(
                 conn,
-                call.principal,
-                "sync.requested",
+                action="sync.requested",
+                actor=call.principal.subject,
                 target_type="run",
                 target_id=request.run_id,
                 tenant_id=row.tenant_id,
@@ -99,17 +100,14 @@ def cancel_sync(call: Call) -> CancelAccepted:
     ends CANCELLED with the stats of what it applied. A cancelled run is not retried."""
     with call.services.engine.begin() as conn:
         row = load_active(call, conn, call.path["providerId"])
-        active = conn.execute(
-            text("SELECT id FROM sis_sync_runs WHERE provider_id = :p AND status IN ('PENDING', 'IN_PROGRESS')"),
-            {"p": row.id},
-        ).first()
-        result = runs.request_cancel(conn, active.id, requested_by=call.principal.subject) if active else None
+        active = store.active_run(conn, row.id)
+        result = runs.request_cancel(conn, active, requested_by=call.principal.subject) if active else None
         if result is None:
             raise ApiError(409, "no sync of this provider is pending or in progress", code="no-active-sync")
         audit.record(
             conn,
-            call.principal,
-            "sync.cancelled",
+            action="sync.cancelled",
+            actor=call.principal.subject,
             target_type="run",
             target_id=result.run_id,
             tenant_id=row.tenant_id,
