@@ -72,7 +72,7 @@ HINTS = {
     "remotePath": "A folder or zip on the SFTP server, e.g. /exports/oneroster.",
     "localPath": "An absolute path readable by the workers, e.g. /data/oneroster.",
     "privateKey": "PEM or OpenSSH format; stored encrypted.",
-    "privateKeyPath": "A file name in your district's key folder on the workers (SFTP_KEY_DIR/<tenant>/), e.g. sftp-key.",
+    "privateKeyPath": "A file in your district's key folder on the workers (SFTP_KEY_DIR/<tenant>/), e.g. sftp-key.",
 }
 
 # mutually exclusive ways to reach the data, per type: (value, label, top-level config keys);
