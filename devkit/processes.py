@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import redis as redis_lib
 from sqlalchemy import Engine, text
 
 from libs.enums import FINAL_STATUSES, SyncMode, SyncTrigger
 from libs.etl import runs
 from libs.etl.details import RunOptions
 from libs.etl.phase import Next, start_sync
+from libs.redis_client import probe
 from libs.settings import Settings
 from services.queue.broker import build_broker
 from services.queue.send import send
@@ -123,9 +123,8 @@ def start_worker(
         env=process_env(settings, **env),
         log_path=log_dir / f"worker-{uuid.uuid4().hex[:6]}.log",
     ).start()
-    client = redis_lib.Redis.from_url(str(settings.redis_url))
     key = f"{settings.redis_namespace}:dramatiq:__heartbeats__"
-    try:
+    with probe(settings) as client:
         before = {m for m in client.zrange(key, 0, -1)}
 
         def ready() -> bool:
@@ -134,8 +133,6 @@ def start_worker(
             return bool(set(client.zrange(key, 0, -1)) - before)
 
         wait_until(ready, timeout=60, what="the worker to consume")
-    finally:
-        client.close()
     return worker
 
 
