@@ -1,20 +1,12 @@
-"""Database engines and connections.
-
-SQLAlchemy Core/ORM for the control plane (providers, runs, API); raw psycopg connections for
-the data path, where binary COPY and long set-based statements need the driver itself.
-"""
+"""Database engines: one pooled SQLAlchemy engine per process and database URL."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-import psycopg
 from sqlalchemy import Engine, create_engine
-from sqlalchemy.orm import Session, sessionmaker
 
-from libs.settings import Settings, to_libpq_url, to_sqlalchemy_url
+from libs.settings import Settings, to_sqlalchemy_url
 
 
 def make_engine(database_url: str, *, pool_size: int = 5, application_name: str = "sis-sync") -> Engine:
@@ -41,20 +33,6 @@ def get_engine(settings: Settings) -> Engine:
         if engine is None:
             engine = _ENGINES[settings.database_url] = make_engine(settings.database_url)
         return engine
-
-
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
-
-
-@contextmanager
-def raw_connection(database_url: str, *, autocommit: bool = False) -> Iterator[psycopg.Connection]:
-    """A dedicated psycopg connection outside the pool, closed on exit."""
-    conn = psycopg.connect(to_libpq_url(database_url), autocommit=autocommit, application_name="sis-sync-etl")
-    try:
-        yield conn
-    finally:
-        conn.close()
 
 
 def dispose_engines() -> None:
