@@ -11,6 +11,7 @@ enrollment's class and user) through links, which by then cover this run's new r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -20,7 +21,7 @@ from libs.enums import EntityType
 from libs.etl import runs
 from libs.etl.details import Applied, LoadDetail
 from libs.etl.phase import Job, StepDone
-from libs.etl.sql import data_path_settings
+from libs.etl.sql import analyze, data_path_settings
 from libs.etl.stage import Scope, replan_user_creates
 
 _PLANNED = "t.run_id = :r AND t.status IS NULL AND t.action IS NOT NULL"
@@ -121,11 +122,11 @@ def body(job: Job, conn: Connection) -> StepDone:
             {"ns": runs.TENANT_USERS_LOCK, "tenant": provider.tenant_id},
         )
         replan_user_creates(conn, Scope(provider.run_id, provider.provider_id, provider.tenant_id), provider.options)
-    applied = apply(conn, entity, params)
+    applied = apply(conn, entity, params, lambda raw: analyze(job.ctx, raw, "sis_entity_links"))
     return StepDone(records=applied.rows_written, detail=LoadDetail(entities={entity: applied}))
 
 
-def apply(conn: Connection, entity: EntityType, params: dict[str, Any]) -> Applied:
+def apply(conn: Connection, entity: EntityType, params: dict[str, Any], refresh: Callable[[str], None]) -> Applied:
     """Write the planned rows of one entity type; returns what was applied."""
     raw = STAGING_TABLES[entity].name
     counts = conn.execute(
@@ -150,9 +151,7 @@ def apply(conn: Connection, entity: EntityType, params: dict[str, Any]) -> Appli
     # Statistics as of now: links grew by the previous load step, and stage has just written the
     # actions this statement selects on. Planned against stale numbers ("no rows have an
     # action"), the merge becomes a nested loop over a district: minutes instead of seconds.
-    conn.execute(text("SET LOCAL default_statistics_target = 10"))
-    conn.execute(text(f"ANALYZE {raw}"))
-    conn.execute(text("ANALYZE sis_entity_links"))
+    refresh(raw)
     links = conn.execute(
         text(
             f"""

@@ -31,3 +31,17 @@ def data_path_settings(conn: Connection) -> None:
     conn.execute(text("SET LOCAL synchronous_commit = off"))
     conn.execute(text("SET LOCAL work_mem = '64MB'"))
     conn.execute(text("SET LOCAL jit = off"))
+
+
+def analyze(ctx: EtlContext, *tables: str) -> None:
+    """Fresh planner statistics, committed at once in a transaction of their own.
+
+    ANALYZE takes a lock that conflicts with itself and holds it to the end of its transaction.
+    The staging and link tables are shared by every tenant's runs: inside a phase's fenced
+    transaction, one slow or frozen run would stall the stage and load of every other run. A
+    small sample is plenty to tell a join planner "this is a district, not an empty table".
+    """
+    with ctx.engine.connect() as conn, conn.begin():
+        conn.execute(text("SET LOCAL default_statistics_target = 10"))
+        for table in tables:
+            conn.execute(text(f"ANALYZE {table}"))

@@ -28,7 +28,7 @@ from libs.etl import feeds
 from libs.etl.details import Planned, StageDetail
 from libs.etl.options import ProviderOptions
 from libs.etl.phase import Job, StepDone
-from libs.etl.sql import data_path_settings
+from libs.etl.sql import analyze, data_path_settings
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +60,7 @@ def body(job: Job, conn: Connection) -> StepDone:
     scope = Scope(provider.run_id, provider.provider_id, provider.tenant_id)
     # Fresh statistics before every set-based statement: staging and links grow by a district
     # per run, and a plan made for an "empty" table (nested loops over seq scans) is quadratic.
-    # A small sample is plenty to tell a join planner "this is a district, not an empty table".
-    conn.execute(text("SET LOCAL default_statistics_target = 10"))
-    conn.execute(text("ANALYZE sis_entity_links"))
-    for entity in LOAD_ORDER:
-        conn.execute(text(f"ANALYZE {STAGING_TABLES[entity].name}"))
+    analyze(job.ctx, "sis_entity_links", *(STAGING_TABLES[entity].name for entity in LOAD_ORDER))
     planned = {entity: stage_entity(conn, scope, entity, run_feeds, provider.options) for entity in LOAD_ORDER}
     return StepDone(detail=StageDetail(entities=planned))
 
