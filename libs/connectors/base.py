@@ -131,6 +131,9 @@ class ProviderConfig(BaseModel):
 
     # dotted paths of fields holding secrets: encrypted at rest, masked in every response
     secret_fields: ClassVar[tuple[str, ...]] = ()
+    # dotted paths of fields saying where the secrets are sent (host, port, account): an edit that
+    # changes one must carry every stored secret again, so none follows a changed destination
+    destination_fields: ClassVar[tuple[str, ...]] = ()
 
 
 class Connector(abc.ABC):

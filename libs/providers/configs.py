@@ -1,7 +1,7 @@
 """Provider configs: validate with the connector's model, seal, open, mask, merge secrets.
 
-Everything here is generic: what is secret comes from each config model's `secret_fields`,
-never from per-provider code.
+Everything here is generic: what is secret comes from each config model's `secret_fields`, and
+where secrets are sent from its `destination_fields`, never from per-provider code.
 """
 
 from __future__ import annotations
@@ -34,10 +34,14 @@ def config_model(provider_type: ProviderType) -> type[ProviderConfig] | None:
 
 def secret_paths(provider_type: ProviderType) -> list[str] | None:
     """JSON (alias) paths of the secret fields; None when this build has no such connector."""
+    return _paths(provider_type, "secret_fields")
+
+
+def _paths(provider_type: ProviderType, fields: str) -> list[str] | None:
     model = config_model(provider_type)
     if model is None:
         return None
-    return [_json_path(model, path) for path in model.secret_fields]
+    return [_json_path(model, path) for path in getattr(model, fields)]
 
 
 def _json_path(model: type[BaseModel], path: str) -> str:
@@ -96,7 +100,8 @@ def masked(provider_type: ProviderType, config: dict[str, Any]) -> dict[str, Any
 
 def config_of(cipher: ConfigCipher, provider: StoredProvider, edit: dict[str, Any] | None = None) -> dict[str, Any]:
     """The provider's config in clear; with `edit`, that edit validated, the secrets it leaves out
-    (or sends back masked) taken from the stored config."""
+    (or sends back masked) taken from the stored config: refused (naming them) when the edit
+    changes a destination field, so a stored secret is only ever sent where it was entered for."""
     try:
         stored = cipher.decrypt(provider.config_ciphertext, provider_id=str(provider.id))
     except DecryptionError as exc:
@@ -105,4 +110,33 @@ def config_of(cipher: ConfigCipher, provider: StoredProvider, edit: dict[str, An
     if edit is None:
         return stored
     provider_type = ProviderType(provider.provider_type)
-    return validate(provider_type, masking.merge_stored(edit, stored, secret_paths(provider_type) or []))
+    merged, kept = masking.merge_stored(edit, stored, secret_paths(provider_type) or [])
+    config = validate(provider_type, merged)
+    if kept:
+        _refuse_moved_secrets(provider_type, stored, config, kept)
+    return config
+
+
+def _refuse_moved_secrets(
+    provider_type: ProviderType, stored: dict[str, Any], config: dict[str, Any], kept: list[str]
+) -> None:
+    # both sides as the model normalizes them: `https://x/` and `https://x` are one destination
+    try:
+        before = validate(provider_type, stored)
+    except InvalidProvider:
+        before = stored
+    moved = [
+        path
+        for path in _paths(provider_type, "destination_fields") or []
+        if masking.value_at(config, path) != masking.value_at(before, path)
+    ]
+    if not moved:
+        return
+    changed, secrets = ", ".join(moved), ", ".join(kept)
+    why = "a stored secret is never sent to a changed destination"
+    raise InvalidProvider(
+        [
+            {"loc": ("config",), "msg": f"{changed} changed: enter {secrets} again ({why})"},
+            *({"loc": ("config", *path.split(".")), "msg": f"enter it again: {changed} changed"} for path in kept),
+        ]
+    )

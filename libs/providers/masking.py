@@ -2,7 +2,8 @@
 
 Out: a secret's value is replaced by MASK (null when unset) and a `has<Field>` flag is set
 beside it. In (PATCH, test with edits): a secret that is absent, null or the mask keeps the
-stored value, and `has<Field>` flags sent back by a client are dropped before validation.
+stored value (refused by `configs.config_of` when a destination field changes), and `has<Field>`
+flags sent back by a client are dropped before validation.
 """
 
 from __future__ import annotations
@@ -59,19 +60,27 @@ def strip_flags(config: dict[str, Any], secret_fields: Iterable[str]) -> dict[st
     return clean
 
 
-def merge_stored(new: dict[str, Any], stored: dict[str, Any], secret_fields: Iterable[str]) -> dict[str, Any]:
-    """`new` with every omitted or masked secret taken from `stored`."""
+def merge_stored(
+    new: dict[str, Any], stored: dict[str, Any], secret_fields: Iterable[str]
+) -> tuple[dict[str, Any], list[str]]:
+    """`new` with every omitted or masked secret taken from `stored`, and the paths so taken."""
     merged = strip_flags(new, secret_fields)
+    kept: list[str] = []
     for path in secret_fields:
         parents, leaf = _split(path)
-        old_node = _parent(stored, parents, create=False)
-        old = old_node.get(leaf) if old_node is not None else None
         node = _parent(merged, parents, create=False)
-        given = node.get(leaf) if node is not None else None
-        if node is None or given not in (None, MASK):
+        if node is None or node.get(leaf) not in (None, MASK):
             continue
+        old = value_at(stored, path)
         if old is None:
             node.pop(leaf, None)
         else:
             node[leaf] = old
-    return merged
+            kept.append(path)
+    return merged, kept
+
+
+def value_at(config: dict[str, Any], path: str) -> Any:
+    parents, leaf = _split(path)
+    node = _parent(config, parents, create=False)
+    return node.get(leaf) if node is not None else None

@@ -244,7 +244,8 @@ class ConnectionTestResult(ApiModel):
 
 class ConnectionTestSaved(ApiModel):
     config: dict[str, Any] | None = Field(
-        default=None, description="Test edited settings before saving; absent secrets use the stored ones"
+        default=None,
+        description="Test edited settings; absent secrets use the stored ones unless a destination changes",
     )
 
 

@@ -54,9 +54,9 @@ def test_oneroster_csv_provider_round_trip_masks_every_declared_secret(
     assert sftp["hasPrivateKey"] is False
     assert sftp["hasPrivateKeyPassphrase"] is False
     assert sftp["hostKeyFingerprint"] == FINGERPRINT
-    # the UI sends the masked config back with a new port: the password is kept
+    # the UI sends the masked config back with a new timeout (no destination): the password is kept
     config = created.json()["config"]
-    config["sftp"]["port"] = 2222
+    config["sftp"]["connectTimeout"] = 5
     provider_id = created.json()["id"]
     changed = real_client.patch(f"/api/v1/providers/{provider_id}", json={"config": config}, headers=admin_a)
     assert changed.status_code == 200, changed.text
@@ -66,7 +66,7 @@ def test_oneroster_csv_provider_round_trip_masks_every_declared_secret(
         ).scalar_one()
     stored = real_client.app.state.services.get().cipher.decrypt(blob, provider_id=provider_id)  # type: ignore[attr-defined]
     assert stored["sftp"]["password"] == PASSWORD
-    assert stored["sftp"]["port"] == 2222
+    assert stored["sftp"]["connectTimeout"] == 5
     assert PASSWORD not in changed.text + created.text
 
 

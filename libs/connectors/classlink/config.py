@@ -21,6 +21,8 @@ _TENANT = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 class ClassLinkConfig(OneRosterTuning):
     secret_fields: ClassVar[tuple[str, ...]] = ("clientSecret",)
+    # the tenant names the Roster Server host unless baseUrl overrides it
+    destination_fields: ClassVar[tuple[str, ...]] = ("tenantId", "baseUrl")
 
     client_id: str = Field(alias="clientId", min_length=1)
     client_secret: str = Field(alias="clientSecret", min_length=1)

@@ -24,6 +24,7 @@ class CleverConfig(ProviderConfig):
     """
 
     secret_fields: ClassVar[tuple[str, ...]] = ("clientSecret", "accessToken")
+    destination_fields: ClassVar[tuple[str, ...]] = ("apiUrl", "oauthUrl", "districtId")
 
     client_id: str | None = Field(default=None, alias="clientId")
     client_secret: str | None = Field(default=None, alias="clientSecret", repr=False)

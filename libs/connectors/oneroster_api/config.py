@@ -48,6 +48,7 @@ class OneRosterTuning(ProviderConfig):
 
 class OneRosterApiConfig(OneRosterTuning):
     secret_fields: ClassVar[tuple[str, ...]] = ("clientSecret",)
+    destination_fields: ClassVar[tuple[str, ...]] = ("baseUrl", "tokenUrl")
 
     base_url: str = Field(alias="baseUrl", description="the OneRoster root, ending in /ims/oneroster/v1p1")
     client_id: str = Field(alias="clientId", min_length=1)

@@ -12,6 +12,12 @@ from libs.connectors.sftp.config import SftpSettings
 
 class OneRosterCsvConfig(ProviderConfig):
     secret_fields: ClassVar[tuple[str, ...]] = ("sftp.password", "sftp.privateKey", "sftp.privateKeyPassphrase")
+    destination_fields: ClassVar[tuple[str, ...]] = (
+        "sftp.host",
+        "sftp.port",
+        "sftp.username",
+        "sftp.hostKeyFingerprint",
+    )
 
     sftp: SftpSettings | None = None
     # a directory holding manifest.csv, a directory of zips (the newest complete one is taken), or one zip

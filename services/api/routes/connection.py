@@ -76,7 +76,7 @@ def _run(
 )
 def test_provider_connection(call: Call) -> ConnectionTestResult:
     """With a `config` body, tests edited settings before they are saved; secrets left out
-    (or masked) are taken from the stored config."""
+    (or masked) are taken from the stored config, unless the edit changes where they are sent (422)."""
     body: ConnectionTestSaved | None = call.body
     with call.services.engine.connect() as conn:
         row = load_active(call, conn, call.path["providerId"])

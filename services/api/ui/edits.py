@@ -2,7 +2,8 @@
 
 Both save with `PATCH /api/v1/providers/{id}`, and the connection test of edited settings is
 `POST /api/v1/providers/{id}/test` with the edited config: secrets left blank are absent from
-the body, so the API uses the stored ones; no stored secret ever reaches the browser. With
+the body, so the API uses the stored ones (or, when the edit changes where they are sent, answers
+422 naming them, and the form asks for them); no stored secret ever reaches the browser. With
 JavaScript the answer replaces the changed parts of the page in place; without it the browser
 is redirected, or the form comes back with its errors beside the fields.
 """
