@@ -57,6 +57,9 @@ class PhaseSpec:
     parts: Sequence[str] = ()
     # parts planned by the previous phase, run in parallel (EXTRACT)
     parallel: bool = False
+    # the longest one statement of the body may take (COPY batches, bookkeeping); None for the
+    # set-based phases, whose statements over a whole district get up to half the lease
+    statement_ms: int | None = 2 * _MINUTE
 
 
 PHASES: tuple[PhaseSpec, ...] = (
@@ -70,9 +73,11 @@ PHASES: tuple[PhaseSpec, ...] = (
         before=extract.open_extraction,
         parallel=True,
     ),
-    PhaseSpec(Phase.STAGE, Queue.LOAD, 120 * _MINUTE, stage.body),
-    PhaseSpec(Phase.LOAD, Queue.LOAD, 120 * _MINUTE, load.body, parts=tuple(e.value for e in LOAD_ORDER)),
-    PhaseSpec(Phase.DEACTIVATE, Queue.LOAD, 120 * _MINUTE, deactivate.body),
+    PhaseSpec(Phase.STAGE, Queue.LOAD, 120 * _MINUTE, stage.body, statement_ms=None),
+    PhaseSpec(
+        Phase.LOAD, Queue.LOAD, 120 * _MINUTE, load.body, parts=tuple(e.value for e in LOAD_ORDER), statement_ms=None
+    ),
+    PhaseSpec(Phase.DEACTIVATE, Queue.LOAD, 120 * _MINUTE, deactivate.body, statement_ms=None),
     PhaseSpec(
         Phase.FINALIZE, Queue.CONTROL, 10 * _MINUTE, finalize.body, needs_config=True, after=finalize.purge_staging
     ),
@@ -112,7 +117,7 @@ def _run(ctx: EtlContext, spec: PhaseSpec, run_id: str, token: str, part: str | 
             job.open_config()
         if spec.before is not None:
             job.prepared = spec.before(job)
-        with fenced(ctx, run_id, token) as conn:
+        with fenced(ctx, run_id, token, statement_ms=spec.statement_ms) as conn:
             done = spec.body(job, conn)
             if not steps.complete(conn, run_id, step, records=done.records, detail=done.detail):
                 raise runs.PhaseMoved(run_id)

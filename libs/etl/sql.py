@@ -12,10 +12,21 @@ from libs.etl.context import EtlContext
 
 
 @contextmanager
-def fenced(ctx: EtlContext, run_id: str, token: str) -> Iterator[Connection]:
+def fenced(ctx: EtlContext, run_id: str, token: str, *, statement_ms: int | None = None) -> Iterator[Connection]:
     """A transaction that writes for a run only while the run is ours: it opens with the fence
-    (`runs.fence_begin`) and commits only if the statements inside did not raise."""
+    (`runs.fence_begin`) and commits only if the statements inside did not raise.
+
+    It is bounded well inside the run's lease. A worker that freezes or loses its network while
+    the transaction is open would otherwise hold its lock on the run row for ever, and the
+    reaper, which skips locked rows, could never hand the run's slot on. Postgres ends the
+    session once it has sat idle in the transaction, or spent on one statement, for half a
+    lease (or the phase's shorter `statement_ms`); the lease then runs out and the run is reaped,
+    and the frozen worker's late commit finds its connection gone.
+    """
+    bound = max(ctx.lease_ms // 2, 1)
     with ctx.engine.connect() as conn, conn.begin():
+        conn.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {bound}"))
+        conn.execute(text(f"SET LOCAL statement_timeout = {min(statement_ms or bound, bound)}"))
         runs.fence_begin(conn, run_id, token)
         yield conn
 

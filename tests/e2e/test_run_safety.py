@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,8 +18,8 @@ from libs.enums import EntityType, ProviderType, SyncStatus
 from libs.etl import runs
 from libs.etl.phase import cancel_sync, start_sync
 from libs.settings import Settings
-from tests.support.providers import create_provider, request, store_counts
-from tests.support.workers import ServiceProcess, Syncs, start_worker, wait_until
+from tests.support.providers import create_provider, request, run_row, store_counts
+from tests.support.workers import ServiceProcess, Syncs, process_env, start_worker, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -167,7 +170,7 @@ def test_a_worker_killed_mid_load_is_redelivered_and_the_run_finishes_without_du
 def test_a_worker_killed_for_good_ends_the_run_failure_when_its_lease_expires(
     db: Engine, e2e_settings: Settings, s_package: Path, log_dir: Path, blocked_enrollments: psycopg.Connection
 ) -> None:
-    settings = _isolated(e2e_settings, sync_lock_timeout=4_000, scheduler_tick_seconds=0.5)
+    settings = _isolated(e2e_settings, sync_lock_timeout=8_000, scheduler_tick_seconds=0.5)
     provider_id = _provider(db, settings, s_package)
     worker = start_worker(settings, log_dir, threads=2)
     syncs = Syncs(settings, db)
@@ -177,8 +180,6 @@ def test_a_worker_killed_for_good_ends_the_run_failure_when_its_lease_expires(
         worker.kill()
         blocked_enrollments.rollback()
         # no worker comes back: the scheduler's reaper ends the run once the lease runs out
-        from tests.support.workers import process_env
-
         scheduler = ServiceProcess(
             args=["scheduler"], env=process_env(settings), log_path=log_dir / "scheduler.log"
         ).start()
@@ -195,6 +196,61 @@ def test_a_worker_killed_for_good_ends_the_run_failure_when_its_lease_expires(
     assert "phase load:enrollment" in run["error_message"]
     assert store_counts(db, "district-1")["enrollments"] == (0, 0)
     assert request(db, provider_id).created
+
+
+def test_a_frozen_worker_loses_its_run_and_its_slot_within_the_lease(
+    db: Engine,
+    e2e_settings: Settings,
+    s_package: Path,
+    small_package: Path,
+    log_dir: Path,
+    blocked_enrollments: psycopg.Connection,
+) -> None:
+    # one slot: the other district's run can only start once the frozen run lets go of it
+    lease_seconds, tick = 10, 0.5
+    settings = _isolated(
+        e2e_settings, sync_lock_timeout=lease_seconds * 1000, scheduler_tick_seconds=tick, max_concurrent_syncs=1
+    )
+    frozen_provider = _provider(db, settings, s_package)
+    other_provider = _provider(db, settings, small_package, tenant="district-2")
+    frozen = start_worker(settings, log_dir, threads=2)
+    syncs = Syncs(settings, db)
+    scheduler = ServiceProcess(args=["scheduler"], env=process_env(settings), log_path=log_dir / "scheduler.log")
+    second: ServiceProcess | None = None
+    try:
+        run_id = syncs.start(frozen_provider)
+        _wait_for_blocked_load(db, run_id)
+        # frozen inside its load transaction: the statement finishes, the transaction stays open
+        os.killpg(frozen.pid, signal.SIGSTOP)
+        frozen_at = time.monotonic()
+        blocked_enrollments.rollback()
+        second = start_worker(settings, log_dir, threads=2)
+        scheduler.start()
+        other = syncs.wait(syncs.start(other_provider), timeout=120)
+        slot_freed_after = time.monotonic() - frozen_at
+        frozen_run = syncs.wait(run_id, timeout=60)
+        stored = store_counts(db, "district-1")
+
+        os.killpg(frozen.pid, signal.SIGCONT)
+        # the resumed worker finds its session ended by Postgres, and its run no longer its own
+        wait_until(
+            lambda: "server closed the connection" in frozen.output(), timeout=60, what="the resumed worker to fail"
+        )
+        assert store_counts(db, "district-1") == stored
+        assert run_row(db, run_id)["status"] == frozen_run["status"]
+    finally:
+        if frozen.alive():
+            os.killpg(frozen.pid, signal.SIGCONT)
+        syncs.close()
+        scheduler.stop()
+        frozen.stop()
+        if second is not None:
+            second.stop()
+
+    assert other["status"] == SyncStatus.SUCCESS, other["error_message"]
+    # worker startup and the other run's own sync come on top of lease plus tick
+    assert slot_freed_after < lease_seconds + tick + 30
+    assert frozen_run["status"] in (SyncStatus.SUCCESS, SyncStatus.FAILURE)
 
 
 def test_cancel_of_a_running_sync_applies_nothing_after_the_cancel(
