@@ -44,6 +44,7 @@ def process_env(settings: Settings, **overrides: Any) -> dict[str, str]:
             "BROKER_HEARTBEAT_TIMEOUT_MS": str(settings.broker_heartbeat_timeout_ms),
             "BROKER_MAINTENANCE_CHANCE": str(settings.broker_maintenance_chance),
             "SCHEDULER_TICK_SECONDS": str(settings.scheduler_tick_seconds),
+            "OUTAGE_GRACE_SECONDS": str(settings.outage_grace_seconds),
             "LOG_LEVEL": "info",
         }
     )

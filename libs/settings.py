@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     # a run whose lease is live but which has neither heartbeated nor moved on for this long
     # gets its phase message re-sent by the scheduler (duplicates are harmless)
     resend_after_seconds: float = Field(default=300.0, ge=5)
+    # how long a run waits out an unreachable Postgres or Redis and then goes on; a longer
+    # outage ends the run FAILURE, saying for how long the database was unreachable
+    outage_grace_seconds: float = Field(default=150.0, ge=1, le=3600)
     # how soon Redis hands a dead worker's unacknowledged messages to a live one (ms), and how
     # often (per million broker commands) a worker runs that maintenance
     broker_heartbeat_timeout_ms: int = Field(default=15_000, ge=1_000)

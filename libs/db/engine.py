@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import threading
+import time
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import DBAPIError
 
 from libs.settings import Settings, to_sqlalchemy_url
 
@@ -50,3 +52,24 @@ def dispose_engines() -> None:
         for engine in _ENGINES.values():
             engine.dispose()
         _ENGINES.clear()
+
+
+def reachable(engine: Engine) -> bool:
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except DBAPIError:
+        return False
+    return True
+
+
+def await_database(engine: Engine, *, since: float, give_up_after: float) -> float | None:
+    """Seconds since `since` (a monotonic time) once the database answers again; None when it
+    has not answered within `give_up_after` seconds of `since`."""
+    pause = 0.5
+    while not reachable(engine):
+        if time.monotonic() - since > give_up_after:
+            return None
+        time.sleep(pause)
+        pause = min(pause * 2, 5.0)
+    return time.monotonic() - since

@@ -15,14 +15,17 @@ EXTRACT runs the parts PLAN fanned out in parallel, and the last to finish moves
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 from libs.connectors.errors import ConnectorError
+from libs.db.engine import await_database, reachable
 from libs.enums import LOAD_ORDER, SyncStatus
 from libs.etl import deactivate, extract, finalize, load, plan, runs, stage, steps
 from libs.etl.context import EtlContext
@@ -86,8 +89,36 @@ SPECS = {spec.phase: spec for spec in PHASES}
 
 
 def run_phase(ctx: EtlContext, phase: Phase, run_id: str, token: str, part: str | None = None) -> list[Next]:
-    """Deliver one phase message; returns what to send once this has returned (all committed)."""
+    """Deliver one phase message; returns what to send once this has returned (all committed).
+
+    An unreachable database (a restart, a failover, a network cut) is waited out here and the
+    phase repeated: a run survives an outage of up to OUTAGE_GRACE_SECONDS. A longer one ends the
+    run FAILURE once the database answers again, saying for how long it was gone. A database
+    error while the database answers (a bug, a session ended under a frozen worker) goes to the
+    worker's retries.
+    """
     spec = SPECS[phase]
+    lost_at: float | None = None
+    while True:
+        try:
+            return _guarded(ctx, spec, run_id, token, part)
+        except DBAPIError as exc:
+            if reachable(ctx.engine):
+                raise
+            lost_at = lost_at or time.monotonic()
+            log.warning(
+                "run %s: the database is unreachable in %s (%s)", run_id, phase.step(part), type(exc.orig).__name__
+            )
+            down = await_database(ctx.engine, since=lost_at, give_up_after=ctx.lease_ms / 1000)
+            if down is None:
+                raise
+        if down > ctx.settings.outage_grace_seconds:
+            message = f"Database unreachable for {down:.0f} s during {phase.step(part)}; the sync stopped"
+            return fail(ctx, run_id, message, token=token, phase=position_of(spec, part))
+        log.info("run %s: the database is back after %.0f s; %s starts again", run_id, down, phase.step(part))
+
+
+def _guarded(ctx: EtlContext, spec: PhaseSpec, run_id: str, token: str, part: str | None) -> list[Next]:
     try:
         return _run(ctx, spec, run_id, token, part)
     except ConfigUnreadable as exc:
@@ -97,16 +128,21 @@ def run_phase(ctx: EtlContext, phase: Phase, run_id: str, token: str, part: str 
     except runs.RunCancelled:
         return cancel(ctx, run_id)
     except runs.PhaseMoved:
-        log.info("run %s: duplicate %s delivery ignored", run_id, phase.step(part))
+        log.info("run %s: duplicate %s delivery ignored", run_id, spec.phase.step(part))
         return []
     except runs.LeaseLost:
         log.warning("run %s: lease lost, this worker stops", run_id)
         return []
 
 
+def position_of(spec: PhaseSpec, part: str | None) -> str:
+    """Where the run stands while this phase (or part) runs: the phase of parallel parts, else the step."""
+    return spec.phase.value if spec.parallel else spec.phase.step(part)
+
+
 def _run(ctx: EtlContext, spec: PhaseSpec, run_id: str, token: str, part: str | None) -> list[Next]:
     step = spec.phase.step(part)
-    position = spec.phase.value if spec.parallel else step
+    position = position_of(spec, part)
     with ctx.engine.begin() as conn:
         if runs.current_phase(conn, run_id, token) != position or steps.status(conn, run_id, step) == "done":
             return []
@@ -224,16 +260,25 @@ def cancel(ctx: EtlContext, run_id: str) -> list[Next]:
         return _end(ctx, conn, run_id, SyncStatus.CANCELLED, "Cancelled by request", None)
 
 
-def fail(ctx: EtlContext, run_id: str, message: str, *, token: str | None = None) -> list[Next]:
-    """End a run FAILURE with a message for the admin; free its slot for the next one."""
+def fail(
+    ctx: EtlContext, run_id: str, message: str, *, token: str | None = None, phase: str | None = None
+) -> list[Next]:
+    """End a run FAILURE with a message for the admin; free its slot for the next one. With a
+    phase (a step), only while the run is still there."""
     with ctx.engine.begin() as conn:
-        return _end(ctx, conn, run_id, SyncStatus.FAILURE, message, token)
+        return _end(ctx, conn, run_id, SyncStatus.FAILURE, message, token, phase)
 
 
 def _end(
-    ctx: EtlContext, conn: Connection, run_id: str, status: SyncStatus, message: str, token: str | None
+    ctx: EtlContext,
+    conn: Connection,
+    run_id: str,
+    status: SyncStatus,
+    message: str,
+    token: str | None,
+    phase: str | None = None,
 ) -> list[Next]:
-    if not runs.finish(conn, run_id, status=status, error_message=message, token=token):
+    if not runs.finish(conn, run_id, status=status, error_message=message, token=token, phase=phase):
         return []
     log.log(
         logging.INFO if status is SyncStatus.CANCELLED else logging.WARNING, "run %s %s: %s", run_id, status, message

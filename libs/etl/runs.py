@@ -352,15 +352,19 @@ def finish(
     status: SyncStatus,
     error_message: str | None = None,
     token: uuid.UUID | str | None = None,
+    phase: str | None = None,
 ) -> bool:
     """Move an IN_PROGRESS run to a final status and release its lease.
 
     With a token the caller must own the lease; without one (cancel, operator action) any
-    IN_PROGRESS run is ended, and in-flight fenced transactions of it will roll back.
-    Returns False if the run was no longer IN_PROGRESS.
+    IN_PROGRESS run is ended, and in-flight fenced transactions of it will roll back. With a
+    phase, the run must still be there: a late failure report of a phase the run has left (a
+    redelivered message gave up after another delivery moved the run on) changes nothing.
+    Returns False if the run was no longer IN_PROGRESS (or no longer ours, or in that phase).
     """
     assert status not in (SyncStatus.PENDING, SyncStatus.IN_PROGRESS)
     clause = "AND lease_token = :t" if token is not None else ""
+    clause += " AND phase = :phase" if phase is not None else ""
     row = conn.execute(
         text(
             f"""
@@ -371,7 +375,7 @@ def finish(
             RETURNING provider_id
             """
         ),
-        {"r": run_id, "t": token, "status": status.value, "message": error_message, "done": DONE},
+        {"r": run_id, "t": token, "status": status.value, "message": error_message, "done": DONE, "phase": phase},
     ).first()
     if row is None:
         return False

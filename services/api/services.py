@@ -49,6 +49,6 @@ class Services:
         """Enqueue after commit. A failed send does not fail the request: the run is committed
         PENDING, and the scheduler's admission (every tick) does what `start_sync` would."""
         try:
-            send(messages, self.broker)
+            send(messages, self.broker, patience=0)
         except Exception as exc:
             log.warning("message send failed (%s); the scheduler will pick the run up", type(exc).__name__)

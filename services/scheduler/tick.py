@@ -49,5 +49,5 @@ def tick(settings: Settings, *, now: datetime | None = None, broker: dramatiq.Br
     report.resent = len({m.args[0] for m in resent})
     for run_id in reaped:
         log.warning("run %s abandoned: lease expired", run_id)
-    send(admitted + resent, broker)
+    send(admitted + resent, broker, patience=settings.outage_grace_seconds)
     return report

@@ -32,7 +32,8 @@ _MINUTE = 60_000
 
 def _phase_actor(spec: PhaseSpec) -> dramatiq.Actor[..., None]:
     def run(run_id: str, token: str, part: str | None = None) -> None:
-        send(pipeline.run_phase(worker_context(), spec.phase, run_id, token, part))
+        ctx = worker_context()
+        send(pipeline.run_phase(ctx, spec.phase, run_id, token, part), patience=ctx.settings.outage_grace_seconds)
 
     run.__name__ = f"{spec.phase.value}_phase"
     declare = dramatiq.actor(
@@ -46,12 +47,14 @@ PHASE_ACTORS = {spec.phase: _phase_actor(spec) for spec in pipeline.PHASES}
 
 @dramatiq.actor(actor_name=START_SYNC, queue_name=Queue.CONTROL.value, time_limit=_MINUTE, **_RETRIES)
 def start_sync(run_id: str) -> None:
-    send(pipeline.start(worker_context(), run_id))
+    ctx = worker_context()
+    send(pipeline.start(ctx, run_id), patience=ctx.settings.outage_grace_seconds)
 
 
 @dramatiq.actor(actor_name=CANCEL_SYNC, queue_name=Queue.CONTROL.value, time_limit=_MINUTE, **_RETRIES)
 def cancel_sync(run_id: str) -> None:
-    send(pipeline.cancel(worker_context(), run_id))
+    ctx = worker_context()
+    send(pipeline.cancel(ctx, run_id), patience=ctx.settings.outage_grace_seconds)
 
 
 @dramatiq.actor(actor_name=PHASE_FAILED, queue_name=Queue.CONTROL.value, max_retries=5, time_limit=_MINUTE)
@@ -60,7 +63,10 @@ def phase_failed(message_data: dict[str, Any], retry_info: dict[str, Any]) -> No
     if not args:
         return
     actor = str(message_data.get("actor_name", "a phase"))
-    token = str(args[1]) if len(args) > 1 and actor != START_SYNC else None
+    spec = next((s for s in pipeline.PHASES if s.phase.actor == actor), None)
+    token = str(args[1]) if spec is not None and len(args) > 1 else None
+    # only while the run is still in the phase that gave up: another delivery may have moved it on
+    position = pipeline.position_of(spec, (args[2] or None) if len(args) > 2 else None) if spec else None
     log.error("run %s: %s failed after %s retries", args[0], actor, retry_info.get("retries"))
     send(
         pipeline.fail(
@@ -69,5 +75,6 @@ def phase_failed(message_data: dict[str, Any], retry_info: dict[str, Any]) -> No
             f"Internal error in {actor.removeprefix('sis.')} after {retry_info.get('retries', 0)} retries; "
             "see the worker logs",
             token=token,
+            phase=position,
         )
     )
