@@ -227,3 +227,24 @@ def test_the_reaper_skips_a_run_whose_transaction_is_alive(
         assert runs.reap_expired(conn) == [run_id]
     with pytest.raises(runs.LeaseLost), db.begin() as conn:
         runs.heartbeat(conn, run_id, token, lease_ms=1000)
+
+
+def test_a_late_failure_report_of_a_phase_the_run_has_left_changes_nothing(
+    driver: Driver, make_provider: MakeProvider, db: Engine
+) -> None:
+    from libs.etl import pipeline
+
+    provider_id, _ = make_provider(SmallDistrict(students=2).records())
+    run_id = request(db, provider_id).run_id
+    at_stage = driver.drain([start_sync(run_id)], stop_before=Phase.STAGE.actor)
+    token = at_stage[0].args[1]
+    # a redelivered extract message gave up after another delivery moved the run on to stage
+    assert pipeline.fail(driver.ctx, str(run_id), "Internal error in extract", token=token, phase="extract") == []
+    assert run_row(db, run_id)["status"] == SyncStatus.IN_PROGRESS
+    driver.drain(at_stage)
+    assert run_row(db, run_id)["status"] == SyncStatus.SUCCESS
+    # a report of the phase the run is in still ends it
+    again = request(db, provider_id).run_id
+    at_stage = driver.drain([start_sync(again)], stop_before=Phase.STAGE.actor)
+    pipeline.fail(driver.ctx, str(again), "Internal error in stage", token=at_stage[0].args[1], phase="stage")
+    assert run_row(db, again)["status"] == SyncStatus.FAILURE
