@@ -379,6 +379,19 @@ def finish(
     ).first()
     if row is None:
         return False
+    # no step of a finished run is left pending or running
+    conn.execute(
+        text(
+            """
+            UPDATE sis_sync_run_steps
+               SET status = CASE WHEN :status = 'CANCELLED' THEN 'cancelled'
+                                 WHEN status = 'running' THEN 'failed' ELSE 'skipped' END,
+                   finished_at = now()
+             WHERE run_id = :r AND status IN ('pending', 'running')
+            """
+        ),
+        {"r": run_id, "status": status.value},
+    )
     if status in (SyncStatus.SUCCESS, SyncStatus.PARTIAL):
         conn.execute(
             text("UPDATE sis_providers SET last_sync_at = now() WHERE id = :p"),

@@ -130,6 +130,15 @@ def test_cancel_of_a_running_sync_applies_nothing_after_the_cancel(
 
     run = run_row(db, run_id)
     assert run["status"] == SyncStatus.CANCELLED
+    # every step ends in a terminal state: what ran is done, what did not is cancelled
+    states = _step_states(db, run_id)
+    assert states == {
+        **{step: "done" for step in states if not step.startswith(("load:", "deactivate", "finalize"))},
+        **{f"load:{e.value}": "done" for e in (EntityType.SCHOOL, EntityType.TERM, EntityType.CLASS)},
+        **{f"load:{e.value}": "cancelled" for e in (EntityType.USER, EntityType.ENROLLMENT)},
+        "deactivate": "cancelled",
+        "finalize": "cancelled",
+    }
     counts = store_counts(db, "district-1")
     assert counts["classes"][0] == len(district.classes)
     assert counts["users"] == (0, 0)
@@ -248,3 +257,29 @@ def test_a_late_failure_report_of_a_phase_the_run_has_left_changes_nothing(
     at_stage = driver.drain([start_sync(again)], stop_before=Phase.STAGE.actor)
     pipeline.fail(driver.ctx, str(again), "Internal error in stage", token=at_stage[0].args[1], phase="stage")
     assert run_row(db, again)["status"] == SyncStatus.FAILURE
+
+
+def _step_states(db: Engine, run_id: uuid.UUID) -> dict[str, str]:
+    with db.connect() as conn:
+        rows = conn.execute(text("SELECT step, status FROM sis_sync_run_steps WHERE run_id = :r"), {"r": run_id})
+        return {row.step: row.status for row in rows}
+
+
+def test_a_failed_run_leaves_no_step_pending_or_running(
+    driver: Driver, make_provider: MakeProvider, db: Engine
+) -> None:
+    from libs.etl import pipeline
+
+    provider_id, _ = make_provider(SmallDistrict(students=2).records())
+    run_id = request(db, provider_id).run_id
+    at_load = driver.drain([start_sync(run_id)], stop_before=Phase.LOAD.actor)
+    with db.begin() as conn:
+        conn.execute(
+            text("UPDATE sis_sync_run_steps SET status = 'running' WHERE run_id = :r AND step = 'load:school'"),
+            {"r": run_id},
+        )
+    pipeline.fail(driver.ctx, str(run_id), "Internal error in load", token=at_load[0].args[1])
+    states = _step_states(db, run_id)
+    assert states["load:school"] == "failed"
+    assert {states[s] for s in ("load:user", "deactivate", "finalize")} == {"skipped"}
+    assert set(states.values()) <= {"done", "failed", "skipped"}

@@ -101,7 +101,9 @@ class SisSyncRunStep(Base):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
 
-    __table_args__ = (CheckConstraint("status IN ('pending', 'running', 'done', 'failed', 'skipped')", name="status"),)
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'running', 'done', 'failed', 'skipped', 'cancelled')", name="status"),
+    )
 
 
 class SisSyncError(Base):

@@ -78,7 +78,7 @@ def entity_counts(stats: dict[str, Any], entity: str) -> dict[str, int]:
 @dataclass
 class Phase:
     name: str
-    state: str  # waiting, running, done, failed, skipped
+    state: str  # waiting, running, done, failed, cancelled
     records: int = 0
     entities: dict[str, int] = field(default_factory=dict)
     parts: tuple[int, int] = (0, 0)  # steps done, steps in all
@@ -95,6 +95,8 @@ def phases(progress: Progress | None, current: str | None) -> list[Phase]:
         )
         if any(s.status == "failed" for s in mine):
             phase.state = "failed"
+        elif any(s.status == "cancelled" for s in mine):
+            phase.state = "cancelled"
         elif mine and all(s.status in ("done", "skipped") for s in mine):
             phase.state = "done"
         elif any(s.status in ("running", "done") for s in mine) or key.owns(current or ""):
