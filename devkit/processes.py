@@ -117,10 +117,10 @@ def wait_until(predicate: Callable[[], Any], *, timeout: float, interval: float 
 
 
 def start_worker(
-    settings: Settings, log_dir: Path, *, processes: int = 1, threads: int = 4, **env: Any
+    settings: Settings, log_dir: Path, *, processes: int = 1, threads: int = 4, shutdown_ms: int = 5000, **env: Any
 ) -> ServiceProcess:
     worker = ServiceProcess(
-        args=["worker", "--processes", str(processes), "--threads", str(threads), "--shutdown-timeout", "5000"],
+        args=["worker", "-p", str(processes), "-t", str(threads), "--shutdown-timeout", str(shutdown_ms)],
         env=process_env(settings, **env),
         log_path=log_dir / f"worker-{uuid.uuid4().hex[:6]}.log",
     ).start()

@@ -22,7 +22,7 @@ from libs.etl.phase import Job, Phase, StepDone
 from libs.etl.sql import data_path_settings
 from libs.etl.staging import StagingWriter
 
-HEARTBEAT_EVERY_SECONDS = 5.0
+HEARTBEAT_EVERY_SECONDS = 2.0
 
 
 class _Heartbeat:

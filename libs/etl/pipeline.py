@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
+from libs.connectors import pauses
 from libs.connectors.errors import ConnectorError
 from libs.db.engine import await_database, reachable
 from libs.enums import LOAD_ORDER, SyncStatus
@@ -120,7 +121,13 @@ def run_phase(ctx: EtlContext, phase: Phase, run_id: str, token: str, part: str 
 
 def _guarded(ctx: EtlContext, spec: PhaseSpec, run_id: str, token: str, part: str | None) -> list[Next]:
     try:
-        return _run(ctx, spec, run_id, token, part)
+        with pauses.stopping(_stop_check(ctx, run_id)):
+            return _run(ctx, spec, run_id, token, part)
+    except pauses.Interrupted as exc:
+        if exc.cancelled:
+            return cancel(ctx, run_id)
+        # the worker is stopping: the message goes back for another worker to take
+        raise WorkerStopping(exc.reason) from None
     except ConfigUnreadable as exc:
         return fail(ctx, run_id, exc.message, token=token)
     except (ConnectorError, RunFailed) as exc:
@@ -133,6 +140,26 @@ def _guarded(ctx: EtlContext, spec: PhaseSpec, run_id: str, token: str, part: st
     except runs.LeaseLost:
         log.warning("run %s: lease lost, this worker stops", run_id)
         return []
+
+
+class WorkerStopping(Exception):
+    """A phase cut short by its worker's shutdown; the worker's retry hands the message on."""
+
+
+def _stop_check(ctx: EtlContext, run_id: str) -> pauses.StopCheck:
+    """Why a wait of this run's connector should end (a cancel, the run ended), asked of the
+    database at most once a second so a cancel reaches a retrying source within seconds."""
+    asked = 0.0
+
+    def check() -> str | None:
+        nonlocal asked
+        if time.monotonic() - asked < 1.0:
+            return None
+        asked = time.monotonic()
+        with ctx.engine.connect() as conn:
+            return runs.stop_reason(conn, run_id)
+
+    return check
 
 
 def position_of(spec: PhaseSpec, part: str | None) -> str:

@@ -309,6 +309,16 @@ def current_phase(conn: Connection, run_id: uuid.UUID | str, token: uuid.UUID | 
     return str(_owned(row, run_id).phase)
 
 
+def stop_reason(conn: Connection, run_id: uuid.UUID | str) -> str | None:
+    """Why work for this run should stop now (cancel requested, run no longer running), or None."""
+    row = conn.execute(
+        text("SELECT status, cancel_requested_at FROM sis_sync_runs WHERE id = :r"), {"r": run_id}
+    ).first()
+    if row is None or row.cancel_requested_at is not None:
+        return "the sync was cancelled"
+    return None if row.status == SyncStatus.IN_PROGRESS.value else f"the run ended {row.status}"
+
+
 @dataclass(frozen=True)
 class CancelResult:
     run_id: uuid.UUID

@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from libs.connectors.pauses import pause
+
 # Returns 0 when a request may go now (and counts it), else the milliseconds to wait, rounded
 # up: Redis truncates a Lua number reply to an integer, and a wait of 0.7 ms read as 0 would let
 # a request through that the script never counted.
@@ -73,7 +75,7 @@ class RequestBudget:
         per_minute: int,
         burst: int = 10,
         namespace: str = "sis-sync",
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = pause,
     ) -> None:
         if per_minute <= 0:
             raise ValueError("per_minute must be positive")

@@ -22,6 +22,7 @@ import httpx
 
 from libs.connectors.errors import ProviderUnavailable, RateLimited, short_reason
 from libs.connectors.http.budget import RequestBudget
+from libs.connectors.pauses import pause
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -104,7 +105,7 @@ class HttpSession:
         *,
         policy: RetryPolicy | None = None,
         budget: RequestBudget | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = pause,
         source_name: str = "the provider",
         deadline: float | None = None,
     ) -> None:

@@ -11,7 +11,6 @@ import hashlib
 import posixpath
 import shutil
 import tempfile
-import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from libs.connectors.oneroster_csv.selection import (
     stable,
     zip_candidates,
 )
+from libs.connectors.pauses import pause
 from libs.connectors.sftp import RemoteEntry, SftpSession, SftpSettings, connect
 from libs.connectors.sftp.keys import KeyFolder
 
@@ -61,7 +61,7 @@ class SftpSource:
         work_dir: Path,
         egress: EgressPolicy | None = None,
         key_folder: KeyFolder | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = pause,
     ) -> None:
         assert config.sftp is not None
         assert config.remote_path is not None

@@ -23,6 +23,7 @@ import paramiko
 
 from libs.connectors.egress import UNRESTRICTED, EgressPolicy, IPAddress, Unresolvable, open_socket
 from libs.connectors.errors import AuthError, ConfigError, NotFoundError, ProviderUnavailable, short_reason
+from libs.connectors.pauses import checkpoint
 from libs.connectors.sftp.config import SftpSettings
 from libs.connectors.sftp.keys import KeyFolder, fingerprint, parse_private_key, read_private_key
 
@@ -105,6 +106,7 @@ class SftpSession:
                 # read exactly the listed size: a read past the prefetched range is a synchronous
                 # request that can stall some servers; a file that grew is caught by the caller's re-stat
                 while received < size:
+                    checkpoint()  # a cancelled run stops mid-file, not after a large download
                     chunk = handle.read(min(_CHUNK, size - received))
                     if not chunk:
                         break

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from devkit.simulators.oneroster.roster import Roster
 from libs.enums import EntityType, ProviderType, SyncMode, SyncStatus
+from libs.etl import runs
+from libs.etl.phase import cancel_sync
 from libs.settings import Settings
 from tests.e2e.oneroster.conftest import Served, district, expected_counts, roster
 from tests.support.providers import store_counts, store_versions
-from tests.support.workers import Syncs
+from tests.support.workers import Syncs, start_worker, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -142,3 +147,64 @@ def test_an_incremental_run_fetches_only_the_churn_and_ends_where_a_full_run_wou
     assert full["status"] == SyncStatus.SUCCESS
     assert full["stats"]["rowsWritten"] == 0
     assert store_versions(db) == after_delta
+
+
+def test_cancel_during_a_retry_storm_ends_the_run_within_seconds_with_every_step_terminal(
+    serve: Serve, e2e_settings: Settings, db: Engine, log_dir: Path
+) -> None:
+    stormy = serve(roster())
+    # every data request is refused with a long Retry-After: the extract waits in its backoff
+    stormy.simulator.faults.update({"rate_limit_every": 1, "rate_limit_burst": 1_000_000, "retry_after": 60})
+    settings = e2e_settings.model_copy(update={"redis_namespace": f"sis-test-{uuid.uuid4().hex[:8]}"})
+    provider = stormy.provider(db, settings, ProviderType.ONEROSTER_API)
+    # one worker thread, busy waiting out the source: only the wait itself can notice the cancel
+    worker = start_worker(settings, log_dir, threads=1)
+    syncs = Syncs(settings, db)
+    try:
+        run_id = syncs.start(provider)
+        wait_until(lambda: stormy.simulator.stats.by_status[429] > 0, timeout=60, what="the source to refuse")
+        with db.begin() as conn:
+            cancel = runs.request_cancel(conn, run_id, requested_by="admin")
+        assert cancel is not None
+        cancelled_at = time.monotonic()
+        syncs.send(cancel_sync(run_id))
+        run = syncs.wait(run_id, timeout=30)
+        took = time.monotonic() - cancelled_at
+    finally:
+        syncs.close()
+        worker.stop()
+    assert run["status"] == SyncStatus.CANCELLED
+    assert took < 5, f"cancel took {took:.1f} s"
+    with db.connect() as conn:
+        states = conn.execute(text("SELECT status FROM sis_sync_run_steps WHERE run_id = :r"), {"r": run_id})
+        assert {row.status for row in states} <= {"done", "failed", "skipped", "cancelled"}
+
+
+def test_a_worker_stopping_during_a_retry_storm_exits_in_seconds_and_hands_its_message_on(
+    serve: Serve, e2e_settings: Settings, db: Engine, log_dir: Path
+) -> None:
+    stormy = serve(roster())
+    stormy.simulator.faults.update({"rate_limit_every": 1, "rate_limit_burst": 1_000_000, "retry_after": 60})
+    settings = e2e_settings.model_copy(update={"redis_namespace": f"sis-test-{uuid.uuid4().hex[:8]}"})
+    provider = stormy.provider(db, settings, ProviderType.ONEROSTER_API)
+    # running phases may take a minute to finish on SIGTERM; a phase that is only waiting does not
+    worker = start_worker(settings, log_dir, threads=1, shutdown_ms=60_000)
+    syncs = Syncs(settings, db)
+    try:
+        run_id = syncs.start(provider)
+        wait_until(lambda: stormy.simulator.stats.by_status[429] > 0, timeout=60, what="the source to refuse")
+        stopping_at = time.monotonic()
+        worker.stop(timeout=90)
+        took = time.monotonic() - stopping_at
+        # the message went back to the queue: a new worker on a calm source finishes the run
+        stormy.simulator.faults.update({"rate_limit_every": 0})
+        second = start_worker(settings, log_dir, threads=2)
+        try:
+            run = syncs.wait(run_id, timeout=180)
+        finally:
+            second.stop()
+    finally:
+        syncs.close()
+        worker.stop()
+    assert took < 10, f"the worker took {took:.1f} s to stop"
+    assert run["status"] == SyncStatus.SUCCESS, run["error_message"]
