@@ -91,6 +91,10 @@ class Settings(BaseSettings):
         default=5, ge=1, description="per bearer token and provider: manual syncs and connection tests"
     )
     connection_test_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    # seconds one source request, and one extract step, may spend on retries before giving up
+    source_retry_budget_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    # a OneRoster CSV zip that would expand past this (20 GiB) is refused before it is read
+    csv_max_uncompressed_bytes: int = Field(default=20 << 30, ge=1 << 20)
     # egress policy of every provider connection (libs/connectors/egress.py): unset means allowed
     # when APP_ENV is development or test (simulators on loopback), refused in production
     allow_private_provider_hosts: bool | None = None

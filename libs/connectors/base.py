@@ -122,6 +122,12 @@ class ConnectorContext:
     egress: EgressPolicy | None = None
     # SFTP_KEY_DIR: sftp.privateKeyPath names a file in <sftp_key_dir>/<tenant_id>/; None refuses key paths
     sftp_key_dir: Path | None = None
+    # the end of a connection test (time.monotonic()): no socket or wait of the connector lasts past it
+    deadline: float | None = None
+    # SOURCE_RETRY_BUDGET_SECONDS: what one request, and one extract step, may spend retrying; None: no budget
+    retry_budget_seconds: float | None = None
+    # CSV_MAX_UNCOMPRESSED_BYTES: a zip package that would expand past this is refused; None: no limit
+    csv_max_uncompressed_bytes: int | None = None
 
 
 class ProviderConfig(BaseModel):

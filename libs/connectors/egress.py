@@ -22,6 +22,7 @@ import re
 import select
 import socket
 import ssl
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -304,15 +305,29 @@ def open_socket(
     return sock
 
 
-class _Stream(httpcore.NetworkStream):
-    """httpcore's view of one socket (the same as its SyncStream, which is private)."""
+def _within(timeout: float | None, deadline: float | None) -> float | None:
+    """`timeout` capped to the time left before `deadline` (time.monotonic()); TimeoutError once it passed."""
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("the deadline passed")
+    return left if timeout is None else min(timeout, left)
 
-    def __init__(self, sock: socket.socket) -> None:
+
+class _Stream(httpcore.NetworkStream):
+    """httpcore's view of one socket (the same as its SyncStream, which is private).
+
+    With a deadline, no read or write waits past it, however slowly the server trickles bytes.
+    """
+
+    def __init__(self, sock: socket.socket, deadline: float | None = None) -> None:
         self._sock = sock
+        self._deadline = deadline
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         try:
-            self._sock.settimeout(timeout)
+            self._sock.settimeout(_within(timeout, self._deadline))
             return self._sock.recv(max_bytes)
         except TimeoutError as exc:
             raise httpcore.ReadTimeout(str(exc)) from exc
@@ -322,7 +337,7 @@ class _Stream(httpcore.NetworkStream):
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         try:
             while buffer:
-                self._sock.settimeout(timeout)
+                self._sock.settimeout(_within(timeout, self._deadline))
                 sent = self._sock.send(buffer)
                 buffer = buffer[sent:]
         except TimeoutError as exc:
@@ -338,7 +353,7 @@ class _Stream(httpcore.NetworkStream):
     ) -> httpcore.NetworkStream:
         # server_hostname is the URL's host, so SNI and certificate checks name the host, not the address
         try:
-            self._sock.settimeout(timeout)
+            self._sock.settimeout(_within(timeout, self._deadline))
             wrapped = ssl_context.wrap_socket(self._sock, server_hostname=server_hostname)
         except TimeoutError as exc:
             self.close()
@@ -346,7 +361,7 @@ class _Stream(httpcore.NetworkStream):
         except OSError as exc:
             self.close()
             raise httpcore.ConnectError(str(exc)) from exc
-        return _Stream(wrapped)
+        return _Stream(wrapped, self._deadline)
 
     def get_extra_info(self, info: str) -> Any:
         if info == "ssl_object" and isinstance(self._sock, ssl.SSLSocket):
@@ -372,10 +387,14 @@ class _Sleeper(Protocol):
 
 
 class EgressBackend(httpcore.NetworkBackend):
-    """httpcore's network backend under the policy: resolve once, check, connect to the checked address."""
+    """httpcore's network backend under the policy: resolve once, check, connect to the checked address.
 
-    def __init__(self, policy: EgressPolicy) -> None:
+    `deadline` (time.monotonic()): a connection test's end, past which no socket of it waits.
+    """
+
+    def __init__(self, policy: EgressPolicy, deadline: float | None = None) -> None:
         self.policy = policy
+        self.deadline = deadline
         self._sync: _Sleeper = httpcore.SyncBackend()
 
     def connect_tcp(
@@ -387,7 +406,7 @@ class EgressBackend(httpcore.NetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
         try:
-            sock = self.policy.connect(host, port, timeout, source_address=local_address)
+            sock = self.policy.connect(host, port, _within(timeout, self.deadline), source_address=local_address)
         except Unresolvable as exc:
             # the resolver's error stays the cause, so messages can say "the host name does not resolve"
             raise httpcore.ConnectError(str(exc)) from exc.__cause__
@@ -402,7 +421,7 @@ class EgressBackend(httpcore.NetworkBackend):
         except OSError as exc:
             sock.close()
             raise httpcore.ConnectError(str(exc)) from exc
-        return _Stream(sock)
+        return _Stream(sock, self.deadline)
 
     def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None

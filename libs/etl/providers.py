@@ -97,5 +97,7 @@ def connector_for(ctx: EtlContext, provider: RunProvider, config: dict[str, Any]
         work_dir=work_dir,
         egress=EgressPolicy.from_settings(ctx.settings),
         sftp_key_dir=ctx.settings.sftp_key_dir,
+        retry_budget_seconds=ctx.settings.source_retry_budget_seconds,
+        csv_max_uncompressed_bytes=ctx.settings.csv_max_uncompressed_bytes,
     )
     return build_connector(provider.provider_type, config, context)

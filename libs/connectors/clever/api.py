@@ -106,11 +106,13 @@ class CleverApi:
     ) -> None:
         self.config = config
         self._context = context
-        client = build_client(transport=context.http_transport, egress=context.egress)
+        client = build_client(transport=context.http_transport, egress=context.egress, deadline=context.deadline)
         self.session = HttpSession(
             client,
             policy=policy or RetryPolicy(max_wait=config.max_retry_wait_seconds),
             source_name=f"Clever ({urlsplit(config.api_url).netloc})",
+            deadline=context.deadline,
+            retry_budget=context.retry_budget_seconds,
         )
         self._token: str | None = token or config.access_token
         self._budget_token: str | None = None

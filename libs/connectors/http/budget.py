@@ -91,12 +91,14 @@ class RequestBudget:
         self._local_paused = 0.0
         self.waited_seconds = 0.0
 
-    def acquire(self) -> None:
-        """Block until one request may be sent."""
+    def acquire(self, deadline: float | None = None) -> bool:
+        """Block until one request may be sent; False at once when that is past `deadline` (time.monotonic())."""
         while True:
             wait_ms = self._try()
             if wait_ms <= 0:
-                return
+                return True
+            if deadline is not None and time.monotonic() + wait_ms / 1000.0 > deadline:
+                return False
             self.waited_seconds += wait_ms / 1000.0
             self._sleep(wait_ms / 1000.0)
 

@@ -23,7 +23,9 @@ class EgressTransport(httpx.HTTPTransport):
     environment is used: a proxy would resolve the name itself, past the policy.
     """
 
-    def __init__(self, policy: EgressPolicy, *, verify: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self, policy: EgressPolicy, *, verify: ssl.SSLContext | None = None, deadline: float | None = None
+    ) -> None:
         # `verify`: the trust store (default: certifi, or SSL_CERT_FILE / SSL_CERT_DIR)
         ssl_context = verify if verify is not None else httpx.create_ssl_context(trust_env=True)
         super().__init__(verify=ssl_context, limits=_LIMITS)
@@ -34,7 +36,7 @@ class EgressTransport(httpx.HTTPTransport):
             max_connections=_LIMITS.max_connections,
             max_keepalive_connections=_LIMITS.max_keepalive_connections,
             keepalive_expiry=_LIMITS.keepalive_expiry,
-            network_backend=EgressBackend(policy),
+            network_backend=EgressBackend(policy, deadline),
         )
 
 
@@ -46,15 +48,17 @@ def build_client(
     headers: dict[str, str] | None = None,
     timeout: httpx.Timeout = DEFAULT_TIMEOUT,
     auth: httpx.Auth | None = None,
+    deadline: float | None = None,
 ) -> httpx.Client:
     """An httpx client with our timeouts and user agent, connecting under the egress policy.
 
     `egress` None means no policy (tools and tests that build connectors by hand); tests pass a
     transport instead of patching, and an injected transport replaces the network entirely.
+    `deadline` (time.monotonic()): no socket of the client waits past it (a connection test's end).
     """
     return httpx.Client(
         base_url=base_url,
-        transport=transport if transport is not None else EgressTransport(egress or UNRESTRICTED),
+        transport=transport if transport is not None else EgressTransport(egress or UNRESTRICTED, deadline=deadline),
         headers={"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})},
         timeout=timeout,
         auth=auth,

@@ -7,6 +7,9 @@ errors back off exponentially with full jitter. Waiting is bounded: past `max_wa
 the request fails with RateLimited or ProviderUnavailable, whose message says what happened.
 A session may also carry a deadline (a connection test that must answer before its caller
 gives up): no attempt then waits past it, and no retry starts that could not finish before it.
+And a retry budget (SOURCE_RETRY_BUDGET_SECONDS): the seconds one session (one extract step)
+may spend retrying, its waits and its attempts after a first failure, all requests together;
+retries stop when it is spent, so a source that keeps failing cannot hold a sync slot for long.
 """
 
 from __future__ import annotations
@@ -108,10 +111,14 @@ class HttpSession:
         sleep: Callable[[float], None] = pause,
         source_name: str = "the provider",
         deadline: float | None = None,
+        retry_budget: float | None = None,
     ) -> None:
         self.client = client
         # a time.monotonic() value; None: only the policy bounds the time a request takes
         self.deadline = deadline
+        self.retry_budget = retry_budget
+        # seconds the finished requests of this session spent retrying
+        self.retried_seconds = 0.0
         self.policy = policy or RetryPolicy()
         self.budget = budget
         self.stats = RequestStats()
@@ -120,69 +127,95 @@ class HttpSession:
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """Send with retries; returns any non-retriable response (the caller maps 4xx)."""
-        waited = 0.0
+        # this request's waits, and the same plus its attempts after the first (the retry budget's count)
+        waited = retried = 0.0
         attempt = 0
-        while True:
-            attempt += 1
-            if self.budget is not None:
-                self.budget.acquire()
-            self.stats.requests += 1
-            try:
-                response = self.client.request(method, url, **self._within_deadline(kwargs))
-            except httpx.TransportError as exc:
-                self.stats.network_errors += 1
-                if is_tls_verification_error(exc):
-                    # an untrusted certificate does not get better with waiting: fail now
-                    raise ProviderUnavailable(
-                        f"Could not reach {self._source}: {_describe_transport(exc)}", retriable=False
-                    ) from exc
-                delay = self._backoff(attempt)
-                if self._give_up(attempt, waited, delay):
-                    raise ProviderUnavailable(
-                        f"Could not reach {self._source} after {attempt} attempts: {_describe_transport(exc)}"
-                    ) from exc
-                waited += self._wait(delay)
-                continue
-            status = response.status_code
-            self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
-            if status not in RETRY_STATUSES:
-                return response
-            if status == 429:
-                self.stats.rate_limited += 1
-                hinted = retry_after_seconds(response)
-                delay = (hinted + random.uniform(0, 0.25)) if hinted is not None else self._backoff(attempt)  # noqa: S311
-                if self.budget is not None and hinted is not None:
-                    self.budget.pause(hinted)
-            else:
-                self.stats.server_errors += 1
-                hinted = retry_after_seconds(response, rate_limit_reset=False)
-                delay = hinted if hinted is not None else self._backoff(attempt)
-            response.close()
-            if self._give_up(attempt, waited, delay):
+        try:
+            while True:
+                attempt += 1
+                if self.budget is not None and not self.budget.acquire(self.deadline):
+                    raise ProviderUnavailable(f"No time left to reach {self._source}: its request budget is waiting")
+                self.stats.requests += 1
+                started = time.monotonic()
+                try:
+                    response = self.client.request(method, url, **self._within_limits(kwargs, attempt, retried))
+                except httpx.TransportError as exc:
+                    retried += time.monotonic() - started if attempt > 1 else 0.0
+                    self.stats.network_errors += 1
+                    if is_tls_verification_error(exc):
+                        # an untrusted certificate does not get better with waiting: fail now
+                        raise ProviderUnavailable(
+                            f"Could not reach {self._source}: {_describe_transport(exc)}", retriable=False
+                        ) from exc
+                    delay = self._backoff(attempt)
+                    note = self._give_up(attempt, waited, retried, delay)
+                    if note is not None:
+                        raise ProviderUnavailable(
+                            f"Could not reach {self._source} after {attempt} attempts: {_describe_transport(exc)}{note}"
+                        ) from exc
+                    waited += self._wait(delay)
+                    retried += delay
+                    continue
+                retried += time.monotonic() - started if attempt > 1 else 0.0
+                status = response.status_code
+                self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
+                if status not in RETRY_STATUSES:
+                    return response
                 if status == 429:
-                    raise RateLimited(
-                        f"{self._source} kept rate-limiting requests (HTTP 429) for {waited:.0f}s; "
-                        "giving up on this extract"
+                    self.stats.rate_limited += 1
+                    hinted = retry_after_seconds(response)
+                    delay = (hinted + random.uniform(0, 0.25)) if hinted is not None else self._backoff(attempt)  # noqa: S311
+                else:
+                    self.stats.server_errors += 1
+                    hinted = retry_after_seconds(response, rate_limit_reset=False)
+                    delay = hinted if hinted is not None else self._backoff(attempt)
+                response.close()
+                note = self._give_up(attempt, waited, retried, delay)
+                if note is not None:
+                    if status == 429:
+                        raise RateLimited(
+                            f"{self._source} kept rate-limiting requests (HTTP 429) for {waited:.0f}s; "
+                            f"giving up on this extract{note}"
+                        )
+                    raise ProviderUnavailable(
+                        f"{self._source} answered HTTP {status} {attempt} times in a row; giving up{note}"
                     )
-                raise ProviderUnavailable(f"{self._source} answered HTTP {status} {attempt} times in a row; giving up")
-            waited += self._wait(delay)
+                if status == 429 and self.budget is not None and hinted is not None:
+                    # only a wait this session takes itself holds the other workers too
+                    self.budget.pause(hinted)
+                waited += self._wait(delay)
+                retried += delay
+        finally:
+            self.retried_seconds += retried
 
     def get(self, url: str, **kwargs: Any) -> httpx.Response:
         return self.request("GET", url, **kwargs)
 
-    def _give_up(self, attempt: int, waited: float, delay: float) -> bool:
-        if attempt >= self.policy.max_attempts or waited + delay > self.policy.max_wait:
-            return True
-        return self.deadline is not None and time.monotonic() + delay >= self.deadline
-
-    def _within_deadline(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        if self.deadline is None:
-            return kwargs
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise ProviderUnavailable(f"No time left to reach {self._source}") from httpx.TimeoutException(
-                "the deadline passed before the request was sent"
+    def _give_up(self, attempt: int, waited: float, retried: float, delay: float) -> str | None:
+        """None to retry after `delay`; else how the message ends ("" when the policy or deadline ends it)."""
+        if self.retry_budget is not None and self.retried_seconds + retried + delay > self.retry_budget:
+            return (
+                f" (the retry budget of {self.retry_budget:g} s per request and extract step, "
+                "SOURCE_RETRY_BUDGET_SECONDS, is spent)"
             )
+        if attempt >= self.policy.max_attempts or waited + delay > self.policy.max_wait:
+            return ""
+        return "" if self.deadline is not None and time.monotonic() + delay >= self.deadline else None
+
+    def _within_limits(self, kwargs: dict[str, Any], attempt: int, retried: float) -> dict[str, Any]:
+        """The request's timeouts capped to the time left before the deadline and, for a retry, in the budget."""
+        left: float | None = None
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise ProviderUnavailable(f"No time left to reach {self._source}") from httpx.TimeoutException(
+                    "the deadline passed before the request was sent"
+                )
+        if self.retry_budget is not None and attempt > 1:
+            budget_left = max(0.001, self.retry_budget - self.retried_seconds - retried)
+            left = budget_left if left is None else min(left, budget_left)
+        if left is None:
+            return kwargs
         timeout = httpx.Timeout(kwargs["timeout"]) if "timeout" in kwargs else self.client.timeout
 
         def cap(value: float | None) -> float:

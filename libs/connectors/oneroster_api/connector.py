@@ -15,6 +15,7 @@ Deletes the server drops instead of marking `tobedeleted` are caught by the full
 from __future__ import annotations
 
 import email.utils
+import math
 import socket
 import time
 from collections.abc import Mapping
@@ -81,7 +82,9 @@ class OneRosterApiConnector(Connector):
                 self.settings.client_secret,
                 signature_method=self.settings.signature_method,
             )
-        self._client = build_client(transport=context.http_transport, egress=context.egress, auth=auth)
+        self._client = build_client(
+            transport=context.http_transport, egress=context.egress, auth=auth, deadline=context.deadline
+        )
         self._budget = RequestBudget(
             context.redis,
             self.settings.budget_key,
@@ -102,6 +105,7 @@ class OneRosterApiConnector(Connector):
             budget=self._budget,
             source_name=source_name or self.settings.source_name,
             deadline=deadline,
+            retry_budget=self.context.retry_budget_seconds,
         )
 
     def _fetch_token(self) -> Token:
@@ -136,7 +140,8 @@ class OneRosterApiConnector(Connector):
     # --- connection test -------------------------------------------------------------------
 
     def test_connection(self) -> ConnectionResult:
-        self._test_deadline = time.monotonic() + TEST_DEADLINE_SECONDS
+        # the API's own deadline for the test when it is sooner
+        self._test_deadline = min(time.monotonic() + TEST_DEADLINE_SECONDS, self.context.deadline or math.inf)
         try:
             return self._test_connection()
         finally:

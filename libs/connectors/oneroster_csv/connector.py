@@ -65,6 +65,7 @@ class OneRosterCsvConnector(Connector):
             work_dir=context.work_dir,
             egress=context.egress,
             key_folder=KeyFolder(context.sftp_key_dir, context.tenant_id),
+            deadline=context.deadline,
         )
 
     def plan(self) -> list[ExtractStep]:
@@ -79,7 +80,9 @@ class OneRosterCsvConnector(Connector):
         pinned = step.params.get(PIN_PARAM)
         fetched = self._source().fetch(json.loads(pinned) if pinned else None)
         try:
-            package = Package(fetched.path, display_name=fetched.name)
+            package = Package(
+                fetched.path, display_name=fetched.name, max_bytes=self.context.csv_max_uncompressed_bytes
+            )
         except BaseException:
             fetched.cleanup()
             raise

@@ -2,6 +2,11 @@
 
 Members are opened as binary streams (zip members decompress and verify their CRC as they are
 read); nothing is extracted to disk and no file is read whole.
+
+A zip is refused before any member is read when its directory says it would expand past
+CSV_MAX_UNCOMPRESSED_BYTES or more than MAX_RATIO times its own size (a zip bomb: 1 MB of
+blank lines that would keep a run parsing for minutes). The directory cannot understate what
+reading produces: zipfile stops each member at its declared size and then checks its CRC.
 """
 
 from __future__ import annotations
@@ -15,14 +20,16 @@ from typing import IO
 from libs.connectors.errors import NotFoundError, PackageError
 
 _BUFFER = 1 << 20
+MAX_RATIO = 100
 
 
 class Package:
     """Case-insensitive access to the files of a package (`userprofiles.csv` is `userProfiles.csv`)."""
 
-    def __init__(self, path: Path, *, display_name: str | None = None) -> None:
+    def __init__(self, path: Path, *, display_name: str | None = None, max_bytes: int | None = None) -> None:
         self.path = path
         self.name = display_name or path.name
+        self.max_bytes = max_bytes
         self.warnings: list[str] = []
         self._zip: zipfile.ZipFile | None = None
         self._prefix = ""
@@ -46,6 +53,11 @@ class Package:
         except OSError as exc:
             raise PackageError(f"{self.name} cannot be read ({exc.strerror or type(exc).__name__})") from None
         infos = [info for info in self._zip.infolist() if not info.is_dir()]
+        try:
+            self._check_expansion(sum(info.file_size for info in infos), path.stat().st_size)
+        except PackageError:
+            self.close()
+            raise
         roots = {info.filename for info in infos if "/" not in info.filename}
         if "manifest.csv" not in {n.lower() for n in roots}:
             # a common export mistake is zipping the folder instead of its files: accept one folder level
@@ -62,6 +74,18 @@ class Package:
             for info in infos
             if info.filename.startswith(prefix) and "/" not in info.filename[len(prefix) :]
         }
+
+    def _check_expansion(self, declared: int, archive: int) -> None:
+        if self.max_bytes is not None and declared > self.max_bytes:
+            raise PackageError(
+                f"{self.name} would expand to {_size(declared)}, more than CSV_MAX_UNCOMPRESSED_BYTES "
+                f"({_size(self.max_bytes)}); the package was not read"
+            )
+        if declared > MAX_RATIO * max(archive, 1):
+            raise PackageError(
+                f"{self.name} would expand to {_size(declared)}, {declared // max(archive, 1)} times its "
+                f"{_size(archive)}; a zip expanding more than {MAX_RATIO} times is refused as a likely zip bomb"
+            )
 
     def files(self) -> dict[str, int]:
         """Member name -> uncompressed size in bytes."""
@@ -98,6 +122,13 @@ class Package:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _size(count: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} bytes"
 
 
 __all__ = ["Package"]

@@ -11,6 +11,7 @@ import hashlib
 import posixpath
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -61,6 +62,7 @@ class SftpSource:
         work_dir: Path,
         egress: EgressPolicy | None = None,
         key_folder: KeyFolder | None = None,
+        deadline: float | None = None,
         sleep: Callable[[float], None] = pause,
     ) -> None:
         assert config.sftp is not None
@@ -72,13 +74,20 @@ class SftpSource:
         self.work_dir = work_dir
         self.egress = egress
         self.key_folder = key_folder
+        # a connection test's end (time.monotonic()); None in a run
+        self.deadline = deadline
         self._sleep = sleep
 
     def _connect(self) -> AbstractContextManager[SftpSession]:
-        return connect(self.sftp, egress=self.egress, key_folder=self.key_folder)
+        return connect(self.sftp, egress=self.egress, key_folder=self.key_folder, deadline=self.deadline)
+
+    def _wait_stable(self) -> None:
+        # a connection test waits what fits in half its time left, leaving the rest for the second look
+        left = (self.deadline - time.monotonic()) / 2 if self.deadline is not None else self.stable_seconds
+        self._sleep(max(0.0, min(self.stable_seconds, left)))
 
     def _relist(self, session: SftpSession, folder: str) -> list[Entry]:
-        self._sleep(self.stable_seconds)
+        self._wait_stable()
         return _entries(session.list(folder))
 
     def choose(self, session: SftpSession) -> Choice:
@@ -89,7 +98,7 @@ class SftpSource:
             first = [Entry(top.name, top.size, top.mtime)]
             if top.size == 0:
                 raise PackageError(f"{remote} is empty (0 bytes)")
-            self._sleep(self.stable_seconds)
+            self._wait_stable()
             again = session.stat(remote)
             if not stable(first, [Entry(again.name, again.size, again.mtime)]):
                 raise PackageError(self._growing(remote))

@@ -13,6 +13,7 @@ import hashlib
 import logging
 import socket
 import stat
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,6 +58,16 @@ class Download:
     @property
     def mb_per_second(self) -> float:
         return self.size / 1e6 / self.seconds if self.seconds > 0 else 0.0
+
+
+def _within(timeout: float, deadline: float | None, where: str) -> float:
+    """`timeout` capped to the time left before `deadline` (a connection test's end, time.monotonic())."""
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise ProviderUnavailable(f"no time left to reach {where}")
+    return min(timeout, left)
 
 
 class SftpSession:
@@ -143,34 +154,37 @@ def _addresses(settings: SftpSettings, egress: EgressPolicy) -> list[IPAddress]:
         raise ProviderUnavailable(f"cannot resolve the SFTP host {settings.host}") from None
 
 
-def _open(settings: SftpSettings, addresses: list[IPAddress]) -> socket.socket:
+def _open(settings: SftpSettings, addresses: list[IPAddress], timeout: float) -> socket.socket:
     """A socket to the first checked address that answers; never a second lookup of the name."""
     where = f"{settings.host}:{settings.port}"
     failure: OSError | None = None
     for address in addresses:
         try:
-            return open_socket(address, settings.port, settings.connect_timeout)
+            return open_socket(address, settings.port, timeout)
         except OSError as exc:
             failure = exc
     if isinstance(failure, ConnectionRefusedError):
         raise ProviderUnavailable(f"{where} refused the connection (is the SFTP server running?)") from None
     if isinstance(failure, TimeoutError):
-        raise ProviderUnavailable(f"connecting to {where} timed out after {settings.connect_timeout:g} s") from None
+        raise ProviderUnavailable(f"connecting to {where} timed out after {timeout:g} s") from None
     reason = failure.strerror if failure is not None and failure.strerror else str(failure)
     raise ProviderUnavailable(f"cannot connect to {where}: {reason}") from None
 
 
 def _handshake(
-    settings: SftpSettings, addresses: list[IPAddress], key_types: tuple[str, ...] | None = None
+    settings: SftpSettings,
+    addresses: list[IPAddress],
+    key_types: tuple[str, ...] | None = None,
+    deadline: float | None = None,
 ) -> paramiko.Transport:
     where = f"{settings.host}:{settings.port}"
-    sock = _open(settings, addresses)
+    timeout = _within(settings.connect_timeout, deadline, where)
+    sock = _open(settings, addresses, timeout)
     # SFTP is request/response: with Nagle's algorithm each small request can wait for a delayed ACK
     # (~40 ms), which turns any unpipelined read into a crawl
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     transport = paramiko.Transport(sock)
-    transport.banner_timeout = settings.connect_timeout
-    transport.handshake_timeout = settings.connect_timeout
+    transport.banner_timeout = transport.handshake_timeout = timeout
     if key_types is not None:
         # a probe for a host key type the server may lack: its failure is expected, keep it out of the logs
         transport.set_log_channel(_PROBE_LOG)
@@ -181,7 +195,7 @@ def _handshake(
             raise _NoSuchKeyType
         options.key_types = offered
     try:
-        transport.start_client(timeout=settings.connect_timeout)
+        transport.start_client(timeout=timeout)
     except (paramiko.SSHException, EOFError, OSError) as exc:
         transport.close()
         if key_types is not None:
@@ -192,9 +206,7 @@ def _handshake(
         transport.close()
         if key_types is not None:
             raise _NoSuchKeyType
-        raise ProviderUnavailable(
-            f"SSH handshake with {where} failed: no SSH answer within {settings.connect_timeout:g} s"
-        )
+        raise ProviderUnavailable(f"SSH handshake with {where} failed: no SSH answer within {timeout:g} s")
     return transport
 
 
@@ -202,8 +214,10 @@ class _NoSuchKeyType(Exception):
     """The server has no host key of the type asked for."""
 
 
-def _pinned_transport(settings: SftpSettings, addresses: list[IPAddress]) -> paramiko.Transport:
-    transport = _handshake(settings, addresses)
+def _pinned_transport(
+    settings: SftpSettings, addresses: list[IPAddress], deadline: float | None = None
+) -> paramiko.Transport:
+    transport = _handshake(settings, addresses, deadline=deadline)
     key = transport.get_remote_server_key()
     presented = {key.get_name(): fingerprint(key)}
     if presented[key.get_name()] == settings.host_key_fingerprint:
@@ -213,7 +227,7 @@ def _pinned_transport(settings: SftpSettings, addresses: list[IPAddress]) -> par
         if key.get_name() in group:
             continue
         try:
-            other = _handshake(settings, addresses, group)
+            other = _handshake(settings, addresses, group, deadline)
         except _NoSuchKeyType:
             continue
         other_key = other.get_remote_server_key()
@@ -291,29 +305,40 @@ def _open_sftp(transport: paramiko.Transport, settings: SftpSettings) -> paramik
 
 @contextmanager
 def connect(
-    settings: SftpSettings, *, egress: EgressPolicy | None = None, key_folder: KeyFolder | None = None
+    settings: SftpSettings,
+    *,
+    egress: EgressPolicy | None = None,
+    key_folder: KeyFolder | None = None,
+    deadline: float | None = None,
 ) -> Iterator[SftpSession]:
     """A session whose host key matched the pin and whose credentials were accepted.
 
     The key file is read (inside `key_folder` when given) before anything is sent; the host is
     resolved once and every connection of the session (host key probes included) goes to an
     address the `egress` policy checked. Connectors pass both from their context; None means
-    no policy and no key folder (tools and tests calling this directly).
+    no policy and no key folder (tools and tests calling this directly). With a `deadline` (a
+    connection test's end), no connect, handshake, login or answer is awaited past it: the
+    handshake's timeouts end there, and paramiko, which awaits some answers without a limit (a
+    channel, the SFTP subsystem), sees its transport closed by a timer at the deadline.
     """
     key = _private_key(settings, key_folder)
     addresses = _addresses(settings, egress or UNRESTRICTED)
-    transport = _pinned_transport(settings, addresses)
+    transport = _pinned_transport(settings, addresses, deadline)
+    watchdog = threading.Timer(deadline - time.monotonic(), transport.close) if deadline is not None else None
+    if watchdog is not None:
+        watchdog.daemon = True
+        watchdog.start()
     try:
         _authenticate(transport, settings, key)
-        client = _open_sftp(transport, settings)
-    except BaseException:
-        transport.close()
-        raise
-    session = SftpSession(settings, transport, client)
-    try:
-        yield session
+        session = SftpSession(settings, transport, _open_sftp(transport, settings))
+        try:
+            yield session
+        finally:
+            session.close()
     finally:
-        session.close()
+        if watchdog is not None:
+            watchdog.cancel()
+        transport.close()
 
 
 __all__ = ["Download", "RemoteEntry", "SftpSession", "connect"]

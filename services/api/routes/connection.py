@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import logging
+import math
+import threading
+import time
 import uuid
 from typing import Any
 
@@ -15,6 +19,7 @@ from libs.enums import ProviderType
 from libs.etl.options import ProviderOptions
 from libs.providers import configs
 from services.api.endpoint import Call, operation
+from services.api.problems import ApiError
 from services.api.routes.providers import load_active
 from services.api.schemas import ConnectionTestResult, ConnectionTestSaved, ConnectionTestUnsaved
 from services.api.security import require_tenant
@@ -22,14 +27,42 @@ from services.api.security import require_tenant
 log = logging.getLogger(__name__)
 TAG = "providers"
 
-# a source that never answers must not hold an API worker thread forever
-_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="connection-test")
+# Tests run on a pool of this API process. A tenant runs at most TESTS_PER_TENANT at once, so
+# one tenant (pointing at a source that never answers) cannot fill the pool; a test past either
+# limit is refused with 429 rather than queued. Every socket of a test ends at its deadline
+# (ConnectorContext.deadline), so a slot is free again when the test has answered.
+TESTS_PER_TENANT = 2
+POOL_THREADS = 16
+_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=POOL_THREADS, thread_name_prefix="connection-test")
+_running: collections.Counter[str] = collections.Counter()
+_running_lock = threading.Lock()
+
+
+def _admit(tenant_id: str, retry_after: float) -> None:
+    with _running_lock:
+        if _running[tenant_id] >= TESTS_PER_TENANT:
+            detail = f"this tenant already runs {TESTS_PER_TENANT} connection tests; retry when one has answered"
+        elif _running.total() >= POOL_THREADS:
+            detail = "the service runs as many connection tests as it can; retry shortly"
+        else:
+            _running[tenant_id] += 1
+            return
+    retry = math.ceil(retry_after)
+    raise ApiError(429, detail, headers={"Retry-After": str(retry)}, retryAfter=retry)
+
+
+def _release(tenant_id: str) -> None:
+    with _running_lock:
+        _running[tenant_id] -= 1
+        if _running[tenant_id] <= 0:
+            del _running[tenant_id]
 
 
 def _run(
     call: Call, provider_type: ProviderType, config: dict[str, Any], *, provider_id: str, tenant_id: str, options: Any
 ) -> ConnectionTestResult:
     settings = call.services.settings
+    timeout = settings.connection_test_timeout_seconds
     context = ConnectorContext(
         provider_id=provider_id,
         tenant_id=tenant_id,
@@ -39,17 +72,24 @@ def _run(
         allow_local_paths=settings.allow_local_csv_paths,
         egress=EgressPolicy.from_settings(settings),
         sftp_key_dir=settings.sftp_key_dir,
+        deadline=time.monotonic() + timeout,
+        retry_budget_seconds=settings.source_retry_budget_seconds,
+        csv_max_uncompressed_bytes=settings.csv_max_uncompressed_bytes,
     )
 
     def attempt() -> ConnectionResult:
-        connector = registry.build_connector(provider_type, config, context)
         try:
-            return connector.test_connection()
+            connector = registry.build_connector(provider_type, config, context)
+            try:
+                return connector.test_connection()
+            finally:
+                connector.close()
         finally:
-            connector.close()
+            # the slot is free when the thread is, not when the caller stopped waiting
+            _release(tenant_id)
 
+    _admit(tenant_id, timeout)
     future = _POOL.submit(attempt)
-    timeout = settings.connection_test_timeout_seconds
     try:
         result = future.result(timeout=timeout)
     except concurrent.futures.TimeoutError:
