@@ -47,7 +47,7 @@ VALID_BODIES = {
 def test_every_route_is_in_the_document_and_every_documented_operation_is_routed(settings: Settings) -> None:
     app = create_app(settings)
     routed = {
-        (route.path, method.lower())
+        (route.path.replace(":uuid", ""), method.lower())
         for route in app.routes
         # pages (the UI) opt out with include_in_schema=False; everything else is documented
         if isinstance(route, Route) and route.include_in_schema
