@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
@@ -24,7 +25,7 @@ _PORT = r"(?::(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|65
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 # a DNS name or IPv4 address, or an IPv6 literal in brackets; no user:password@ (credentials go
 # in their own secret fields, where they are encrypted and masked, never in a URL)
-_HOST = rf"(?:{_LABEL}(?:\.{_LABEL})*\.?|\[[0-9A-Fa-f:.]+\])"
+_HOST = rf"(?:{_LABEL}(?:\.{_LABEL})*\.?|\[[0-9A-Fa-f]{{0,4}}(?::[0-9A-Fa-f.]{{0,15}}){{2,7}}\])"
 HOST_URL_PATTERN = rf"^https?://{_HOST}{_PORT}/?$"
 BASE_URL_PATTERN = rf"^https?://{_HOST}{_PORT}(?:/[^\x00-\x20\x7f?#]*)?$"
 
@@ -61,10 +62,15 @@ class Text:
 
 
 def url_credentials_refused(value: str) -> str:
-    """A URL's text unchanged, or ValueError when it carries user:password@ (never echoing it)."""
+    """A URL's text unchanged, or ValueError when it carries user:password@ (never echoing it) or
+    a bracketed host that is no IPv6 address."""
     authority = value.partition("://")[2].split("/", 1)[0]
     if "@" in authority:
         raise ValueError("must not carry credentials (user:password@); give them in their own fields")
+    try:
+        urlsplit(value)
+    except ValueError:
+        raise ValueError("must name its host as a DNS name, an IPv4 address or an IPv6 address in brackets") from None
     return value
 
 
