@@ -131,9 +131,13 @@ class ConnectorContext:
 
 
 class ProviderConfig(BaseModel):
-    """Base for each provider's config model. Unknown fields are an error, not silently kept."""
+    """Base for each provider's config model. Unknown fields are an error, not silently kept.
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, str_strip_whitespace=True)
+    Text fields are `libs.text` types (no control characters); values are kept as sent, so that
+    the JSON schema, which says what is accepted, holds for the value itself.
+    """
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     # dotted paths of fields holding secrets: encrypted at rest, masked in every response
     secret_fields: ClassVar[tuple[str, ...]] = ()

@@ -6,7 +6,7 @@ model and the engine reads them through it, so both agree on names and defaults.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,9 +20,11 @@ class ProviderOptions(BaseModel):
     # above it nothing of that type is deactivated and the run ends PARTIAL
     deactivation_threshold_percent: float = Field(default=20.0, ge=0, le=100, alias="deactivationThresholdPercent")
     # below this many active links the percentage guard does not apply (tiny districts churn a lot)
-    deactivation_guard_minimum: int = Field(default=50, ge=0, alias="deactivationGuardMinimum")
+    deactivation_guard_minimum: int = Field(default=50, ge=0, le=10_000_000, alias="deactivationGuardMinimum")
     # let schools of this provider match existing schools of the tenant by number / state id
-    match_schools_by: list[str] = Field(default_factory=list, alias="matchSchoolsBy")
+    match_schools_by: list[Literal["school_number", "state_id"]] = Field(
+        default_factory=list, alias="matchSchoolsBy", max_length=2
+    )
     # use the source's change feed (Clever events, OneRoster dateLastModified) between full syncs
     incremental: bool = False
     # with incremental on, run a full reconciliation at least this often

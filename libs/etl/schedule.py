@@ -13,12 +13,13 @@ zone, so "0 2 * * *" means 02:00 local all year. Two DST effects are handled her
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 from libs.enums import SyncMode
 from libs.etl.options import ProviderOptions
@@ -44,6 +45,25 @@ PRESETS: dict[str, Preset] = {
 }
 
 SLOT_FORMAT = "%Y-%m-%dT%H:%M"
+# a schedule must fire within this many years of being set (`0 0 31 2 *` never does)
+MAX_YEARS_BETWEEN_FIRES = 5
+
+
+def _cron_field(number: str) -> str:
+    item = rf"(?:\*|{number}(?:-{number})?)(?:/[1-9][0-9]?)?"
+    return rf"{item}(?:,{item})*"
+
+
+# what a schedule may be: a preset name, or five numeric cron fields (minute hour day month
+# weekday) of `*`, numbers, ranges, steps and lists; the API's schema states the same pattern
+_FIELDS = (r"[0-5]?[0-9]", r"(?:[01]?[0-9]|2[0-3])", r"(?:0?[1-9]|[12][0-9]|3[01])", r"(?:0?[1-9]|1[0-2])", r"[0-7]")
+CRON_PATTERN = " +".join(_cron_field(n) for n in _FIELDS)
+SCHEDULE_PATTERN = "^ *(?:" + "|".join(PRESETS) + "|" + CRON_PATTERN + ") *$"
+SCHEDULE_RE = re.compile(SCHEDULE_PATTERN)
+SCHEDULE_HINT = (
+    "expected a five-field numeric cron expression (minute hour day month weekday, e.g. '30 2 * * 1-5') "
+    f"or one of: {', '.join(PRESETS)}"
+)
 # a schedule that cannot find its next fire within this many candidates is broken
 _MAX_CANDIDATES = 1000
 
@@ -66,15 +86,20 @@ class Fire:
 
 def resolve(value: str) -> Schedule:
     """A preset name or a five-field cron expression -> the cron to store (and the preset name)."""
+    if SCHEDULE_RE.fullmatch(value) is None:
+        raise ScheduleError(SCHEDULE_HINT)
     text = " ".join(value.split())
     preset = PRESETS.get(text)
     if preset is not None:
         return Schedule(cron=preset.cron, preset=preset.name)
-    if len(text.split(" ")) != 5:
-        names = ", ".join(PRESETS)
-        raise ScheduleError(f"expected a five-field cron expression (minute hour day month weekday) or one of: {names}")
     if not croniter.is_valid(text):
         raise ScheduleError(f"not a valid cron expression: {text!r}")
+    try:
+        croniter(text, utcnow(), max_years_between_matches=MAX_YEARS_BETWEEN_FIRES).get_next(datetime)
+    except CroniterBadDateError:
+        raise ScheduleError(
+            f"cron expression {text!r} never fires: no time matches it within {MAX_YEARS_BETWEEN_FIRES} years"
+        ) from None
     return Schedule(cron=text, preset=None)
 
 
@@ -86,7 +111,7 @@ def preset_of(cron: str | None) -> str | None:
 
 def zone(name: str) -> ZoneInfo:
     # ZoneInfo accepts some non-IANA keys ("localtime", paths); only real zone names are allowed
-    if name not in _zone_names():
+    if name not in zone_names():
         raise ScheduleError(f"unknown IANA time zone: {name!r} (e.g. America/New_York, Europe/Berlin, UTC)")
     try:
         return ZoneInfo(name)
@@ -97,7 +122,7 @@ def zone(name: str) -> ZoneInfo:
 _ZONES: frozenset[str] | None = None
 
 
-def _zone_names() -> frozenset[str]:
+def zone_names() -> frozenset[str]:
     global _ZONES
     if _ZONES is None:
         # the system zone database may list links that are not zones of the IANA database
@@ -111,11 +136,14 @@ def slot_of(at: datetime, tz: ZoneInfo) -> str:
 
 def fires(cron: str, tz: ZoneInfo, after: datetime) -> Iterator[Fire]:
     """Fires strictly after `after`, one per local wall-clock slot (the fall-back repeat is dropped)."""
-    it = croniter(cron, after.astimezone(tz))
+    it = croniter(cron, after.astimezone(tz), max_years_between_matches=MAX_YEARS_BETWEEN_FIRES)
     previous = slot_of(after, tz)
     skipped = 0
     while True:
-        candidate: datetime = it.get_next(datetime)
+        try:
+            candidate: datetime = it.get_next(datetime)
+        except CroniterBadDateError:
+            raise ScheduleError(f"cron expression {cron!r} never fires") from None
         slot = slot_of(candidate, tz)
         if slot <= previous:
             skipped += 1
@@ -190,6 +218,8 @@ def choose_mode(options: ProviderOptions, last_full_sync_at: datetime | None, no
 
 __all__ = [
     "PRESETS",
+    "SCHEDULE_HINT",
+    "SCHEDULE_PATTERN",
     "CatchUp",
     "Fire",
     "Preset",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -352,7 +353,7 @@ def _match_users(conn: Connection, scope: Scope, table: str, *, by: str) -> None
     )
 
 
-def _match_schools(conn: Connection, scope: Scope, table: str, fields: list[str]) -> None:
+def _match_schools(conn: Connection, scope: Scope, table: str, fields: Sequence[str]) -> None:
     """Opt-in: a second provider's schools join the tenant's existing schools by number or state id."""
     for field in fields:
         if field not in ("school_number", "state_id"):

@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 
 import services.api.routes  # noqa: F401 - declares the operations
 from libs.settings import Settings, get_settings
@@ -32,7 +32,17 @@ async def openapi_json(request: Request) -> JSONResponse:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else "error"
-    return ApiError(exc.status_code, detail, headers=dict(exc.headers or {})).response()
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # Starlette names the methods of the first route on the path; a path has one route per method
+        methods = {
+            method
+            for route in request.app.routes
+            if isinstance(route, Route) and route.matches(request.scope)[0] is Match.PARTIAL
+            for method in route.methods or ()
+        }
+        headers["Allow"] = ", ".join(sorted(methods))
+    return ApiError(exc.status_code, detail, headers=headers).response()
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:

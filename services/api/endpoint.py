@@ -7,7 +7,6 @@ Starlette response. Handlers do blocking database work, so they run in the threa
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import uuid
@@ -15,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -23,7 +23,8 @@ from starlette.routing import Route
 
 from libs.auth import Principal
 from libs.providers.errors import ProviderError
-from services.api.problems import ApiError, from_provider_error, from_validation, not_found
+from libs.text import CONTROL, CONTROL_MESSAGE
+from services.api.problems import ApiError, field_error, from_provider_error, from_validation, invalid, not_found
 from services.api.security import authenticate, token_key
 from services.api.services import Services
 
@@ -38,6 +39,9 @@ PATH_PARAMS: dict[str, dict[str, Any]] = {
     "tenantId": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": r"^[A-Za-z0-9._:-]+$"},
 }
 _TENANT_RE = re.compile(PATH_PARAMS["tenantId"]["pattern"])
+_ABSENT = object()  # an empty request body
+# request bodies are a few levels deep; deeper nesting is refused before anything walks it
+MAX_JSON_DEPTH = 32
 
 
 @dataclass
@@ -147,14 +151,32 @@ async def _read_json(request: Request, limit: int) -> Any:
         if len(raw) > limit:
             raise ApiError(413, f"request body is larger than {limit} bytes")
     if not raw.strip():
-        return None
+        return _ABSENT
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media and media != "application/json" and not media.endswith("+json"):
         raise ApiError(415, "request bodies must be application/json")
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ApiError(400, f"request body is not valid JSON: {exc.__class__.__name__}") from None
+        # orjson also refuses what Python's json lets through: NaN, lone surrogates, nesting
+        # past 1024 levels (a RecursionError there), integers past 64 bits
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ApiError(400, "request body is not valid JSON") from None
+    if _deeper_than(body, MAX_JSON_DEPTH):
+        raise ApiError(400, f"request body is nested deeper than {MAX_JSON_DEPTH} levels")
+    return body
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def endpoint(op: Operation) -> Callable[[Request], Any]:
@@ -171,6 +193,9 @@ def endpoint(op: Operation) -> Callable[[Request], Any]:
             raw = None
             if op.body is not None or op.method in ("POST", "PATCH", "PUT"):
                 raw = await _read_json(request, settings.api_max_body_bytes)
+                if raw is None and op.body is not None:
+                    # JSON null is not the absent body an optional body may be
+                    raise ApiError(422, "the request body must be a JSON object, not null", code="validation-error")
             result = await run_in_threadpool(
                 invoke,
                 op,
@@ -180,7 +205,7 @@ def endpoint(op: Operation) -> Callable[[Request], Any]:
                 token_key(request),
                 path=dict(request.path_params),
                 query=dict(request.query_params),
-                body=raw,
+                body=None if raw is _ABSENT else raw,
             )
         except ApiError as exc:
             return exc.response()
@@ -217,6 +242,10 @@ def invoke(
     """
     services.limiter.hit(f"req:{token}", services.settings.api_requests_per_minute)
     parsed_path = _parse_path(path)
+    for name, value in (query or {}).items():
+        # every query parameter, declared or not: nothing stored or searched may hold a NUL
+        if CONTROL.search(name) or CONTROL.search(value):
+            raise invalid([field_error(["query", name], CONTROL_MESSAGE)])
     parsed_query = _parse(op.query, dict(query or {}), prefix="query") if op.query else None
     parsed_body = None
     if op.body is not None:
@@ -239,4 +268,12 @@ def _parse(model: type[BaseModel], raw: Any, *, prefix: str) -> BaseModel:
 
 
 def routes() -> list[Route]:
-    return [Route(op.path, endpoint(op), methods=[op.method], name=op.operation_id) for op in OPERATIONS]
+    # ids are matched as UUIDs by the router, so /providers/test is no provider id: a method that
+    # path lacks answers 405, not a 404 from the provider route
+    return [
+        Route(_UUID_PARAM.sub(r"{\1:uuid}", op.path), endpoint(op), methods=[op.method], name=op.operation_id)
+        for op in OPERATIONS
+    ]
+
+
+_UUID_PARAM = re.compile(r"{(providerId|runId)}")

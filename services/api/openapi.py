@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import copy
 import functools
+import json
 import re
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
+from libs.connectors import registry
+from libs.connectors.base import ProviderConfig
+from libs.enums import ProviderType
+from libs.providers import configs, masking
 from services.api.endpoint import OPERATIONS, PATH_PARAMS, Operation
 from services.api.problems import PROBLEM_JSON
-from services.api.schemas import Problem
+from services.api.schemas import ConnectionTestSaved, ConnectionTestUnsaved, Problem, ProviderCreate, ProviderUpdate
 
 VERSION = "1.0.0"
 _DESCRIPTIONS = {
@@ -60,20 +66,98 @@ def _parameters(op: Operation) -> list[dict[str, Any]]:
             param: dict[str, Any] = {"name": name, "in": "query", "required": name in required}
             if "description" in prop:
                 param["description"] = prop["description"]
-            param["schema"] = {k: v for k, v in prop.items() if k not in ("title", "description")}
+            schema = {k: v for k, v in prop.items() if k not in ("title", "description")}
+            # a query string has no null: an optional parameter is one that is left out
+            options = [o for o in schema.pop("anyOf", []) if o.get("type") != "null"]
+            schema = {**options[0], **schema} if len(options) == 1 else schema | ({"anyOf": options} if options else {})
+            if "default" in schema and schema["default"] is None:
+                del schema["default"]
+            param["schema"] = schema
             params.append(param)
     return params
 
 
-@functools.cache
 def document() -> dict[str, Any]:
+    models = {t: model for t in registry.supported_types() if (model := configs.config_model(t)) is not None}
+    return _document(tuple(models.items()))
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _config_schemas(defs: dict[str, Any], models: tuple[tuple[ProviderType, type[ProviderConfig]], ...]) -> None:
+    """The config of each provider type, exactly: bodies that name a providerType are a oneOf
+    discriminated on it; a changed config (PATCH, test with edits) is one of the per-type shapes
+    with its secrets optional (absent, null or the mask keep the stored one)."""
+    for body in (ProviderCreate, ConnectionTestUnsaved):
+        base = defs.pop(body.__name__)
+        mapping = {}
+        for provider_type, model in models:
+            name = f"{body.__name__}{provider_type.value.title().replace('_', '')}"
+            branch = copy.deepcopy(base)
+            branch["title"] = name
+            branch["properties"]["providerType"] = {"const": provider_type.value}
+            branch["properties"]["config"] = _ref(model.__name__)
+            defs[name] = branch
+            mapping[provider_type.value] = _ref(name)["$ref"]
+        defs[body.__name__] = {
+            "oneOf": [{"$ref": ref} for ref in mapping.values()],
+            "discriminator": {"propertyName": "providerType", "mapping": mapping},
+        }
+    changed = []
+    for _, model in models:
+        name = f"{model.__name__}Change"
+        defs[name] = _optional_secrets(defs, model.__name__, list(model.secret_fields))
+        changed.append(_ref(name))
+    for changing in (ProviderUpdate, ConnectionTestSaved):
+        prop = defs[changing.__name__]["properties"]["config"]
+        shape = {"oneOf": changed}
+        if "anyOf" in prop:  # nullable
+            prop["anyOf"] = [shape, {"type": "null"}]
+        else:
+            prop.pop("type", None)
+            prop.pop("additionalProperties", None)
+            prop.update(shape)
+
+
+def _optional_secrets(defs: dict[str, Any], name: str, secrets: list[str]) -> dict[str, Any]:
+    """Schema `name` with its secret fields (dotted paths) optional, nullable and flag-tolerant."""
+    schema: dict[str, Any] = copy.deepcopy(defs[name])
+    nested: dict[str, list[str]] = {}
+    for path in secrets:
+        head, _, rest = path.partition(".")
+        if rest:
+            nested.setdefault(head, []).append(rest)
+            continue
+        props = schema["properties"]
+        props[head] = {"anyOf": [props[head], {"type": "null"}]} if "anyOf" not in props[head] else props[head]
+        props[masking.flag_name(head)] = {"description": "ignored (sent back from a read)"}
+        schema["required"] = [r for r in schema.get("required", []) if r != head]
+        # a rule that names a secret holds for the config after the stored secrets are filled in
+        if f'"{head}"' in json.dumps(schema.get("anyOf")):
+            del schema["anyOf"]
+    for head, rests in nested.items():
+        prop = schema["properties"][head]
+        inner = next(o["$ref"] for o in prop.get("anyOf", [prop]) if "$ref" in o).rsplit("/", 1)[1]
+        defs[f"{inner}Change"] = _optional_secrets(defs, inner, rests)
+        schema["properties"][head] = {"anyOf": [_ref(f"{inner}Change"), {"type": "null"}]}
+    schema["title"] = f"{name}Change"
+    return schema
+
+
+@functools.cache
+def _document(models: tuple[tuple[ProviderType, type[ProviderConfig]], ...]) -> dict[str, Any]:
     entries: list[tuple[type[BaseModel], JsonSchemaMode]] = [(Problem, "serialization")]
+    entries += [(model, "validation") for _, model in models]
     for op in OPERATIONS:
         if op.response is not None:
             entries.append((op.response, "serialization"))
         if op.body is not None:
             entries.append((op.body, "validation"))
     keyed, top = models_json_schema(list(dict.fromkeys(entries)), ref_template="#/components/schemas/{model}")
+    defs = top.get("$defs", {})
+    _config_schemas(defs, models)
     problem_ref = keyed[(Problem, "serialization")]
     problem_response = {"content": {PROBLEM_JSON: {"schema": problem_ref}}}
 
@@ -127,7 +211,7 @@ def document() -> dict[str, Any]:
         "security": [{"bearerAuth": []}],
         "paths": paths,
         "components": {
-            "schemas": top.get("$defs", {}),
+            "schemas": defs,
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
         },
     }

@@ -8,15 +8,29 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
 from libs.enums import ProviderType, SyncMode, SyncStatus
+from libs.etl import schedule
 from libs.etl.options import ProviderOptions
+from libs.text import Line, Text
 
 TENANT_PATTERN = r"^[A-Za-z0-9._:-]+$"
+# the server checks schedules and zones itself (with messages that say what is wrong); the schema
+# states the same rules: the schedule grammar and the IANA zone names this server knows
+Schedule = Annotated[str, Text(schedule.SCHEDULE_PATTERN), Field(max_length=120)]
+TimeZone = Annotated[str, WithJsonSchema({"type": "string", "enum": sorted(schedule.zone_names())})]
+
+
+def _no_null(schema: dict[str, Any]) -> None:
+    """A field that may be left out but not sent as null (the handler refuses it): no null in the schema."""
+    options = [o for o in schema.pop("anyOf") if o.get("type") != "null"]
+    schema.update(options[0])
+    if schema.get("default", 0) is None:
+        del schema["default"]
 
 
 class ApiModel(BaseModel):
@@ -34,30 +48,33 @@ class QueryModel(BaseModel):
 class ProviderCreate(ApiModel):
     tenant_id: str = Field(min_length=1, max_length=128, pattern=TENANT_PATTERN)
     provider_type: ProviderType
-    name: str = Field(min_length=1, max_length=200)
+    name: Line = Field(min_length=1, max_length=200)
     config: dict[str, Any] = Field(
         description="Provider-specific settings; the shape per providerType is listed by GET /api/v1/provider-types"
     )
     enabled: bool = True
-    sync_schedule: str | None = Field(
-        default=None, max_length=120, description="A five-field cron expression or a preset name (e.g. 'daily')"
+    sync_schedule: Schedule | None = Field(
+        default=None, description="A five-field cron expression or a preset name (e.g. 'daily') that fires"
     )
-    schedule_timezone: str = Field(default="UTC", max_length=64, description="IANA time zone the schedule runs in")
+    schedule_timezone: TimeZone = Field(default="UTC", description="IANA time zone the schedule runs in")
     options: ProviderOptions | None = None
 
 
 class ProviderUpdate(ApiModel):
     """Every field is optional; absent fields keep their value, secret config fields too."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Line | None = Field(default=None, min_length=1, max_length=200, json_schema_extra=_no_null)
     config: dict[str, Any] | None = Field(
         default=None,
         description="The new config. Secret fields that are absent, null or the mask keep the stored secret.",
+        json_schema_extra=_no_null,
     )
-    enabled: bool | None = None
-    sync_schedule: str | None = Field(default=None, max_length=120, description="null removes the schedule")
-    schedule_timezone: str | None = Field(default=None, max_length=64)
-    options: ProviderOptions | None = Field(default=None, description="Only the options given change")
+    enabled: bool | None = Field(default=None, json_schema_extra=_no_null)
+    sync_schedule: Schedule | None = Field(default=None, description="null removes the schedule")
+    schedule_timezone: TimeZone | None = Field(default=None, json_schema_extra=_no_null)
+    options: ProviderOptions | None = Field(
+        default=None, description="Only the options given change", json_schema_extra=_no_null
+    )
 
 
 class Provider(ApiModel):
@@ -269,8 +286,8 @@ class PresetList(ApiModel):
 
 
 class PreviewQuery(QueryModel):
-    cron: str = Field(min_length=1, max_length=120, description="cron expression or preset name")
-    timezone: str = Field(default="UTC", max_length=64)
+    cron: Schedule = Field(description="cron expression or preset name")
+    timezone: TimeZone = "UTC"
     count: int = Field(default=5, ge=1, le=50)
 
 

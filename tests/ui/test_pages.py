@@ -192,7 +192,7 @@ def test_the_schedule_preview_lists_the_next_five_runs_in_the_providers_zone(
     assert html.count("<li>") == 5
     assert html.count("06:00</time>") == 5
     bad = browser_client.get(f"{UI}/schedule-preview?schedule=custom&cron=61+*+*+*+*&timezone=UTC").text
-    assert "not a valid cron expression" in bad.lower()
+    assert "five-field numeric cron expression" in bad.lower()
 
 
 def test_a_runs_page_lists_its_record_errors_and_downloads_them_as_csv(
@@ -253,7 +253,7 @@ def test_provider_actions_answer_in_words_and_refuse_what_the_api_refuses(
         f"{base}/schedule", data={"csrf": csrf, "schedule": "custom", "cron": "99 * * * *", "scheduleTimezone": "UTC"}
     )
     assert bad.status_code == 303  # without JavaScript: back to the page with the message
-    assert "not a valid cron expression" in browser_client.get(base).text.lower()
+    assert "five-field numeric cron expression" in browser_client.get(base).text.lower()
     as_json = browser_client.post(
         f"{base}/schedule",
         data={"csrf": csrf, "schedule": "weekdays", "scheduleTimezone": "Mars/Olympus"},

@@ -13,10 +13,11 @@ from typing import ClassVar
 
 from pydantic import Field, field_validator
 
-from libs.connectors.oneroster_api.config import OneRosterTuning, check_http_url
+from libs.connectors.oneroster_api.config import OneRosterTuning
+from libs.text import BaseUrl, Line
 
 ROSTER_SERVER_URL = "https://{server}.rosterserver.com/ims/oneroster/v1p1"
-_TENANT = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_TENANT = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"
 
 
 class ClassLinkConfig(OneRosterTuning):
@@ -24,10 +25,10 @@ class ClassLinkConfig(OneRosterTuning):
     # the tenant names the Roster Server host unless baseUrl overrides it
     destination_fields: ClassVar[tuple[str, ...]] = ("tenantId", "baseUrl")
 
-    client_id: str = Field(alias="clientId", min_length=1)
-    client_secret: str = Field(alias="clientSecret", min_length=1)
-    tenant_id: str = Field(alias="tenantId", min_length=1)
-    base_url: str | None = Field(default=None, alias="baseUrl")
+    client_id: Line = Field(alias="clientId", min_length=1, max_length=200)
+    client_secret: Line = Field(alias="clientSecret", min_length=1, max_length=500)
+    tenant_id: str = Field(alias="tenantId", json_schema_extra={"pattern": _TENANT})
+    base_url: BaseUrl | None = Field(default=None, alias="baseUrl", max_length=500)
     # ClassLink publishes no number, only "back off on 429"; 10 requests/s per credential is
     # well under what one Roster Server answers (a page takes ~0.4 s to generate)
     requests_per_minute: int = Field(default=600, alias="requestsPerMinute", ge=1, le=1_000_000)
@@ -35,15 +36,14 @@ class ClassLinkConfig(OneRosterTuning):
     @field_validator("tenant_id")
     @classmethod
     def _tenant(cls, value: str) -> str:
-        value = value.lower()
-        if not _TENANT.match(value):
+        if not re.fullmatch(_TENANT, value):
             raise ValueError("tenantId must be the district's Roster Server name, e.g. springtownisd-tx")
-        return value
+        return value.lower()
 
     @field_validator("base_url")
     @classmethod
     def _base_url(cls, value: str | None) -> str | None:
-        return None if value is None else check_http_url(value, "baseUrl")
+        return None if value is None else value.rstrip("/")
 
     @property
     def resolved_base_url(self) -> str:

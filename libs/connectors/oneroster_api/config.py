@@ -9,26 +9,15 @@ for, the request budget, and whether enrollments are fetched per school in paral
 from __future__ import annotations
 
 from typing import ClassVar, Literal
-from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from libs.connectors.base import ProviderConfig
+from libs.text import BaseUrl, Line
 
 AuthMode = Literal["oauth1", "oauth2"]
 SignatureMethod = Literal["HMAC-SHA256", "HMAC-SHA1"]
 Partitioning = Literal["school", "none"]
-
-
-def check_http_url(value: str, field: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ValueError(f"{field} must be an http(s) URL such as https://sis.example.org/ims/oneroster/v1p1")
-    if parts.query or parts.fragment:
-        raise ValueError(f"{field} must not carry a query string or fragment")
-    if parts.username or parts.password:
-        raise ValueError(f"{field} must not embed credentials; use clientId and clientSecret")
-    return value.rstrip("/")
 
 
 class OneRosterTuning(ProviderConfig):
@@ -43,37 +32,43 @@ class OneRosterTuning(ProviderConfig):
     # a change before its transaction commits would otherwise lose it)
     delta_overlap_seconds: int = Field(default=60, alias="deltaOverlapSeconds", ge=0, le=86_400)
     # the userIds type holding students' numbers (e.g. "StudentNumber"); default: identifier
-    student_number_user_id_type: str | None = Field(default=None, alias="studentNumberUserIdType")
+    student_number_user_id_type: Line | None = Field(default=None, alias="studentNumberUserIdType", max_length=100)
 
 
 class OneRosterApiConfig(OneRosterTuning):
+    # the oauth2-only rule below, as the schema says it
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["auth"], "properties": {"auth": {"const": "oauth2"}}},
+                {"properties": {"tokenUrl": {"type": "null"}, "scope": {"type": "null"}}},
+            ]
+        }
+    )
     secret_fields: ClassVar[tuple[str, ...]] = ("clientSecret",)
     destination_fields: ClassVar[tuple[str, ...]] = ("baseUrl", "tokenUrl")
 
-    base_url: str = Field(alias="baseUrl", description="the OneRoster root, ending in /ims/oneroster/v1p1")
-    client_id: str = Field(alias="clientId", min_length=1)
-    client_secret: str = Field(alias="clientSecret", min_length=1)
+    base_url: BaseUrl = Field(
+        alias="baseUrl", max_length=500, description="the OneRoster root, ending in /ims/oneroster/v1p1"
+    )
+    client_id: Line = Field(alias="clientId", min_length=1, max_length=200)
+    client_secret: Line = Field(alias="clientSecret", min_length=1, max_length=500)
     auth: AuthMode = "oauth1"
     # OAuth 2 only; defaults to <baseUrl>/token
-    token_url: str | None = Field(default=None, alias="tokenUrl")
+    token_url: BaseUrl | None = Field(default=None, alias="tokenUrl", max_length=500)
     # OAuth 2 only; some servers require one, e.g. .../scope/roster-core.readonly
-    scope: str | None = None
+    scope: Line | None = Field(default=None, max_length=500)
     # OAuth 1 only; a few 1.1 servers still verify HMAC-SHA1
     signature_method: SignatureMethod = Field(default="HMAC-SHA256", alias="signatureMethod")
 
-    @field_validator("base_url")
+    @field_validator("base_url", "token_url")
     @classmethod
-    def _base_url(cls, value: str) -> str:
-        return check_http_url(value, "baseUrl")
-
-    @field_validator("token_url")
-    @classmethod
-    def _token_url(cls, value: str | None) -> str | None:
-        return None if value is None else check_http_url(value, "tokenUrl")
+    def _url(cls, value: str | None) -> str | None:
+        return None if value is None else value.rstrip("/")
 
     @model_validator(mode="after")
     def _oauth2_only_fields(self) -> OneRosterApiConfig:
-        if self.auth == "oauth1" and (self.token_url or self.scope):
+        if self.auth == "oauth1" and (self.token_url is not None or self.scope is not None):
             raise ValueError("tokenUrl and scope apply to auth oauth2 only")
         return self
 
@@ -82,4 +77,4 @@ class OneRosterApiConfig(OneRosterTuning):
         return self.token_url or f"{self.base_url}/token"
 
 
-__all__ = ["AuthMode", "OneRosterApiConfig", "OneRosterTuning", "Partitioning", "SignatureMethod", "check_http_url"]
+__all__ = ["AuthMode", "OneRosterApiConfig", "OneRosterTuning", "Partitioning", "SignatureMethod"]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.config import JsonDict
 
 from libs.connectors.sftp.keys import parse_private_key
+from libs.text import Line, Lines, Text
 
 # `ssh-keygen -lf` prints "256 SHA256:<43 base64 chars> comment (ED25519)"; the digest is what we pin
 _FINGERPRINT = re.compile(r"SHA256:([A-Za-z0-9+/]{43})=?")
@@ -24,50 +26,53 @@ def normalize_fingerprint(value: str) -> str:
     return f"SHA256:{match.group(1)}"
 
 
+_HOST_HINT = "must be a host name or IP address (no scheme, user or path)"
+# an OpenSSH or PEM private key that parses (with privateKeyPassphrase when it is encrypted)
+_KEY_FORMAT: JsonDict = {"format": "ssh-private-key"}
+_CREDENTIAL: JsonDict = {name: {"type": "string"} for name in ("privateKey", "privateKeyPath", "password")}
+
+
 class SftpSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, str_strip_whitespace=True)
+    # the credential rules below, as the schema says them
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        json_schema_extra={
+            "anyOf": [{"required": [name], "properties": {name: schema}} for name, schema in _CREDENTIAL.items()],
+            "not": {"required": ["privateKey", "privateKeyPath"], "properties": _CREDENTIAL},
+        },
+    )
 
-    host: str = Field(min_length=1, max_length=253)
+    host: Annotated[str, Text(r"^[^\s/@\x00-\x1f\x7f]*$", _HOST_HINT)] = Field(min_length=1, max_length=253)
     port: int = Field(default=22, ge=1, le=65535)
-    username: str = Field(min_length=1, max_length=128)
+    username: Line = Field(min_length=1, max_length=128)
     # a key file in the tenant's key folder SFTP_KEY_DIR/<tenantId>/ (a mounted secret), relative to
-    # it or absolute inside it; read at connect time, never stored
-    private_key_path: str | None = Field(default=None, alias="privateKeyPath", max_length=1024)
+    # it or absolute inside it; read at connect time, never stored. Where the path may lead is
+    # checked when the key is read (sftp/keys.py KeyFolder), with one message whatever exists there
+    private_key_path: Line | None = Field(default=None, alias="privateKeyPath", min_length=1, max_length=1024)
     # the key itself (PEM or OpenSSH format), stored encrypted with the provider config
-    private_key: str | None = Field(default=None, alias="privateKey", repr=False)
-    private_key_passphrase: str | None = Field(default=None, alias="privateKeyPassphrase", repr=False)
-    password: str | None = Field(default=None, repr=False)
-    host_key_fingerprint: str = Field(alias="hostKeyFingerprint")
+    private_key: Lines | None = Field(
+        default=None, alias="privateKey", repr=False, min_length=1, max_length=65536, json_schema_extra=_KEY_FORMAT
+    )
+    private_key_passphrase: Line | None = Field(default=None, alias="privateKeyPassphrase", repr=False, max_length=1024)
+    password: Line | None = Field(default=None, repr=False, min_length=1, max_length=1024)
+    host_key_fingerprint: Annotated[str, Text(r"^[^\x00-\x1f\x7f]*SHA256:[A-Za-z0-9+/]{43}[^\x00-\x1f\x7f]*$")] = Field(
+        alias="hostKeyFingerprint", max_length=1000
+    )
     connect_timeout: float = Field(default=20.0, gt=0, le=300, alias="connectTimeout")
-
-    @field_validator("host")
-    @classmethod
-    def _host(cls, value: str) -> str:
-        if any(c.isspace() for c in value) or "/" in value or "@" in value:
-            raise ValueError("must be a host name or IP address (no scheme, user or path)")
-        return value
 
     @field_validator("host_key_fingerprint")
     @classmethod
     def _fingerprint(cls, value: str) -> str:
         return normalize_fingerprint(value)
 
-    @field_validator("private_key_path")
-    @classmethod
-    def _key_path(cls, value: str | None) -> str | None:
-        # where the path may lead is checked when the key is read (sftp/keys.py KeyFolder), with
-        # one message whatever exists there; here only what no path may contain
-        if value is not None and any(ord(c) < 32 or ord(c) == 127 for c in value):
-            raise ValueError("must be a file name in the tenant's key folder, without control characters")
-        return value or None
-
     @model_validator(mode="after")
     def _credentials(self) -> SftpSettings:
-        if self.private_key and self.private_key_path:
+        if self.private_key is not None and self.private_key_path is not None:
             raise ValueError("give either privateKey or privateKeyPath, not both")
-        if not (self.private_key or self.private_key_path or self.password):
+        if self.private_key is None and self.private_key_path is None and self.password is None:
             raise ValueError("needs a credential: privateKeyPath, privateKey or password")
-        if self.private_key:
+        if self.private_key is not None:
             # fail when the provider is saved, not at 3 a.m.; the message never echoes the key
             try:
                 parse_private_key(self.private_key, self.private_key_passphrase)

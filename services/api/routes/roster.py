@@ -5,10 +5,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Annotated
 
 from pydantic import Field
 from sqlalchemy import text
 
+from libs.text import Line
 from services.api.endpoint import Call, operation
 from services.api.problems import field_error, invalid
 from services.api.schemas import ApiModel, QueryModel
@@ -19,9 +21,12 @@ TAG = "roster"
 
 class RosterQuery(QueryModel):
     active: bool | None = Field(default=None, description="only active (true) or only deactivated (false) entities")
-    q: str | None = Field(default=None, max_length=200, description="case-insensitive substring of names and ids")
+    q: Line | None = Field(default=None, max_length=200, description="case-insensitive substring of names and ids")
     limit: int = Field(default=100, ge=1, le=1000)
-    cursor: str | None = Field(default=None, max_length=64, description="nextCursor of the previous page")
+    # a cursor is the id of the last item of the previous page (keyset paging by id)
+    cursor: str | None = Field(
+        default=None, max_length=36, json_schema_extra={"format": "uuid"}, description="nextCursor of the previous page"
+    )
 
 
 class _Entity(ApiModel):
@@ -90,29 +95,33 @@ class EnrollmentOut(_Entity):
     end_date: date | None
 
 
+# the cursor of the next page, or null on the last page
+Cursor = Annotated[uuid.UUID | None, Field(description="pass as ?cursor= to get the next page; null on the last")]
+
+
 class SchoolPage(ApiModel):
     items: list[SchoolOut]
-    next_cursor: str | None
+    next_cursor: Cursor
 
 
 class TermPage(ApiModel):
     items: list[TermOut]
-    next_cursor: str | None
+    next_cursor: Cursor
 
 
 class ClassPage(ApiModel):
     items: list[ClassOut]
-    next_cursor: str | None
+    next_cursor: Cursor
 
 
 class UserPage(ApiModel):
     items: list[UserOut]
-    next_cursor: str | None
+    next_cursor: Cursor
 
 
 class EnrollmentPage(ApiModel):
     items: list[EnrollmentOut]
-    next_cursor: str | None
+    next_cursor: Cursor
 
 
 @dataclass(frozen=True)
@@ -165,7 +174,7 @@ def _list(kind: Kind, call: Call) -> ApiModel:
     more = len(rows) > query.limit
     rows = rows[: query.limit]
     items = [kind.item.model_validate(dict(r._mapping)) for r in rows]
-    return kind.page.model_validate({"items": items, "next_cursor": str(rows[-1].id) if more else None})
+    return kind.page.model_validate({"items": items, "next_cursor": rows[-1].id if more else None})
 
 
 def _register(name: str, kind: Kind) -> None:

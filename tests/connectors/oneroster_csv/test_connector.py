@@ -113,7 +113,7 @@ def test_sftp_config_accepts_a_pasted_ssh_keygen_line_and_the_product_spec_shape
         ({"hostKeyFingerprint": "MD5:aa:bb"}, "must be a SHA256 host key fingerprint"),
         ({"host": "sftp://x"}, "must be a host name or IP address"),
         ({"port": 70000}, "less than or equal to 65535"),
-        ({"privateKeyPath": "keys/\x00key.pem"}, "without control characters"),
+        ({"privateKeyPath": "keys/\x00key.pem"}, "must not contain control characters"),
         (
             {"privateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\nnope\n-----END OPENSSH PRIVATE KEY-----"},
             "privateKey is not a readable private key",
@@ -184,7 +184,7 @@ def test_the_api_stores_the_config_as_given_and_masks_every_sftp_secret():
     stored = configs.validate(ProviderType.ONEROSTER_CSV, given)
     shown = configs.masked(ProviderType.ONEROSTER_CSV, stored)
 
-    assert stored["sftp"]["privateKey"] == key.strip()
+    assert stored["sftp"]["privateKey"] == key
     assert stored["sftp"]["password"] == "hunter2-pw"
     assert shown["sftp"]["password"] == shown["sftp"]["privateKey"] == "********"
     assert shown["sftp"]["hasPassword"] is True
