@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Result] = []
     with servers() as (pg_server, redis_url), tempfile.TemporaryDirectory(prefix="sis-bench-work-") as tmp:
         work = Path(tmp)
-        ctx = BenchContext(district=district, churned=churned, packages=packages, work_dir=work)
+        ctx = BenchContext(district=district, churned=churned, packages=packages)
         # each scenario on a database of its own, so none starts against another one's rows
         for name in names:
             with fresh_database(pg_server) as conninfo, ExitStack() as stack:

@@ -70,40 +70,24 @@ def clever(data: DemoData) -> Source:
     app = _module("devkit.simulators.clever.app")
     sim = app.Simulator(data.district, client_id="demo-client", client_secret=secrets.token_urlsafe(16))
     server = _threaded(app.create_app(sim))
-    config = {
-        "clientId": sim.client_id,
-        "clientSecret": sim.client_secret,
-        "districtId": sim.district_id,
-        "apiUrl": server.url,
-        "oauthUrl": server.url,
-    }
-    return Source(ProviderType.CLEVER, "Clever (simulated)", config, server.stop)
+    return Source(ProviderType.CLEVER, "Clever (simulated)", sim.provider_config(server.url), server.stop)
 
 
-def _oneroster(data: DemoData, flavour: str) -> tuple[Any, Any, str]:
+def _oneroster(data: DemoData, flavour: str) -> tuple[dict[str, Any], Callable[[], None]]:
     app = _module("devkit.simulators.oneroster.app")
     roster = _module("devkit.simulators.oneroster.roster")
     options = app.SimulatorOptions(flavour=flavour, client_secret=secrets.token_urlsafe(16))
     sim = app.Simulator(roster.Roster.from_district(data.district), options)
     server = _threaded(sim.app)
-    return sim, server, f"{server.url}{roster.PATH}"
+    return sim.provider_config(server.url), server.stop
 
 
 def oneroster_api(data: DemoData) -> Source:
-    sim, server, base_url = _oneroster(data, "generic")
-    config = {"baseUrl": base_url, "clientId": sim.options.client_id, "clientSecret": sim.options.client_secret}
-    return Source(ProviderType.ONEROSTER_API, "OneRoster API (simulated)", config, server.stop)
+    return Source(ProviderType.ONEROSTER_API, "OneRoster API (simulated)", *_oneroster(data, "generic"))
 
 
 def classlink(data: DemoData) -> Source:
-    sim, server, base_url = _oneroster(data, "classlink")
-    config = {
-        "clientId": sim.options.client_id,
-        "clientSecret": sim.options.client_secret,
-        "tenantId": sim.options.tenant,
-        "baseUrl": base_url,
-    }
-    return Source(ProviderType.CLASSLINK, "ClassLink (simulated)", config, server.stop)
+    return Source(ProviderType.CLASSLINK, "ClassLink (simulated)", *_oneroster(data, "classlink"))
 
 
 def sftp_csv(data: DemoData) -> Source:

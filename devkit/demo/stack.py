@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 
@@ -114,7 +113,3 @@ class DemoStack:
         if self.postgres is not None:
             self.postgres.stop()
             self.postgres = None
-
-
-def data_dir_default() -> Path:
-    return Path(".data")

@@ -157,12 +157,6 @@ class Builder:
             location=f"Room {room}",
         )
 
-    def class_school(self, model: Model, index: int) -> int:
-        if index < self.layout.classes:
-            return self.layout.class_position(index)[0]
-        layer = next(lay for k, lay in model.year_layers if 0 <= index - lay.first_class < len(lay.added_classes))
-        return layer.added_classes[index - layer.first_class].school
-
     def enrollment(
         self, model: Model, class_index: int, school: int, user_external_id: str, role: str, primary: bool
     ) -> Enrollment:

@@ -73,13 +73,6 @@ def parse_class_id(external_id: str) -> tuple[int, int]:
     return int(match[1]), int(match[2]) - 1
 
 
-def parse_school_id(external_id: str) -> int:
-    match = _PATTERNS["school"].fullmatch(external_id)
-    if not match:
-        raise IdError(f"not a generated school id: {external_id!r}")
-    return int(match[1]) - 1
-
-
 def parse_term_id(external_id: str) -> tuple[int, str]:
     match = _PATTERNS["term"].fullmatch(external_id)
     if not match:

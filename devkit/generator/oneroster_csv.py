@@ -10,7 +10,7 @@ import csv
 import functools
 import io
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import replace
 from datetime import date, datetime
@@ -349,11 +349,3 @@ def _delta_row(record: Record, kind: str, at: datetime) -> list[str]:
     _, row = _ROW_BUILDERS[record.entity_type]
     status = "tobedeleted" if kind == "deleted" else "active"
     return [record.external_id, status, _timestamp(at), *row(record)]
-
-
-def iter_rows(district: District, entity: EntityType) -> Iterator[list[str]]:
-    """Bulk rows of one file, header first (for simulators that serve CSV over other means)."""
-    name, row = _ROW_BUILDERS[entity]
-    yield list(HEADERS[name])
-    for record in district.records(entity):
-        yield [record.external_id, "", "", *row(record)]

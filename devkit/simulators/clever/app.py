@@ -11,6 +11,7 @@ import asyncio
 import base64
 import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.applications import Starlette
@@ -58,6 +59,16 @@ class Simulator:
     def district_id(self) -> str:
         return str(self.store.district_id)
 
+    def provider_config(self, url: str) -> dict[str, Any]:
+        """A CLEVER provider config for this simulator served at `url`."""
+        return {
+            "clientId": self.client_id,
+            "clientSecret": self.client_secret,
+            "districtId": self.district_id,
+            "apiUrl": url,
+            "oauthUrl": url,
+        }
+
     def churn(self, percent: float, seed: int) -> dict[str, Any]:
         """Move the district one churn step on and record the events between the two states."""
         return self.advance(self.store.generated.with_churn(percent, seed))
@@ -86,9 +97,7 @@ class Simulator:
         }
 
 
-def _now() -> Any:
-    from datetime import UTC, datetime
-
+def _now() -> datetime:
     return datetime.now(UTC)
 
 

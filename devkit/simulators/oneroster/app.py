@@ -62,10 +62,8 @@ class SimulatorOptions:
     auth: AuthMode = "any"
     max_limit: int = 1000
     link_header: bool = False
-    signature_methods: tuple[str, ...] = ("HMAC-SHA256",)
     # the district's Roster Server name, where ClassLink hrefs point
     tenant: str = "springfield-tx"
-    token_lifetime: int = 3600
 
 
 @dataclass
@@ -110,12 +108,7 @@ class Simulator:
         else:
             href_base = PATH
         self.store = Store(roster, Serializer(self.options.flavour, href_base))
-        self.credentials = Credentials(
-            self.options.client_id,
-            self.options.client_secret,
-            signature_methods=self.options.signature_methods,
-            token_lifetime=self.options.token_lifetime,
-        )
+        self.credentials = Credentials(self.options.client_id, self.options.client_secret)
         self.faults = Faults()
         self.stats = Stats()
         self._class_rosters: dict[str, list[tuple[str, str]]] | None = None
@@ -129,6 +122,13 @@ class Simulator:
                 Route("/_sim/faults", self._faults, methods=["GET", "POST"]),
             ]
         )
+
+    def provider_config(self, url: str) -> dict[str, Any]:
+        """A ONEROSTER_API (or, classlink flavour, CLASSLINK) provider config for this simulator at `url`."""
+        config = {"baseUrl": url + PATH, "clientId": self.options.client_id, "clientSecret": self.options.client_secret}
+        if self.options.flavour == "classlink":
+            config["tenantId"] = self.options.tenant
+        return config
 
     # --- control ---------------------------------------------------------------------------
 

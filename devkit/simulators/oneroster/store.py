@@ -21,15 +21,6 @@ import orjson
 
 from devkit.simulators.oneroster.roster import Roster, Serializer
 
-# collection name -> (serializer method, envelope key)
-COLLECTIONS = {
-    "orgs": "orgs",
-    "academicSessions": "academicSessions",
-    "courses": "courses",
-    "classes": "classes",
-    "users": "users",
-    "enrollments": "enrollments",
-}
 BASE_STAMP = "2025-06-01T00:00:00.000Z"
 
 
@@ -208,4 +199,4 @@ class Store:
         return sid
 
 
-__all__ = ["BASE_STAMP", "COLLECTIONS", "Collection", "Store", "build_collection", "diff_collection", "utc_stamp"]
+__all__ = ["BASE_STAMP", "Collection", "Store", "build_collection", "diff_collection", "utc_stamp"]
