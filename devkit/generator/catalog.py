@@ -41,13 +41,13 @@ class CourseTemplate:
     grade: str | None = None
 
 
-def _grade_label(grade: str) -> str:
+def grade_label(grade: str) -> str:
     return "Kindergarten" if grade == "KG" else f"Grade {int(grade)}"
 
 
 def _elementary() -> tuple[CourseTemplate, ...]:
     homerooms = tuple(
-        CourseTemplate(f"HR{g}", f"{_grade_label(g)} Homeroom", "Homeroom", g) for g in LEVEL_GRADES[Level.ELEMENTARY]
+        CourseTemplate(f"HR{g}", f"{grade_label(g)} Homeroom", "Homeroom", g) for g in LEVEL_GRADES[Level.ELEMENTARY]
     )
     specials = (
         CourseTemplate("ART-E", "Art", "Art"),
