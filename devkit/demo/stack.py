@@ -75,9 +75,7 @@ class DemoStack:
     def wait_healthy(self, url: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for name, proc in self.processes.items():
-                if proc.poll() is not None:
-                    raise RuntimeError(f"the {name} process exited with code {proc.returncode}")
+            self._check_running()
             try:
                 if httpx.get(url, timeout=2).status_code == 200:
                     return
@@ -88,10 +86,13 @@ class DemoStack:
 
     def wait(self) -> None:
         while True:
-            for name, proc in self.processes.items():
-                if proc.poll() is not None:
-                    raise RuntimeError(f"the {name} process exited with code {proc.returncode}")
+            self._check_running()
             time.sleep(0.5)
+
+    def _check_running(self) -> None:
+        for name, proc in self.processes.items():
+            if proc.poll() is not None:
+                raise RuntimeError(f"the {name} process exited with code {proc.returncode}")
 
     def stop(self) -> None:
         for proc in self.processes.values():

@@ -25,36 +25,19 @@ from libs.enums import EntityType
 
 R = TypeVar("R", bound=Record)
 
-# exact OneRoster 1.1 headers, in spec order
+
+def _header(*columns: str) -> tuple[str, ...]:
+    return ("sourcedId", "status", "dateLastModified", *columns)
+
+
+# exact OneRoster 1.1 headers, in spec order; every file starts with the same three columns
 HEADERS: dict[str, tuple[str, ...]] = {
-    "orgs.csv": ("sourcedId", "status", "dateLastModified", "name", "type", "identifier", "parentSourcedId"),
-    "academicSessions.csv": (
-        "sourcedId",
-        "status",
-        "dateLastModified",
-        "title",
-        "type",
-        "startDate",
-        "endDate",
-        "parentSourcedId",
-        "schoolYear",
+    "orgs.csv": _header("name", "type", "identifier", "parentSourcedId"),
+    "academicSessions.csv": _header("title", "type", "startDate", "endDate", "parentSourcedId", "schoolYear"),
+    "courses.csv": _header(
+        "schoolYearSourcedId", "title", "courseCode", "grades", "orgSourcedId", "subjects", "subjectCodes"
     ),
-    "courses.csv": (
-        "sourcedId",
-        "status",
-        "dateLastModified",
-        "schoolYearSourcedId",
-        "title",
-        "courseCode",
-        "grades",
-        "orgSourcedId",
-        "subjects",
-        "subjectCodes",
-    ),
-    "classes.csv": (
-        "sourcedId",
-        "status",
-        "dateLastModified",
+    "classes.csv": _header(
         "title",
         "grades",
         "courseSourcedId",
@@ -67,10 +50,7 @@ HEADERS: dict[str, tuple[str, ...]] = {
         "subjectCodes",
         "periods",
     ),
-    "users.csv": (
-        "sourcedId",
-        "status",
-        "dateLastModified",
+    "users.csv": _header(
         "enabledUser",
         "orgSourcedIds",
         "role",
@@ -87,17 +67,8 @@ HEADERS: dict[str, tuple[str, ...]] = {
         "grades",
         "password",
     ),
-    "enrollments.csv": (
-        "sourcedId",
-        "status",
-        "dateLastModified",
-        "classSourcedId",
-        "schoolSourcedId",
-        "userSourcedId",
-        "role",
-        "primary",
-        "beginDate",
-        "endDate",
+    "enrollments.csv": _header(
+        "classSourcedId", "schoolSourcedId", "userSourcedId", "role", "primary", "beginDate", "endDate"
     ),
 }
 MANIFEST_FILES = (
