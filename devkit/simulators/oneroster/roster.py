@@ -64,13 +64,7 @@ class Roster:
         )
 
     def counts(self) -> dict[str, int]:
-        return {
-            "schools": len(self.schools),
-            "terms": len(self.terms),
-            "classes": len(self.classes),
-            "users": len(self.users),
-            "enrollments": len(self.enrollments),
-        }
+        return {name: len(getattr(self, name)) for name in ("schools", "terms", "classes", "users", "enrollments")}
 
 
 @dataclass(frozen=True)

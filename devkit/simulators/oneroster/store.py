@@ -81,23 +81,19 @@ def _blob(content: bytes, stamp: str, deleted: bool) -> bytes:
     return content[:-1] + b',"status":"' + status + b'","dateLastModified":"' + stamp.encode() + b'"}'
 
 
+# collection -> the reference to the school a record belongs to (what /schools/{id}/... selects on)
+_SCHOOL_REF = {"classes": "school", "enrollments": "school", "courses": "org"}
+# collection -> the field the narrower routes select on: /schools, /terms, /students, /teachers
+_KIND_FIELD = {"orgs": "type", "academicSessions": "type", "users": "role"}
+
+
 def _school_of(name: str, obj: dict[str, Any]) -> str | None:
-    if name in ("classes", "enrollments"):
-        ref = obj.get("school") or {}
-        return str(ref.get("sourcedId")) if ref.get("sourcedId") else None
-    if name == "courses":
-        ref = obj.get("org") or {}
-        return str(ref.get("sourcedId")) if ref.get("sourcedId") else None
-    return None
+    ref = (obj.get(_SCHOOL_REF[name]) or {}) if name in _SCHOOL_REF else {}
+    return str(ref["sourcedId"]) if ref.get("sourcedId") else None
 
 
 def _kind(name: str, obj: dict[str, Any]) -> str | None:
-    # what the narrower routes select on: /schools, /terms, /students, /teachers
-    if name in ("orgs", "academicSessions"):
-        return str(obj.get("type"))
-    if name == "users":
-        return str(obj.get("role"))
-    return None
+    return str(obj.get(_KIND_FIELD[name])) if name in _KIND_FIELD else None
 
 
 def build_collection(name: str, objects: Iterator[tuple[str, dict[str, Any]]], stamp: str) -> Collection:
