@@ -9,8 +9,9 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import itertools
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import replace
 from datetime import date, datetime
@@ -263,27 +264,26 @@ def _write_package(district: District, base: District | None, open_file: Callabl
         _write_delta(district, base, open_file)
 
 
+def _write(open_file: Callable[[str], IO[str]], name: str, rows: Iterable[list[str]]) -> None:
+    with open_file(name) as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADERS[name])
+        writer.writerows(rows)
+
+
+def _bulk(records: Iterable[Any], row: Callable[[Any], list[str]]) -> Iterator[list[str]]:
+    # a bulk file leaves status and dateLastModified empty
+    return ([record.external_id, "", "", *row(record)] for record in records)
+
+
 def _write_bulk(district: District, open_file: Callable[[str], IO[str]]) -> None:
-    blank = ["", ""]
-    with open_file("orgs.csv") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(HEADERS["orgs.csv"])
-        writer.writerow([ids.DISTRICT_ID, *blank, district.spec.district_name, "district", "", ""])
-        writer.writerows([school.external_id, *blank, *school_row(school)] for school in district.schools())
-    with open_file("academicSessions.csv") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(HEADERS["academicSessions.csv"])
-        writer.writerows([term.external_id, *blank, *term_row(term)] for term in district.terms())
-    with open_file("courses.csv") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(HEADERS["courses.csv"])
-        writer.writerows([course.external_id, *blank, *course_row(course)] for course in district.courses())
+    district_row = [ids.DISTRICT_ID, "", "", district.spec.district_name, "district", "", ""]
+    _write(open_file, "orgs.csv", itertools.chain([district_row], _bulk(district.schools(), school_row)))
+    _write(open_file, "academicSessions.csv", _bulk(district.terms(), term_row))
+    _write(open_file, "courses.csv", _bulk(district.courses(), course_row))
     for entity in (EntityType.CLASS, EntityType.USER, EntityType.ENROLLMENT):
         name, row = _ROW_BUILDERS[entity]
-        with open_file(name) as handle:
-            writer = csv.writer(handle)
-            writer.writerow(HEADERS[name])
-            writer.writerows([record.external_id, *blank, *row(record)] for record in district.records(entity))
+        _write(open_file, name, _bulk(district.records(entity), row))
 
 
 def _write_delta(district: District, base: District, open_file: Callable[[str], IO[str]]) -> None:
@@ -303,17 +303,11 @@ def _write_delta(district: District, base: District, open_file: Callable[[str], 
                 pending = next(changes, None)
     if pending is not None:  # pragma: no cover - changes_between yields in load order
         raise RuntimeError("changes out of load order")
-    with open_file("courses.csv") as handle:
-        # courses never change, but a class's course title and code live in courses.csv: the
-        # courses of the classes written are repeated so the package reads on its own
-        writer = csv.writer(handle)
-        writer.writerow(HEADERS["courses.csv"])
-        stamp = _timestamp(district.base_time)
-        writer.writerows(
-            [course.external_id, "active", stamp, *course_row(course)]
-            for course in district.courses()
-            if course.external_id in courses
-        )
+    # courses never change, but a class's course title and code live in courses.csv: the
+    # courses of the classes written are repeated so the package reads on its own
+    stamp = _timestamp(district.base_time)
+    written = (course for course in district.courses() if course.external_id in courses)
+    _write(open_file, "courses.csv", ([course.external_id, "active", stamp, *course_row(course)] for course in written))
 
 
 def _delta_row(record: Record, kind: str, at: datetime) -> list[str]:
