@@ -8,10 +8,11 @@ sends booleans as strings and hrefs pointing at the district's Roster Server, no
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
+from devkit.generator.district import District
 from libs.connectors.records import Class, Enrollment, School, Term, User
 
 Flavour = Literal["generic", "classlink"]
@@ -29,16 +30,6 @@ USER_ROLES = {
 ENROLLMENT_ROLES = {"student": "student", "teacher": "teacher", "administrator": "administrator", "aide": "aide"}
 
 
-class DistrictSource(Protocol):
-    """What the simulator needs of a generated district (devkit/generator's District)."""
-
-    def schools(self) -> Iterable[School]: ...
-    def terms(self) -> Iterable[Term]: ...
-    def classes(self) -> Iterable[Class]: ...
-    def users(self) -> Iterable[User]: ...
-    def enrollments(self) -> Iterable[Enrollment]: ...
-
-
 @dataclass
 class Roster:
     """Canonical records of one district, grouped as OneRoster groups them."""
@@ -52,15 +43,14 @@ class Roster:
     district_name: str = "District"
 
     @classmethod
-    def from_district(cls, district: DistrictSource, *, name: str | None = None) -> Roster:
-        spec = getattr(district, "spec", None)
+    def from_district(cls, district: District) -> Roster:
         return cls(
             schools=list(district.schools()),
             terms=list(district.terms()),
             classes=list(district.classes()),
             users=list(district.users()),
             enrollments=list(district.enrollments()),
-            district_name=str(name or getattr(spec, "district_name", "District")),
+            district_name=district.spec.district_name,
         )
 
     def counts(self) -> dict[str, int]:
@@ -190,4 +180,4 @@ class Serializer:
             )
 
 
-__all__ = ["PATH", "DistrictSource", "Flavour", "Roster", "Serializer"]
+__all__ = ["PATH", "Flavour", "Roster", "Serializer"]

@@ -137,10 +137,10 @@ def diff_collection(old: Collection, new: Collection, stamp: str) -> tuple[Colle
 class Store:
     """All collections of one district; swapped whole under a lock, read without one."""
 
-    def __init__(self, roster: Roster, serializer: Serializer, *, stamp: str = BASE_STAMP) -> None:
+    def __init__(self, roster: Roster, serializer: Serializer) -> None:
         self.serializer = serializer
         self._lock = threading.Lock()
-        self.collections = self._build(roster, stamp)
+        self.collections = self._build(roster, BASE_STAMP)
         self.roster = roster
         self._added = 0
 
@@ -156,9 +156,9 @@ class Store:
         }
         return {name: build_collection(name, make(roster), stamp) for name, make in sources.items()}
 
-    def replace(self, roster: Roster, *, stamp: str | None = None) -> dict[str, dict[str, int]]:
+    def replace(self, roster: Roster) -> dict[str, dict[str, int]]:
         """Serve `roster` from now on; returns what changed per collection."""
-        stamp = stamp or utc_stamp()
+        stamp = utc_stamp()
         fresh = self._build(roster, stamp)
         report = {}
         with self._lock:
