@@ -89,7 +89,7 @@ MANIFEST_FILES = (
 )
 ZIP_NAME = "oneroster.zip"
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
-_TERM_TYPES = {"school_year": "schoolYear", "semester": "semester", "term": "term", "grading_period": "gradingPeriod"}
+TERM_TYPES = {"school_year": "schoolYear", "semester": "semester", "term": "term", "grading_period": "gradingPeriod"}
 
 
 def _multi(values: Iterable[str]) -> str:
@@ -117,7 +117,7 @@ def school_row(school: School) -> list[str]:
 def term_row(term: Term) -> list[str]:
     return [
         term.name or "",
-        _TERM_TYPES[term.type or "term"],
+        TERM_TYPES[term.type or "term"],
         _date(term.start_date),
         _date(term.end_date),
         term.parent_external_id or "",

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from devkit.generator.district import District
+from devkit.generator.oneroster_csv import TERM_TYPES
 from libs.connectors.records import Class, Enrollment, School, Term, User
 
 Flavour = Literal["generic", "classlink"]
 PATH = "/ims/oneroster/v1p1"
 
-TERM_TYPES = {"school_year": "schoolYear", "semester": "semester", "term": "term", "grading_period": "gradingPeriod"}
 # canonical staff has no OneRoster 1.1 role of its own; proctor is the nearest
 USER_ROLES = {
     "student": "student",
