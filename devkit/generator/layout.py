@@ -120,10 +120,6 @@ class Layout:
         period, section = divmod(local - shape.cohort_class_offset[cohort], shape.cohort_sections[cohort])
         return school, cohort, period, section
 
-    def class_index(self, school: int, cohort: int, period: int, section: int) -> int:
-        shape = self.schools[school]
-        return shape.first_class + shape.cohort_class_offset[cohort] + period * shape.cohort_sections[cohort] + section
-
 
 def _sections(students: int, class_size: int) -> int:
     if students <= 0:
