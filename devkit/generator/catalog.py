@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from enum import IntEnum
 
 
@@ -162,6 +162,11 @@ TERM_TEMPLATES: tuple[TermTemplate, ...] = (
     TermTemplate("q3", "Quarter 3 {start}-{end}", "grading_period", (0, 1, 6), (0, 3, 14), "s2"),
     TermTemplate("q4", "Quarter 4 {start}-{end}", "grading_period", (0, 3, 17), (0, 6, 15), "s2"),
 )
+
+
+def timestamp(moment: datetime) -> str:
+    """A moment as OneRoster and Clever write it: ISO 8601 in UTC with milliseconds and Z."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def term_date(school_year: int, spec: tuple[int, int, int]) -> date:

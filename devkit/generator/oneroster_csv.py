@@ -20,6 +20,7 @@ from typing import IO, Any, TypeVar
 
 from devkit.generator import ids
 from devkit.generator.build import Course
+from devkit.generator.catalog import timestamp
 from devkit.generator.district import District
 from libs.connectors.records import Class, Enrollment, Record, School, Term, User
 from libs.enums import EntityType
@@ -104,10 +105,6 @@ def _flag(value: bool) -> str:
 def _date(value: date | None) -> str:
     # a district has a handful of distinct dates and millions of rows that carry them
     return value.isoformat() if value is not None else ""
-
-
-def _timestamp(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
 def school_row(school: School) -> list[str]:
@@ -305,7 +302,7 @@ def _write_delta(district: District, base: District, open_file: Callable[[str], 
         raise RuntimeError("changes out of load order")
     # courses never change, but a class's course title and code live in courses.csv: the
     # courses of the classes written are repeated so the package reads on its own
-    stamp = _timestamp(district.base_time)
+    stamp = timestamp(district.base_time)
     written = (course for course in district.courses() if course.external_id in courses)
     _write(open_file, "courses.csv", ([course.external_id, "active", stamp, *course_row(course)] for course in written))
 
@@ -313,4 +310,4 @@ def _write_delta(district: District, base: District, open_file: Callable[[str], 
 def _delta_row(record: Record, kind: str, at: datetime) -> list[str]:
     _, row = _ROW_BUILDERS[record.entity_type]
     status = "tobedeleted" if kind == "deleted" else "active"
-    return [record.external_id, status, _timestamp(at), *row(record)]
+    return [record.external_id, status, timestamp(at), *row(record)]

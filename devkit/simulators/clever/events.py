@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from devkit.generator import ids as gen_ids
-from devkit.simulators.clever.objects import timestamp
+from devkit.generator.catalog import timestamp
 from devkit.simulators.clever.store import Store
 from libs.connectors.records import Class, Enrollment, Record, School, Term, User
 

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from devkit.generator import ids as gen_ids
+from devkit.generator.catalog import timestamp
 from devkit.generator.district import District
 from devkit.simulators.clever import objects
 from libs.connectors.records import User
@@ -91,7 +92,7 @@ class Store:
 
     def _build(self, district: District, built_at: datetime) -> None:
         self.generated = district
-        created = objects.timestamp(district.base_time)
+        created = timestamp(district.base_time)
         self.district_id = gen_ids.clever_id("district", gen_ids.DISTRICT_ID)
         self.epoch = self.district_id[:8]
         self.collections = {name: Collection(name) for name in COLLECTIONS}

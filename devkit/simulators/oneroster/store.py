@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from devkit.generator.catalog import timestamp
 from devkit.simulators.oneroster.roster import Roster, Serializer
 
 BASE_STAMP = "2025-06-01T00:00:00.000Z"
@@ -27,8 +28,7 @@ _COLUMNS = ("ids", "blobs", "modified", "digests", "deleted", "school", "kind")
 
 
 def utc_stamp(now: datetime | None = None) -> str:
-    now = now or datetime.now(UTC)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+    return timestamp(now or datetime.now(UTC))
 
 
 @dataclass
