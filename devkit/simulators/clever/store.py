@@ -35,11 +35,6 @@ _CONTACT_KIND, _ADMIN_KIND = 0x07, 0x08
 COLLECTIONS = ("districts", "schools", "terms", "courses", "sections", "users", "resources")
 
 
-def _encode(obj: dict[str, Any]) -> bytes:
-    # orjson: an M district is ~150k objects, and the stdlib encoder alone took seconds
-    return orjson.dumps(obj)
-
-
 @dataclass
 class Collection:
     name: str
@@ -50,8 +45,9 @@ class Collection:
     def add(self, obj: dict[str, Any]) -> None:
         object_id = obj["id"]
         self.objects[object_id] = obj
+        # orjson: an M district is ~150k objects, and the stdlib encoder alone took seconds
         self.blobs[object_id] = b'{"data":%s,"uri":"/v3.0/%s/%s"}' % (
-            _encode(obj),
+            orjson.dumps(obj),
             self.name.encode(),
             object_id.encode(),
         )
