@@ -60,9 +60,12 @@ class Churn:
             "entities": {entity.value: self.entities[entity].as_dict() for entity in LOAD_ORDER},
         }
 
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), indent=2) + "\n"
+
     def write(self, path: Path | str) -> Path:
         path = Path(path)
-        path.write_text(json.dumps(self.as_dict(), indent=2) + "\n", encoding="utf-8")
+        path.write_text(self.to_json(), encoding="utf-8")
         return path
 
     @classmethod
