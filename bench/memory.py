@@ -15,7 +15,6 @@ class PeakRss:
         self._interval = interval
         self._stop = threading.Event()
         self.peak_child_mb = 0.0
-        self.peak_total_mb = 0.0
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self) -> PeakRss:
@@ -28,7 +27,6 @@ class PeakRss:
 
     def reset(self) -> None:
         self.peak_child_mb = 0.0
-        self.peak_total_mb = 0.0
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -40,9 +38,7 @@ class PeakRss:
                         sizes.append(process.memory_info().rss / 2**20)
                     except psutil.NoSuchProcess:
                         continue
-                if sizes:
-                    self.peak_child_mb = max(self.peak_child_mb, max(sizes))
-                    self.peak_total_mb = max(self.peak_total_mb, sum(sizes))
+                self.peak_child_mb = max([self.peak_child_mb, *sizes])
             except psutil.NoSuchProcess:
                 return
             self._stop.wait(self._interval)

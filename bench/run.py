@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from sqlalchemy import Engine
 
 from bench.floor import measure_floor
@@ -60,16 +60,14 @@ def servers() -> Iterator[tuple[str, str]]:
 
 @contextmanager
 def fresh_database(server_url: str) -> Iterator[str]:
+    """The URL of a new database on the server at `server_url` (a postgresql:// URL), dropped after use."""
     name = f"sis_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(make_conninfo(server_url), autocommit=True) as admin:
+    with psycopg.connect(server_url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    params = conninfo_to_dict(server_url)
-    params["dbname"] = name
-    url = make_conninfo(**{k: str(v) for k, v in params.items()})
     try:
-        yield url
+        yield urlsplit(server_url)._replace(path=f"/{name}").geturl()
     finally:
-        with psycopg.connect(make_conninfo(server_url), autocommit=True) as admin:
+        with psycopg.connect(server_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
@@ -85,22 +83,6 @@ def _packages(district: District, churned: District, size: str, seed: int) -> di
         marker.write_text("ok")
         print(f"generated {size} packages in {time.perf_counter() - started:.1f}s under {root}")
     return paths
-
-
-def _as_url(conninfo: str) -> str:
-    params = conninfo_to_dict(conninfo)
-    from urllib.parse import quote
-
-    host = str(params.get("host") or "127.0.0.1")
-    auth = quote(str(params.get("user") or "postgres")) + (
-        ":" + quote(str(params["password"])) if params.get("password") else ""
-    )
-    db = params["dbname"]
-    if host.startswith("/"):
-        return f"postgresql://{auth}@/{db}?host={quote(host)}" + (
-            f"&port={params['port']}" if params.get("port") else ""
-        )
-    return f"postgresql://{auth}@{host}:{params.get('port') or 5432}/{db}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,11 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Result] = []
     with servers() as (pg_server, redis_url), tempfile.TemporaryDirectory(prefix="sis-bench-work-") as tmp:
         work = Path(tmp)
-        ctx = BenchContext(district=district, churned=churned, packages=packages, work_dir=work)
+        ctx = BenchContext(district=district, churned=churned, packages=packages)
         # each scenario on a database of its own, so none starts against another one's rows
         for name in names:
-            with fresh_database(pg_server) as conninfo, ExitStack() as stack:
-                database_url = _as_url(conninfo)
+            with fresh_database(pg_server) as database_url, ExitStack() as stack:
                 migrate.upgrade(database_url)
                 settings = load_settings(
                     database_url=database_url,
@@ -152,8 +133,8 @@ def main(argv: list[str] | None = None) -> int:
                 stack.callback(served.close)
                 with PeakRss(worker.pid) as rss:
                     results.extend(_scenario(name, served, syncs, engine, settings, rss, total_records))
-        with fresh_database(pg_server) as conninfo:
-            floor = measure_floor(_as_url(conninfo), district)
+        with fresh_database(pg_server) as database_url:
+            floor = measure_floor(database_url, district)
 
     _print(results, floor, total_records)
     return 0

@@ -22,7 +22,6 @@ class BenchContext:
     district: District
     churned: District
     packages: dict[str, Path]
-    work_dir: Path
 
 
 @dataclass
@@ -65,13 +64,7 @@ def clever(ctx: BenchContext) -> Served:
 
     simulator = Simulator(ctx.district)
     server = ThreadedServer(create_app(simulator)).start()
-    config = {
-        "clientId": simulator.client_id,
-        "clientSecret": simulator.client_secret,
-        "districtId": simulator.district_id,
-        "apiUrl": server.url,
-        "oauthUrl": server.url,
-    }
+    config = simulator.provider_config(server.url)
 
     def churn() -> dict[str, Any]:
         simulator.advance(ctx.churned)
@@ -82,20 +75,14 @@ def clever(ctx: BenchContext) -> Served:
 
 def oneroster_api(ctx: BenchContext) -> Served:
     """The OneRoster REST simulator (generic flavour, OAuth 1.0a) on a socket of this process."""
-    from devkit.simulators.oneroster.app import Simulator, SimulatorOptions
-    from devkit.simulators.oneroster.roster import PATH, Roster
+    from devkit.simulators.oneroster.app import Simulator
+    from devkit.simulators.oneroster.roster import Roster
     from devkit.simulators.serving import ThreadedServer
 
-    options = SimulatorOptions()
-    simulator = Simulator(Roster.from_district(ctx.district), options)
+    simulator = Simulator(Roster.from_district(ctx.district))
     server = ThreadedServer(simulator.app).start()
-    config = {
-        "baseUrl": server.url + PATH,
-        "clientId": options.client_id,
-        "clientSecret": options.client_secret,
-        # the simulator publishes no limit: measure the pipeline, not the default budget
-        "requestsPerMinute": 1_000_000,
-    }
+    # the simulator publishes no limit: measure the pipeline, not the default budget
+    config = {**simulator.provider_config(server.url), "requestsPerMinute": 1_000_000}
 
     def churn() -> dict[str, Any]:
         simulator.replace(Roster.from_district(ctx.churned))

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine, text
 
@@ -170,8 +170,7 @@ class Syncs:
                 row = conn.execute(text("SELECT * FROM sis_sync_runs WHERE id = :r"), {"r": run_id}).one()
             return dict(row._mapping) if row.status in FINAL_STATUSES else None
 
-        result: dict[str, Any] = wait_until(finished, timeout=timeout, interval=0.1, what=f"run {run_id} to finish")
-        return result
+        return cast(dict[str, Any], wait_until(finished, timeout=timeout, interval=0.1, what=f"run {run_id} to finish"))
 
     def run(self, provider_id: uuid.UUID, *, timeout: float = 180, **kwargs: Any) -> dict[str, Any]:
         return self.wait(self.start(provider_id, **kwargs), timeout=timeout)

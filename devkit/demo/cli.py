@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 
 from devkit.demo.seed import TENANT, SeedError, seed
@@ -20,7 +21,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = load_settings(app_env=AppEnv.DEVELOPMENT) if _env_unset() else load_settings()
+    settings = load_settings(app_env=AppEnv.DEVELOPMENT) if "APP_ENV" not in os.environ else load_settings()
     configure_logging(settings)
     stack = DemoStack(settings)
     # Ctrl-C and SIGTERM both stop children, then the embedded servers (a parent shell may
@@ -52,9 +53,3 @@ def run(args: argparse.Namespace) -> int:
     finally:
         stack.stop()
     return 0
-
-
-def _env_unset() -> bool:
-    import os
-
-    return "APP_ENV" not in os.environ

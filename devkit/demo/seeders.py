@@ -1,14 +1,12 @@
-"""The demo's simulated SIS sources: one per provider type this build has a connector and a
-simulator for, each serving the same generated S-tier district on a port of 127.0.0.1.
+"""The demo's simulated SIS sources: one per provider type this build has a connector for, each
+serving the same generated S-tier district on a port of 127.0.0.1.
 
 Simulators run in the demo process (threads), so stopping the demo stops them. A source whose
-connector or simulator is not part of this build is simply left out.
+connector is not part of this build is simply left out.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from devkit.generator import District, DistrictSpec, write_oneroster_csv
+from devkit.simulators.clever.app import Simulator as CleverSimulator
+from devkit.simulators.clever.app import create_app
+from devkit.simulators.oneroster.app import Simulator as OneRosterSimulator
+from devkit.simulators.oneroster.app import SimulatorOptions
+from devkit.simulators.oneroster.roster import Flavour, Roster
+from devkit.simulators.serving import ThreadedServer
+from devkit.simulators.sftp.server import SftpSimulator, load_or_create_host_key
 from libs.connectors import registry
 from libs.enums import ProviderType
 
@@ -58,62 +63,31 @@ class DemoData:
         return folder if zip else target
 
 
-def _module(name: str) -> Any:
-    return importlib.import_module(name)
-
-
-def _threaded(app: Any) -> Any:
-    return _module("devkit.simulators.serving").ThreadedServer(app).start()
-
-
 def clever(data: DemoData) -> Source:
-    app = _module("devkit.simulators.clever.app")
-    sim = app.Simulator(data.district, client_id="demo-client", client_secret=secrets.token_urlsafe(16))
-    server = _threaded(app.create_app(sim))
-    config = {
-        "clientId": sim.client_id,
-        "clientSecret": sim.client_secret,
-        "districtId": sim.district_id,
-        "apiUrl": server.url,
-        "oauthUrl": server.url,
-    }
-    return Source(ProviderType.CLEVER, "Clever (simulated)", config, server.stop)
+    sim = CleverSimulator(data.district, client_id="demo-client", client_secret=secrets.token_urlsafe(16))
+    server = ThreadedServer(create_app(sim)).start()
+    return Source(ProviderType.CLEVER, "Clever (simulated)", sim.provider_config(server.url), server.stop)
 
 
-def _oneroster(data: DemoData, flavour: str) -> tuple[Any, Any, str]:
-    app = _module("devkit.simulators.oneroster.app")
-    roster = _module("devkit.simulators.oneroster.roster")
-    options = app.SimulatorOptions(flavour=flavour, client_secret=secrets.token_urlsafe(16))
-    sim = app.Simulator(roster.Roster.from_district(data.district), options)
-    server = _threaded(sim.app)
-    return sim, server, f"{server.url}{roster.PATH}"
+def _oneroster(data: DemoData, flavour: Flavour) -> tuple[dict[str, Any], Callable[[], None]]:
+    options = SimulatorOptions(flavour=flavour, client_secret=secrets.token_urlsafe(16))
+    sim = OneRosterSimulator(Roster.from_district(data.district), options)
+    server = ThreadedServer(sim.app).start()
+    return sim.provider_config(server.url), server.stop
 
 
 def oneroster_api(data: DemoData) -> Source:
-    sim, server, base_url = _oneroster(data, "generic")
-    config = {"baseUrl": base_url, "clientId": sim.options.client_id, "clientSecret": sim.options.client_secret}
-    return Source(ProviderType.ONEROSTER_API, "OneRoster API (simulated)", config, server.stop)
+    return Source(ProviderType.ONEROSTER_API, "OneRoster API (simulated)", *_oneroster(data, "generic"))
 
 
 def classlink(data: DemoData) -> Source:
-    sim, server, base_url = _oneroster(data, "classlink")
-    config = {
-        "clientId": sim.options.client_id,
-        "clientSecret": sim.options.client_secret,
-        "tenantId": sim.options.tenant,
-        "baseUrl": base_url,
-    }
-    return Source(ProviderType.CLASSLINK, "ClassLink (simulated)", config, server.stop)
+    return Source(ProviderType.CLASSLINK, "ClassLink (simulated)", *_oneroster(data, "classlink"))
 
 
 def sftp_csv(data: DemoData) -> Source:
-    server = _module("devkit.simulators.sftp.server")
     served = data.package("sftp", zip=True)
-    sim = server.SftpSimulator(
-        served,
-        password=secrets.token_urlsafe(16),
-        host_key=server.load_or_create_host_key(data.root / "sftp-host-key"),
-    ).start()
+    host_key = load_or_create_host_key(data.root / "sftp-host-key")
+    sim = SftpSimulator(served, password=secrets.token_urlsafe(16), host_key=host_key).start()
     config: dict[str, Any] = sim.provider_config("/")
     config["stableSeconds"] = 0
     return Source(ProviderType.ONEROSTER_CSV, "OneRoster CSV on SFTP (simulated)", config, sim.stop)
@@ -124,26 +98,19 @@ def local_csv(data: DemoData) -> Source:
     return Source(ProviderType.ONEROSTER_CSV, "OneRoster CSV (local folder)", config, lambda: None)
 
 
-# provider type, the modules its simulator needs, and how to start it
-SEEDERS: list[tuple[ProviderType, tuple[str, ...], Callable[[DemoData], Source]]] = [
-    (ProviderType.CLEVER, ("devkit.simulators.clever.app", "devkit.simulators.serving"), clever),
-    (ProviderType.ONEROSTER_API, ("devkit.simulators.oneroster.app", "devkit.simulators.serving"), oneroster_api),
-    (ProviderType.CLASSLINK, ("devkit.simulators.oneroster.app", "devkit.simulators.serving"), classlink),
-    (ProviderType.ONEROSTER_CSV, ("devkit.simulators.sftp.server",), sftp_csv),
-    (ProviderType.ONEROSTER_CSV, (), local_csv),
+# provider type and how to start its simulated source
+SEEDERS: list[tuple[ProviderType, Callable[[DemoData], Source]]] = [
+    (ProviderType.CLEVER, clever),
+    (ProviderType.ONEROSTER_API, oneroster_api),
+    (ProviderType.CLASSLINK, classlink),
+    (ProviderType.ONEROSTER_CSV, sftp_csv),
+    (ProviderType.ONEROSTER_CSV, local_csv),
 ]
-
-
-def _present(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 def available() -> list[Callable[[DemoData], Source]]:
     supported = set(registry.supported_types())
-    return [seed for kind, modules, seed in SEEDERS if kind in supported and all(_present(m) for m in modules)]
+    return [seed for kind, seed in SEEDERS if kind in supported]
 
 
 def start_sources(root: Path) -> list[Source]:

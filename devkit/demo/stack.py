@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 
@@ -76,9 +75,7 @@ class DemoStack:
     def wait_healthy(self, url: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for name, proc in self.processes.items():
-                if proc.poll() is not None:
-                    raise RuntimeError(f"the {name} process exited with code {proc.returncode}")
+            self._check_running()
             try:
                 if httpx.get(url, timeout=2).status_code == 200:
                     return
@@ -89,10 +86,13 @@ class DemoStack:
 
     def wait(self) -> None:
         while True:
-            for name, proc in self.processes.items():
-                if proc.poll() is not None:
-                    raise RuntimeError(f"the {name} process exited with code {proc.returncode}")
+            self._check_running()
             time.sleep(0.5)
+
+    def _check_running(self) -> None:
+        for name, proc in self.processes.items():
+            if proc.poll() is not None:
+                raise RuntimeError(f"the {name} process exited with code {proc.returncode}")
 
     def stop(self) -> None:
         for proc in self.processes.values():
@@ -114,7 +114,3 @@ class DemoStack:
         if self.postgres is not None:
             self.postgres.stop()
             self.postgres = None
-
-
-def data_dir_default() -> Path:
-    return Path(".data")

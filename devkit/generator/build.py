@@ -14,6 +14,7 @@ from devkit.generator.catalog import (
     TERM_TEMPLATES,
     Level,
     enrichment_course,
+    grade_label,
     is_core,
     scheduled_course,
     term_date,
@@ -42,10 +43,6 @@ class Course:
 _EMAIL_FORMATS = ("{g}.{f}{n}", "{g0}{f}{n}", "{g}{f}.{n}", "{f}.{g}{n}")
 _STAFF_NUMBER_BASE = {"teacher": 100_000, "administrator": 900_000, "aide": 950_000}
 _SIS_PREFIX = {"teacher": "T", "administrator": "A", "aide": "D"}
-
-
-def _grade_label(grade: str) -> str:
-    return "Kindergarten" if grade == "KG" else f"Grade {int(grade)}"
 
 
 class Builder:
@@ -137,7 +134,7 @@ class Builder:
         template = CATALOG[shape.level][template_index]
         grade = LEVEL_GRADES[shape.level][grade_index]
         if shape.level is Level.ELEMENTARY:
-            title = f"{template.title} - {_grade_label(grade)} {section + 1}"
+            title = f"{template.title} - {grade_label(grade)} {section + 1}"
         else:
             title = f"{template.title} - Period {period_label}"
         terms = (ids.term_id(year, "s1"), ids.term_id(year, "s2")) if core else (ids.term_id(year, ""),)
@@ -156,12 +153,6 @@ class Builder:
             periods=(period_label,),
             location=f"Room {room}",
         )
-
-    def class_school(self, model: Model, index: int) -> int:
-        if index < self.layout.classes:
-            return self.layout.class_position(index)[0]
-        layer = next(lay for k, lay in model.year_layers if 0 <= index - lay.first_class < len(lay.added_classes))
-        return layer.added_classes[index - layer.first_class].school
 
     def enrollment(
         self, model: Model, class_index: int, school: int, user_external_id: str, role: str, primary: bool

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from enum import IntEnum
 
 
@@ -41,13 +41,13 @@ class CourseTemplate:
     grade: str | None = None
 
 
-def _grade_label(grade: str) -> str:
+def grade_label(grade: str) -> str:
     return "Kindergarten" if grade == "KG" else f"Grade {int(grade)}"
 
 
 def _elementary() -> tuple[CourseTemplate, ...]:
     homerooms = tuple(
-        CourseTemplate(f"HR{g}", f"{_grade_label(g)} Homeroom", "Homeroom", g) for g in LEVEL_GRADES[Level.ELEMENTARY]
+        CourseTemplate(f"HR{g}", f"{grade_label(g)} Homeroom", "Homeroom", g) for g in LEVEL_GRADES[Level.ELEMENTARY]
     )
     specials = (
         CourseTemplate("ART-E", "Art", "Art"),
@@ -162,6 +162,11 @@ TERM_TEMPLATES: tuple[TermTemplate, ...] = (
     TermTemplate("q3", "Quarter 3 {start}-{end}", "grading_period", (0, 1, 6), (0, 3, 14), "s2"),
     TermTemplate("q4", "Quarter 4 {start}-{end}", "grading_period", (0, 3, 17), (0, 6, 15), "s2"),
 )
+
+
+def timestamp(moment: datetime) -> str:
+    """A moment as OneRoster and Clever write it: ISO 8601 in UTC with milliseconds and Z."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def term_date(school_year: int, spec: tuple[int, int, int]) -> date:

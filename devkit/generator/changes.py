@@ -25,9 +25,7 @@ def _replace_leaving_teachers(model: Model, layer: Layer) -> None:
         if layer.fate("teacher", index) is Fate.DROP:
             state = model.teacher(index)
             if state.died is None:
-                new = layer.first_teacher + len(layer.replacements)
-                layer.replacements[new] = (state.school, state.slot)
-                layer.successor[index] = new
+                layer.replacements[layer.first_teacher + len(layer.replacements)] = (state.school, state.slot)
 
 
 def _promotion(layout: Layout, rollovers: int) -> Promotion:

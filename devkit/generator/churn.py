@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from devkit.generator import ids
-from devkit.generator.district import District
+from devkit.generator.district import STAFF_ROLES, District
 from devkit.generator.layers import Layer, LayerKind
 from devkit.generator.model import Model, StaffState, StudentState
-from libs.connectors.records import Record, User
+from libs.connectors.records import Class, Record, User
 from libs.enums import LOAD_ORDER, EntityType
 
 
@@ -61,7 +61,7 @@ class Churn:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.as_dict(), indent=2, sort_keys=False) + "\n"
+        return json.dumps(self.as_dict(), indent=2) + "\n"
 
     def write(self, path: Path | str) -> Path:
         path = Path(path)
@@ -122,11 +122,6 @@ class _Event(NamedTuple):
     aspects: tuple[str, ...] = ()
 
 
-def _tombstone(record: Record) -> Record:
-    record.tombstone = True
-    return record
-
-
 class _Diff:
     def __init__(self, base: District, district: District) -> None:
         if not base.is_ancestor_of(district):
@@ -148,7 +143,7 @@ class _Diff:
             if entity in self.emptied:
                 if include_emptied:
                     for record in self.base.records(entity):
-                        yield _Event("deleted", entity, partial(_tombstone, record), self.last)
+                        yield _Event("deleted", entity, partial(_dead, _same, record), self.last)
                 continue
             if entity is EntityType.TERM:
                 yield from self._terms()
@@ -163,7 +158,7 @@ class _Diff:
         if self.year_end is None:
             return
         for term in self.base.terms():
-            yield _Event("deleted", EntityType.TERM, partial(_tombstone, term), self.year_end)
+            yield _Event("deleted", EntityType.TERM, partial(_dead, _same, term), self.year_end)
         for term in self.district.terms():
             yield _Event("created", EntityType.TERM, partial(_same, term), self.new.year_born)
 
@@ -181,35 +176,30 @@ class _Diff:
                     yield _Event("created", entity, partial(klass, new, state), state.changed)
             return
         for index in range(new.classes_allocated):
-            after = new.class_state(index)
             before = old.class_state(index) if index < old.classes_allocated else None
-            if before is None or before.died is not None:
-                if after.died is None:
-                    yield _Event("created", entity, partial(klass, new, after), after.changed)
-            elif after.died is not None:
-                yield _Event("deleted", entity, partial(_dead, klass, old, before), after.died)
-            elif after.changed > self.since:
-                old_record, new_record = klass(old, before), klass(new, after)
-                if old_record.content() != new_record.content():
-                    aspects = ("relocated",) if old_record.location != new_record.location else ("changed",)
-                    yield _Event("updated", entity, partial(_same, new_record), after.changed, aspects)
+            yield from self._change(entity, before, new.class_state(index), klass, _class_aspects)
 
     def _users(self) -> Iterator[_Event]:
-        old, new = self.old, self.new
-        build_student, build_staff = self.builder.student, self.builder.staff
-        for index in range(new.students_allocated):
-            before = old.student(index) if index < old.students_allocated else None
-            yield from self._user_change(before, new.student(index), build_student)
-        for index in range(new.teachers_allocated):
-            before_staff = old.teacher(index) if index < old.teachers_allocated else None
-            yield from self._user_change(before_staff, new.teacher(index), build_staff)
-        for role in ("administrator", "aide"):
+        old, new, builder = self.old, self.new, self.builder
+        for before, after in self._people():
+            build = builder.student if isinstance(after, StudentState) else builder.staff
+            yield from self._change(EntityType.USER, before, after, build, _user_aspects)
+        for role in STAFF_ROLES:
             for index in range(self.district.spec.schools * new.staff_per_school[role]):
-                yield from self._user_change(old.staff(role, index), new.staff(role, index), build_staff)
+                before, after = old.staff(role, index), new.staff(role, index)
+                yield from self._change(EntityType.USER, before, after, builder.staff, _user_aspects)
 
-    def _user_change(self, before: Any, after: Any, build: Callable[[Model, Any], User]) -> Iterator[_Event]:
+    def _change(
+        self,
+        entity: EntityType,
+        before: Any,
+        after: Any,
+        build: Callable[[Model, Any], Any],
+        aspects: Callable[[Any, Any], tuple[str, ...]],
+    ) -> Iterator[_Event]:
+        """The event, if any, of a class or user whose state went from `before` (None: not yet
+        allocated) to `after`."""
         old, new = self.old, self.new
-        entity = EntityType.USER
         if before is None or before.died is not None:
             if after.died is None:
                 yield _Event("created", entity, partial(build, new, after), after.changed)
@@ -218,17 +208,21 @@ class _Diff:
         elif after.changed > self.since:
             old_record, new_record = build(old, before), build(new, after)
             if old_record.content() != new_record.content():
-                aspects = _user_aspects(old_record, new_record)
-                yield _Event("updated", entity, partial(_same, new_record), after.changed, aspects)
+                yield _Event(
+                    "updated", entity, partial(_same, new_record), after.changed, aspects(old_record, new_record)
+                )
 
-    def _enrollments(self) -> Iterator[_Event]:
+    def _people(self) -> Iterator[tuple[Any, Any]]:
+        """(state in the base or None, state now) of every student, then every teacher."""
         old, new = self.old, self.new
         for index in range(new.students_allocated):
-            before = old.student(index) if index < old.students_allocated else None
-            yield from self._enrollment_changes(before, new.student(index))
+            yield (old.student(index) if index < old.students_allocated else None), new.student(index)
         for index in range(new.teachers_allocated):
-            before_staff = old.teacher(index) if index < old.teachers_allocated else None
-            yield from self._enrollment_changes(before_staff, new.teacher(index))
+            yield (old.teacher(index) if index < old.teachers_allocated else None), new.teacher(index)
+
+    def _enrollments(self) -> Iterator[_Event]:
+        for before, after in self._people():
+            yield from self._enrollment_changes(before, after)
 
     def _keys(self, model: Model, state: StudentState | StaffState | None) -> dict[int, tuple[int, bool]]:
         """class index -> (school, primary) of a user's enrollments in one state."""
@@ -275,6 +269,10 @@ def _dead(build: Callable[..., Record], *args: Any) -> Record:
     record = build(*args)
     record.tombstone = True
     return record
+
+
+def _class_aspects(old: Class, new: Class) -> tuple[str, ...]:
+    return ("relocated",) if old.location != new.location else ("changed",)
 
 
 def _user_aspects(old: User, new: User) -> tuple[str, ...]:

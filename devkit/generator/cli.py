@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from devkit.generator import TIERS, District, DistrictSpec, SpecError, write_oneroster_csv
@@ -76,10 +77,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _spec(args: argparse.Namespace) -> DistrictSpec:
-    tier = TIERS[args.size]
-    return DistrictSpec(
-        students=args.students if args.students is not None else tier.students,
-        teachers=args.teachers if args.teachers is not None else tier.teachers,
-        schools=args.schools if args.schools is not None else tier.schools,
-        seed=args.seed,
-    )
+    """The tier's spec with the sizes given on the command line."""
+    given = {name: value for name in ("students", "teachers", "schools") if (value := getattr(args, name)) is not None}
+    return replace(DistrictSpec.for_tier(args.size, seed=args.seed), **given)

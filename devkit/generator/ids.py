@@ -57,41 +57,33 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
 }
 
 
+def _match(kind: str, external_id: str, pattern: str | None = None) -> re.Match[str]:
+    match = _PATTERNS[pattern or kind].fullmatch(external_id)
+    if not match:
+        raise IdError(f"not a generated {kind} id: {external_id!r}")
+    return match
+
+
 def parse_user_id(external_id: str) -> tuple[str, int]:
     """`stu-0000124` -> ("student", 123)."""
-    match = _PATTERNS["user"].fullmatch(external_id)
-    if not match:
-        raise IdError(f"not a generated user id: {external_id!r}")
+    match = _match("user", external_id)
     return PREFIX_ROLE[match[1]], int(match[2]) - 1
 
 
 def parse_class_id(external_id: str) -> tuple[int, int]:
     """`cls-2025-0000124` -> (2025, 123)."""
-    match = _PATTERNS["class"].fullmatch(external_id)
-    if not match:
-        raise IdError(f"not a generated class id: {external_id!r}")
+    match = _match("class", external_id)
     return int(match[1]), int(match[2]) - 1
 
 
-def parse_school_id(external_id: str) -> int:
-    match = _PATTERNS["school"].fullmatch(external_id)
-    if not match:
-        raise IdError(f"not a generated school id: {external_id!r}")
-    return int(match[1]) - 1
-
-
 def parse_term_id(external_id: str) -> tuple[int, str]:
-    match = _PATTERNS["term"].fullmatch(external_id)
-    if not match:
-        raise IdError(f"not a generated term id: {external_id!r}")
+    match = _match("term", external_id)
     return int(match[1]), match[2] or ""
 
 
 def parse_enrollment_id(external_id: str) -> tuple[str, str]:
     """`enr-2025-0000124-stu-0000001` -> ("cls-2025-0000124", "stu-0000001")."""
-    match = _PATTERNS["enrollment"].fullmatch(external_id)
-    if not match:
-        raise IdError(f"not a generated enrollment id: {external_id!r}")
+    match = _match("enrollment", external_id)
     return f"cls-{match[1]}-{match[2]}", match[3]
 
 
@@ -113,10 +105,7 @@ def clever_id(kind: str, external_id: str) -> str:
         code = _CLEVER_KINDS[kind]
     except KeyError:
         raise IdError(f"no Clever id for kind {kind!r}") from None
-    pattern = _PATTERNS["class" if kind == "section" else kind]
-    match = pattern.fullmatch(external_id)
-    if not match:
-        raise IdError(f"not a generated {kind} id: {external_id!r}")
+    match = _match(kind, external_id, "class" if kind == "section" else None)
     year, index = 0, 0
     if kind in ("district", "school"):
         index = int(match[1])

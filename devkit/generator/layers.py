@@ -82,9 +82,8 @@ class Layer:
     added_students: int = 0
     promotion: Promotion | None = None
     first_teacher: int = 0
-    # churn: replacement teacher index -> (school, slot) it takes over, and who it replaces
+    # replacement teacher index -> the (school, slot) it takes over
     replacements: dict[int, tuple[int, int]] = field(default_factory=dict)
-    successor: dict[int, int] = field(default_factory=dict)
     first_class: int = 0
     added_classes: tuple[AddedClass, ...] = ()
     added_by_cohort: dict[tuple[int, int], tuple[AddedClass, ...]] = field(default_factory=dict)

@@ -9,7 +9,7 @@ record: the tables here are per school (a few thousand entries for the largest t
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from devkit.generator.catalog import LEVEL_GRADES, LEVEL_PERIODS, Level, school_level
 from devkit.generator.spec import DistrictSpec
@@ -87,8 +87,9 @@ class Layout:
             self.teacher_start.append(school + spare * cumulative // max(self.classes, 1))
             cumulative += shape.classes
         self.teacher_start.append(spec.teachers)
+        bounds = self.teacher_start
         self.schools = tuple(
-            _with_teachers(shape, self.teacher_start[s], self.teacher_start[s + 1] - self.teacher_start[s])
+            replace(shape, first_teacher=bounds[s], teachers=bounds[s + 1] - bounds[s])
             for s, shape in enumerate(shapes)
         )
         self.class_start = [shape.first_class for shape in self.schools] + [self.classes]
@@ -119,29 +120,8 @@ class Layout:
         period, section = divmod(local - shape.cohort_class_offset[cohort], shape.cohort_sections[cohort])
         return school, cohort, period, section
 
-    def class_index(self, school: int, cohort: int, period: int, section: int) -> int:
-        shape = self.schools[school]
-        return shape.first_class + shape.cohort_class_offset[cohort] + period * shape.cohort_sections[cohort] + section
-
 
 def _sections(students: int, class_size: int) -> int:
     if students <= 0:
         return 0
     return max(1, (students + class_size // 2) // class_size)
-
-
-def _with_teachers(shape: SchoolShape, first: int, count: int) -> SchoolShape:
-    return SchoolShape(
-        level=shape.level,
-        grades=shape.grades,
-        periods=shape.periods,
-        first_student=shape.first_student,
-        students=shape.students,
-        cohort_start=shape.cohort_start,
-        cohort_sections=shape.cohort_sections,
-        cohort_class_offset=shape.cohort_class_offset,
-        classes=shape.classes,
-        first_class=shape.first_class,
-        first_teacher=first,
-        teachers=count,
-    )

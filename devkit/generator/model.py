@@ -255,14 +255,6 @@ class Model:
                 state.changed = k
         return state
 
-    def seat_occupant(self, school: int, slot: int) -> int | None:
-        """The teacher now holding a teaching seat (None if its last holder left unreplaced)."""
-        index: int | None = self.layout.schools[school].first_teacher + slot
-        for layer in self.layers:
-            if index is not None and index in layer.successor:
-                index = layer.successor[index]
-        return index
-
     def teacher_classes(self, state: StaffState) -> Iterator[tuple[int, bool]]:
         """(class index, primary) of the current-year sections a teacher teaches."""
         shape = self.layout.schools[state.school]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 import unicodedata
 from dataclasses import dataclass
 
@@ -109,12 +110,8 @@ CULTURES: tuple[Culture, ...] = (
     ),
 )
 
-_CUMULATIVE = []
-_total = 0
-for _culture in CULTURES:
-    _total += _culture.weight
-    _CUMULATIVE.append(_total)
-_WEIGHT_TOTAL = _total
+_CUMULATIVE = list(itertools.accumulate(culture.weight for culture in CULTURES))
+_WEIGHT_TOTAL = _CUMULATIVE[-1]
 
 
 @dataclass(frozen=True, slots=True)

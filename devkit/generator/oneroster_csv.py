@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import itertools
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
@@ -19,42 +20,26 @@ from typing import IO, Any, TypeVar
 
 from devkit.generator import ids
 from devkit.generator.build import Course
+from devkit.generator.catalog import timestamp
 from devkit.generator.district import District
 from libs.connectors.records import Class, Enrollment, Record, School, Term, User
 from libs.enums import EntityType
 
 R = TypeVar("R", bound=Record)
 
-# exact OneRoster 1.1 headers, in spec order
+
+def _header(*columns: str) -> tuple[str, ...]:
+    return ("sourcedId", "status", "dateLastModified", *columns)
+
+
+# exact OneRoster 1.1 headers, in spec order; every file starts with the same three columns
 HEADERS: dict[str, tuple[str, ...]] = {
-    "orgs.csv": ("sourcedId", "status", "dateLastModified", "name", "type", "identifier", "parentSourcedId"),
-    "academicSessions.csv": (
-        "sourcedId",
-        "status",
-        "dateLastModified",
-        "title",
-        "type",
-        "startDate",
-        "endDate",
-        "parentSourcedId",
-        "schoolYear",
+    "orgs.csv": _header("name", "type", "identifier", "parentSourcedId"),
+    "academicSessions.csv": _header("title", "type", "startDate", "endDate", "parentSourcedId", "schoolYear"),
+    "courses.csv": _header(
+        "schoolYearSourcedId", "title", "courseCode", "grades", "orgSourcedId", "subjects", "subjectCodes"
     ),
-    "courses.csv": (
-        "sourcedId",
-        "status",
-        "dateLastModified",
-        "schoolYearSourcedId",
-        "title",
-        "courseCode",
-        "grades",
-        "orgSourcedId",
-        "subjects",
-        "subjectCodes",
-    ),
-    "classes.csv": (
-        "sourcedId",
-        "status",
-        "dateLastModified",
+    "classes.csv": _header(
         "title",
         "grades",
         "courseSourcedId",
@@ -67,10 +52,7 @@ HEADERS: dict[str, tuple[str, ...]] = {
         "subjectCodes",
         "periods",
     ),
-    "users.csv": (
-        "sourcedId",
-        "status",
-        "dateLastModified",
+    "users.csv": _header(
         "enabledUser",
         "orgSourcedIds",
         "role",
@@ -87,17 +69,8 @@ HEADERS: dict[str, tuple[str, ...]] = {
         "grades",
         "password",
     ),
-    "enrollments.csv": (
-        "sourcedId",
-        "status",
-        "dateLastModified",
-        "classSourcedId",
-        "schoolSourcedId",
-        "userSourcedId",
-        "role",
-        "primary",
-        "beginDate",
-        "endDate",
+    "enrollments.csv": _header(
+        "classSourcedId", "schoolSourcedId", "userSourcedId", "role", "primary", "beginDate", "endDate"
     ),
 }
 MANIFEST_FILES = (
@@ -117,7 +90,7 @@ MANIFEST_FILES = (
 )
 ZIP_NAME = "oneroster.zip"
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
-_TERM_TYPES = {"school_year": "schoolYear", "semester": "semester", "term": "term", "grading_period": "gradingPeriod"}
+TERM_TYPES = {"school_year": "schoolYear", "semester": "semester", "term": "term", "grading_period": "gradingPeriod"}
 
 
 def _multi(values: Iterable[str]) -> str:
@@ -134,10 +107,6 @@ def _date(value: date | None) -> str:
     return value.isoformat() if value is not None else ""
 
 
-def _timestamp(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-
-
 def school_row(school: School) -> list[str]:
     return [school.name or "", "school", school.school_number or "", ids.DISTRICT_ID]
 
@@ -145,7 +114,7 @@ def school_row(school: School) -> list[str]:
 def term_row(term: Term) -> list[str]:
     return [
         term.name or "",
-        _TERM_TYPES[term.type or "term"],
+        TERM_TYPES[term.type or "term"],
         _date(term.start_date),
         _date(term.end_date),
         term.parent_external_id or "",
@@ -292,27 +261,26 @@ def _write_package(district: District, base: District | None, open_file: Callabl
         _write_delta(district, base, open_file)
 
 
+def _write(open_file: Callable[[str], IO[str]], name: str, rows: Iterable[list[str]]) -> None:
+    with open_file(name) as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADERS[name])
+        writer.writerows(rows)
+
+
+def _bulk(records: Iterable[Any], row: Callable[[Any], list[str]]) -> Iterator[list[str]]:
+    # a bulk file leaves status and dateLastModified empty
+    return ([record.external_id, "", "", *row(record)] for record in records)
+
+
 def _write_bulk(district: District, open_file: Callable[[str], IO[str]]) -> None:
-    blank = ["", ""]
-    with open_file("orgs.csv") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(HEADERS["orgs.csv"])
-        writer.writerow([ids.DISTRICT_ID, *blank, district.spec.district_name, "district", "", ""])
-        writer.writerows([school.external_id, *blank, *school_row(school)] for school in district.schools())
-    with open_file("academicSessions.csv") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(HEADERS["academicSessions.csv"])
-        writer.writerows([term.external_id, *blank, *term_row(term)] for term in district.terms())
-    with open_file("courses.csv") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(HEADERS["courses.csv"])
-        writer.writerows([course.external_id, *blank, *course_row(course)] for course in district.courses())
+    district_row = [ids.DISTRICT_ID, "", "", district.spec.district_name, "district", "", ""]
+    _write(open_file, "orgs.csv", itertools.chain([district_row], _bulk(district.schools(), school_row)))
+    _write(open_file, "academicSessions.csv", _bulk(district.terms(), term_row))
+    _write(open_file, "courses.csv", _bulk(district.courses(), course_row))
     for entity in (EntityType.CLASS, EntityType.USER, EntityType.ENROLLMENT):
         name, row = _ROW_BUILDERS[entity]
-        with open_file(name) as handle:
-            writer = csv.writer(handle)
-            writer.writerow(HEADERS[name])
-            writer.writerows([record.external_id, *blank, *row(record)] for record in district.records(entity))
+        _write(open_file, name, _bulk(district.records(entity), row))
 
 
 def _write_delta(district: District, base: District, open_file: Callable[[str], IO[str]]) -> None:
@@ -332,28 +300,14 @@ def _write_delta(district: District, base: District, open_file: Callable[[str], 
                 pending = next(changes, None)
     if pending is not None:  # pragma: no cover - changes_between yields in load order
         raise RuntimeError("changes out of load order")
-    with open_file("courses.csv") as handle:
-        # courses never change, but a class's course title and code live in courses.csv: the
-        # courses of the classes written are repeated so the package reads on its own
-        writer = csv.writer(handle)
-        writer.writerow(HEADERS["courses.csv"])
-        stamp = _timestamp(district.base_time)
-        writer.writerows(
-            [course.external_id, "active", stamp, *course_row(course)]
-            for course in district.courses()
-            if course.external_id in courses
-        )
+    # courses never change, but a class's course title and code live in courses.csv: the
+    # courses of the classes written are repeated so the package reads on its own
+    stamp = timestamp(district.base_time)
+    written = (course for course in district.courses() if course.external_id in courses)
+    _write(open_file, "courses.csv", ([course.external_id, "active", stamp, *course_row(course)] for course in written))
 
 
 def _delta_row(record: Record, kind: str, at: datetime) -> list[str]:
     _, row = _ROW_BUILDERS[record.entity_type]
     status = "tobedeleted" if kind == "deleted" else "active"
-    return [record.external_id, status, _timestamp(at), *row(record)]
-
-
-def iter_rows(district: District, entity: EntityType) -> Iterator[list[str]]:
-    """Bulk rows of one file, header first (for simulators that serve CSV over other means)."""
-    name, row = _ROW_BUILDERS[entity]
-    yield list(HEADERS[name])
-    for record in district.records(entity):
-        yield [record.external_id, "", "", *row(record)]
+    return [record.external_id, status, timestamp(at), *row(record)]

@@ -11,6 +11,7 @@ import asyncio
 import base64
 import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.applications import Starlette
@@ -44,7 +45,7 @@ class Simulator:
         window_seconds: int = 60,
         faults: Faults | None = None,
     ) -> None:
-        self.store = Store(district, built_at=_now())
+        self.store = Store(district, built_at=datetime.now(UTC))
         self.events = EventLog()
         self.limiter = RateLimiter(limit, window_seconds)
         self.faults = FaultState(faults or Faults())
@@ -58,6 +59,16 @@ class Simulator:
     def district_id(self) -> str:
         return str(self.store.district_id)
 
+    def provider_config(self, url: str) -> dict[str, Any]:
+        """A CLEVER provider config for this simulator served at `url`."""
+        return {
+            "clientId": self.client_id,
+            "clientSecret": self.client_secret,
+            "districtId": self.district_id,
+            "apiUrl": url,
+            "oauthUrl": url,
+        }
+
     def churn(self, percent: float, seed: int) -> dict[str, Any]:
         """Move the district one churn step on and record the events between the two states."""
         return self.advance(self.store.generated.with_churn(percent, seed))
@@ -65,7 +76,7 @@ class Simulator:
     def advance(self, district: District) -> dict[str, Any]:
         """Serve `district` (a later state of the current one) and record the events between them."""
         old = self.store
-        new = Store(district, built_at=_now())
+        new = Store(district, built_at=datetime.now(UTC))
         changes = list(district.changes_since(old.generated))
         count = self.events.record_changes(old, new, changes, time.time())
         self.store = new
@@ -84,12 +95,6 @@ class Simulator:
             "faults": {"settings": self.faults.faults.as_dict(), "served": dict(self.faults.served)},
             "events": len(self.events.ids),
         }
-
-
-def _now() -> Any:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)
 
 
 def _bearer(request: Request) -> str | None:
@@ -113,8 +118,7 @@ def create_app(sim: Simulator) -> Starlette:
             return Response(b"", status_code=429, headers=headers)
         fault = sim.faults.next_request()
         if fault == "throttle":
-            reset = sim.limiter.reset_at()
-            return Response(b"", status_code=429, headers=sim.limiter.headers(0, reset))
+            return Response(b"", status_code=429, headers=sim.limiter.headers(0, sim.limiter.reset_at()))
         if fault == "error":
             status = sim.faults.faults.error_status
             return Response(b"upstream connect error", status_code=status, media_type="text/plain", headers=headers)
@@ -174,7 +178,7 @@ def create_app(sim: Simulator) -> Starlette:
         sim.revoke_token()
         return JSONResponse({"revoked": True})
 
-    app = Starlette(
+    return Starlette(
         routes=[
             Route("/oauth/tokens", tokens),
             Route("/oauth/tokeninfo", tokeninfo),
@@ -186,5 +190,3 @@ def create_app(sim: Simulator) -> Starlette:
             Route("/v3.0/{rest:path}", data),
         ]
     )
-    app.state.simulator = sim
-    return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from typing import Any
+from dataclasses import fields
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -37,15 +37,8 @@ def run(args: argparse.Namespace) -> int:
     from devkit.simulators.serving import serve_forever
 
     started = time.perf_counter()
-    faults = Faults(
-        error_every=args.error_every,
-        error_burst=args.error_burst,
-        throttle_every=args.throttle_every,
-        throttle_burst=args.throttle_burst,
-        slow_every=args.slow_every,
-        slow_seconds=args.slow_seconds,
-        missing_next_every=args.missing_next_every,
-    )
+    # every fault option is named after its Faults field
+    faults = Faults(**{f.name: getattr(args, f.name) for f in fields(Faults) if hasattr(args, f.name)})
     sim = Simulator(
         District(DistrictSpec.for_tier(args.size, seed=args.seed)),
         client_id=args.client_id,
@@ -55,14 +48,7 @@ def run(args: argparse.Namespace) -> int:
         window_seconds=args.window,
         faults=faults,
     )
-    url = f"http://{args.host}:{args.port}"
-    config: dict[str, Any] = {
-        "clientId": args.client_id,
-        "clientSecret": args.client_secret,
-        "districtId": sim.district_id,
-        "apiUrl": url,
-        "oauthUrl": url,
-    }
+    config = sim.provider_config(f"http://{args.host}:{args.port}")
     counts = sim.store.roster_counts()
     print(f"Clever simulator: {args.size} district ready in {time.perf_counter() - started:.1f}s: {counts}")
     print(f"provider config: {json.dumps(config)}", flush=True)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from devkit.generator import ids as gen_ids
-from devkit.simulators.clever.objects import timestamp
+from devkit.generator.catalog import timestamp
 from devkit.simulators.clever.store import Store
 from libs.connectors.records import Class, Enrollment, Record, School, Term, User
 
@@ -51,10 +51,7 @@ class EventLog:
         self.events: dict[str, dict[str, Any]] = {}
         self._counter = 0
 
-    def append(
-        self, kind: str, obj: dict[str, Any], previous: dict[str, Any] | None = None, at: float | None = None
-    ) -> str:
-        at = time.time() if at is None else at
+    def append(self, kind: str, obj: dict[str, Any], at: float, previous: dict[str, Any] | None = None) -> str:
         self._counter += 1
         event_id = f"{int(at):08x}{self._counter:016x}"
         data: dict[str, Any] = {"object": obj}
@@ -99,10 +96,10 @@ class EventLog:
             after["last_modified"] = timestamp(datetime.fromtimestamp(at, UTC))
             new.collections[collection].add(after)
         if before is None and after is not None:
-            self.append(f"{collection}.created", after, at=at)
+            self.append(f"{collection}.created", after, at)
         elif before is not None and after is None:
-            self.append(f"{collection}.deleted", before, at=at)
+            self.append(f"{collection}.deleted", before, at)
         elif before is not None and after is not None:
             previous = previous_attributes(before, after)
             if previous:
-                self.append(f"{collection}.updated", after, previous, at=at)
+                self.append(f"{collection}.updated", after, at, previous)

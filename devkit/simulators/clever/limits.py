@@ -28,10 +28,12 @@ class RateLimiter:
         # (token digest, window start) -> window
         self.windows: dict[tuple[str, int], Window] = {}
 
-    def hit(self, token: str, now: float | None = None) -> tuple[bool, dict[str, str]]:
+    def _window_start(self) -> int:
+        return int(time.time() // self.window_seconds) * self.window_seconds
+
+    def hit(self, token: str) -> tuple[bool, dict[str, str]]:
         """Count one request; (allowed, headers)."""
-        now = time.time() if now is None else now
-        start = int(now // self.window_seconds) * self.window_seconds
+        start = self._window_start()
         key = (hashlib.sha256(token.encode()).hexdigest()[:16], start)
         window = self.windows.get(key)
         if window is None:
@@ -50,9 +52,8 @@ class RateLimiter:
             "x-ratelimit-reset": str(reset),
         }
 
-    def reset_at(self, now: float | None = None) -> int:
-        now = time.time() if now is None else now
-        return int(now // self.window_seconds) * self.window_seconds + self.window_seconds
+    def reset_at(self) -> int:
+        return self._window_start() + self.window_seconds
 
     def report(self) -> dict[str, Any]:
         windows = sorted(self.windows.values(), key=lambda w: w.start)

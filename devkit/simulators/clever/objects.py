@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from devkit.generator import Course
+from devkit.generator.catalog import timestamp
 from libs.connectors.records import Class, School, Term, User
 
 # CEDS grade codes (the generator's, OneRoster's) -> Clever's grade enum
@@ -47,11 +48,6 @@ _SUBJECTS = (
 )
 
 STAFF_TITLES = {"administrator": "School Administrator", "aide": "Instructional Aide"}
-
-
-def timestamp(moment: datetime) -> str:
-    """Clever's timestamps: UTC with milliseconds and Z."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def clever_grade(value: str | None) -> str | None:

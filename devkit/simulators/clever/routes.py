@@ -110,8 +110,8 @@ def _item(store: Store, events: EventLog, name: str, object_id: str) -> tuple[in
     else:
         related = list(_RELATED.get(name, ()))
     for rel in related:
-        target = obj.get("term_id") if rel == "term" else obj.get(rel) if rel in ("school", "course") else None
-        if rel in ("school", "term", "course"):
+        if rel in _SINGULAR:
+            target = obj.get("term_id" if rel == "term" else rel)
             if target:
                 links.append((rel, f"/v3.0/{_SINGULAR[rel]}/{target}"))
         elif rel == "district":

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from devkit.generator import ids as gen_ids
+from devkit.generator.catalog import timestamp
 from devkit.generator.district import District
 from devkit.simulators.clever import objects
 from libs.connectors.records import User
@@ -34,11 +35,6 @@ _CONTACT_KIND, _ADMIN_KIND = 0x07, 0x08
 COLLECTIONS = ("districts", "schools", "terms", "courses", "sections", "users", "resources")
 
 
-def _encode(obj: dict[str, Any]) -> bytes:
-    # orjson: an M district is ~150k objects, and the stdlib encoder alone took seconds
-    return orjson.dumps(obj)
-
-
 @dataclass
 class Collection:
     name: str
@@ -49,8 +45,9 @@ class Collection:
     def add(self, obj: dict[str, Any]) -> None:
         object_id = obj["id"]
         self.objects[object_id] = obj
+        # orjson: an M district is ~150k objects, and the stdlib encoder alone took seconds
         self.blobs[object_id] = b'{"data":%s,"uri":"/v3.0/%s/%s"}' % (
-            _encode(obj),
+            orjson.dumps(obj),
             self.name.encode(),
             object_id.encode(),
         )
@@ -91,7 +88,7 @@ class Store:
 
     def _build(self, district: District, built_at: datetime) -> None:
         self.generated = district
-        created = objects.timestamp(district.base_time)
+        created = timestamp(district.base_time)
         self.district_id = gen_ids.clever_id("district", gen_ids.DISTRICT_ID)
         self.epoch = self.district_id[:8]
         self.collections = {name: Collection(name) for name in COLLECTIONS}

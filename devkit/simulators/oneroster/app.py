@@ -30,20 +30,21 @@ from devkit.simulators.oneroster.roster import PATH, Flavour, Roster, Serializer
 from devkit.simulators.oneroster.store import Collection, Store
 
 AuthMode = Literal["oauth1", "oauth2", "any"]
-# route name -> (collection, envelope key, kind selected, or None for all)
-_PLAIN: dict[str, tuple[str, str, frozenset[str] | None]] = {
-    "orgs": ("orgs", "orgs", None),
-    "schools": ("orgs", "orgs", frozenset({"school"})),
-    "academicSessions": ("academicSessions", "academicSessions", None),
-    "terms": ("academicSessions", "academicSessions", frozenset({"term", "semester"})),
-    "gradingPeriods": ("academicSessions", "academicSessions", frozenset({"gradingPeriod"})),
-    "courses": ("courses", "courses", None),
-    "classes": ("classes", "classes", None),
-    "users": ("users", "users", None),
-    "students": ("users", "users", frozenset({"student"})),
-    "teachers": ("users", "users", frozenset({"teacher"})),
-    "enrollments": ("enrollments", "enrollments", None),
+# route name -> (collection, kind selected, or None for all); a page's envelope key is its collection's
+_PLAIN: dict[str, tuple[str, frozenset[str] | None]] = {
+    "orgs": ("orgs", None),
+    "schools": ("orgs", frozenset({"school"})),
+    "academicSessions": ("academicSessions", None),
+    "terms": ("academicSessions", frozenset({"term", "semester"})),
+    "gradingPeriods": ("academicSessions", frozenset({"gradingPeriod"})),
+    "courses": ("courses", None),
+    "classes": ("classes", None),
+    "users": ("users", None),
+    "students": ("users", frozenset({"student"})),
+    "teachers": ("users", frozenset({"teacher"})),
+    "enrollments": ("enrollments", None),
 }
+_FAULT_DESCRIPTIONS = {429: "too many requests", 503: "temporarily unavailable", 502: "bad gateway"}
 _SINGULAR = {
     "orgs": "org",
     "academicSessions": "academicSession",
@@ -62,10 +63,8 @@ class SimulatorOptions:
     auth: AuthMode = "any"
     max_limit: int = 1000
     link_header: bool = False
-    signature_methods: tuple[str, ...] = ("HMAC-SHA256",)
     # the district's Roster Server name, where ClassLink hrefs point
     tenant: str = "springfield-tx"
-    token_lifetime: int = 3600
 
 
 @dataclass
@@ -110,12 +109,7 @@ class Simulator:
         else:
             href_base = PATH
         self.store = Store(roster, Serializer(self.options.flavour, href_base))
-        self.credentials = Credentials(
-            self.options.client_id,
-            self.options.client_secret,
-            signature_methods=self.options.signature_methods,
-            token_lifetime=self.options.token_lifetime,
-        )
+        self.credentials = Credentials(self.options.client_id, self.options.client_secret)
         self.faults = Faults()
         self.stats = Stats()
         self._class_rosters: dict[str, list[tuple[str, str]]] | None = None
@@ -129,6 +123,13 @@ class Simulator:
                 Route("/_sim/faults", self._faults, methods=["GET", "POST"]),
             ]
         )
+
+    def provider_config(self, url: str) -> dict[str, Any]:
+        """A ONEROSTER_API (or, classlink flavour, CLASSLINK) provider config for this simulator at `url`."""
+        config = {"baseUrl": url + PATH, "clientId": self.options.client_id, "clientSecret": self.options.client_secret}
+        if self.options.flavour == "classlink":
+            config["tenantId"] = self.options.tenant
+        return config
 
     # --- control ---------------------------------------------------------------------------
 
@@ -187,14 +188,10 @@ class Simulator:
         if self.faults.latency_ms:
             await asyncio.sleep(self.faults.latency_ms / 1000)
         fault = self.faults.next_fault()
-        if fault == 429:
-            retry = {"retry-after": str(self.faults.retry_after)}
-            return self._answer(429, status_body("server_busy", "too many requests"), retry)
-        if fault == 503:
-            retry = {"retry-after": str(self.faults.retry_after)}
-            return self._answer(503, status_body("server_busy", "temporarily unavailable"), retry)
         if fault is not None:
-            return self._answer(fault, status_body("server_busy", "bad gateway"))
+            # a 429 or 503 says when to come back; a 502 comes from a gateway that does not know
+            retry = {"retry-after": str(self.faults.retry_after)} if fault != 502 else None
+            return self._answer(fault, status_body("server_busy", _FAULT_DESCRIPTIONS[fault]), retry)
         parts = [p for p in request.path_params["path"].split("/") if p]
         try:
             return self._route(request, parts)
@@ -205,16 +202,16 @@ class Simulator:
 
     def _route(self, request: Request, parts: list[str]) -> Response:
         if len(parts) == 1 and parts[0] in _PLAIN:
-            name, key, kinds = _PLAIN[parts[0]]
-            return self._page(request, name, key, ("kind", kinds))
+            name, kinds = _PLAIN[parts[0]]
+            return self._page(request, name, ("kind", kinds))
         if len(parts) == 3 and parts[0] == "schools" and parts[2] in ("enrollments", "classes", "courses"):
             orgs = self.store.collections["orgs"]
             if parts[1] not in orgs.index():
                 raise LookupError(f"no school {parts[1]}")
-            return self._page(request, parts[2], parts[2], ("school", parts[1]))
+            return self._page(request, parts[2], ("school", parts[1]))
         if len(parts) == 3 and parts[0] == "classes" and parts[2] in ("students", "teachers"):
             # ClassLink answers a class roster under the resource type's key: "users"
-            return self._page(request, "users", "users", ("class", parts[1], parts[2][:-1]))
+            return self._page(request, "users", ("class", parts[1], parts[2][:-1]))
         if len(parts) == 2 and parts[0] in _SINGULAR:
             collection = self.store.collections[parts[0]]
             i = collection.index().get(parts[1])
@@ -267,7 +264,7 @@ class Simulator:
             raise LookupError(f"no class {class_id}")
         return self._class_rosters.get(class_id, [])
 
-    def _page(self, request: Request, name: str, key: str, selector: tuple[Any, ...]) -> Response:
+    def _page(self, request: Request, name: str, selector: tuple[Any, ...]) -> Response:
         params = request.query_params
         try:
             limit = min(int(params.get("limit", "100")), self.options.max_limit)
@@ -284,7 +281,7 @@ class Simulator:
         total = len(collection.ids) if view is None else len(view)
         chosen = range(offset, min(offset + limit, total)) if view is None else view[offset : offset + limit]
         blobs = collection.blobs
-        parts = [b'{"', key.encode(), b'":[', b",".join([blobs[i] for i in chosen]), b"]"]
+        parts = [b'{"', name.encode(), b'":[', b",".join([blobs[i] for i in chosen]), b"]"]
         sort = params.get("sort")
         if sort and sort != "sourcedId":
             warning = status_body("invalid_sort_field", f"cannot sort by {sort}; sorted by sourcedId", "warning")

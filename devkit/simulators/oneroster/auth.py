@@ -17,17 +17,15 @@ from urllib.parse import parse_qsl, urlsplit
 from oauthlib.common import Request as OAuthRequest
 from oauthlib.oauth1.rfc5849 import signature
 
-_VERIFIERS = {"HMAC-SHA256": signature.verify_hmac_sha256, "HMAC-SHA1": signature.verify_hmac_sha1}
 # Instructure's guidance to OneRoster servers: allow 10 minutes of clock skew
 TIMESTAMP_WINDOW = 600
+TOKEN_LIFETIME = 3600
 
 
 @dataclass
 class Credentials:
     client_id: str
     client_secret: str
-    signature_methods: tuple[str, ...] = ("HMAC-SHA256",)
-    token_lifetime: int = 3600
     _nonces: set[tuple[str, str]] = field(default_factory=set)
     _nonce_order: deque[tuple[int, tuple[str, str]]] = field(default_factory=deque)
     _tokens: dict[str, float] = field(default_factory=dict)
@@ -46,8 +44,7 @@ class Credentials:
         if fields.get("oauth_consumer_key") != self.client_id:
             return "unknown consumer key"
         method_name = fields.get("oauth_signature_method", "")
-        verifier = _VERIFIERS.get(method_name)
-        if verifier is None or method_name not in self.signature_methods:
+        if method_name != "HMAC-SHA256":
             return f"signature method {method_name or 'none'} is not accepted"
         try:
             stamp = int(fields.get("oauth_timestamp", ""))
@@ -60,7 +57,7 @@ class Credentials:
         # what oauthlib's endpoints set before verifying: every parameter but the signature
         request.params = [(k, v) for k, v in collected if k != "oauth_signature"]  # type: ignore[attr-defined]
         request.signature = fields.get("oauth_signature", "")  # type: ignore[attr-defined]
-        if not verifier(request, self.client_secret):
+        if not signature.verify_hmac_sha256(request, self.client_secret):
             return "invalid signature"
         nonce = fields.get("oauth_nonce", "")
         if not nonce or (nonce, str(stamp)) in self._nonces:
@@ -90,8 +87,8 @@ class Credentials:
         if client_id != self.client_id or client_secret != self.client_secret:
             return 401, {"error": "invalid_client"}
         token = secrets.token_urlsafe(24)
-        self._tokens[token] = time.monotonic() + self.token_lifetime
-        return 200, {"access_token": token, "token_type": "bearer", "expires_in": self.token_lifetime}
+        self._tokens[token] = time.monotonic() + TOKEN_LIFETIME
+        return 200, {"access_token": token, "token_type": "bearer", "expires_in": TOKEN_LIFETIME}
 
     def verify_bearer(self, authorization: str) -> str | None:
         if not authorization.startswith("Bearer "):
@@ -102,9 +99,3 @@ class Credentials:
         if expires < time.monotonic():
             return "expired token"
         return None
-
-    def revoke_tokens(self) -> None:
-        self._tokens.clear()
-
-
-__all__ = ["TIMESTAMP_WINDOW", "Credentials"]

@@ -9,11 +9,11 @@ printed client id and secret (ClassLink: any tenantId plus that baseUrl).
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 import time
 from typing import Any
 
+from devkit.generator import District, DistrictSpec
 from devkit.simulators.oneroster.app import Simulator, SimulatorOptions
 from devkit.simulators.oneroster.roster import PATH, Roster
 from devkit.simulators.serving import serve_forever
@@ -40,11 +40,6 @@ def register(parser: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def generated_roster(size: str, seed: int) -> Roster:
-    generator = importlib.import_module("devkit.generator")
-    return Roster.from_district(generator.District(generator.DistrictSpec.for_tier(size, seed=seed)))
-
-
 def build(args: argparse.Namespace) -> Simulator:
     options = SimulatorOptions(
         flavour=args.flavour,
@@ -55,17 +50,9 @@ def build(args: argparse.Namespace) -> Simulator:
         link_header=args.link,
         tenant=args.tenant,
     )
-    simulator = Simulator(generated_roster(args.size, args.seed), options)
-    simulator.faults.update(
-        {
-            "rate_limit_every": args.rate_limit_every,
-            "rate_limit_burst": args.rate_limit_burst,
-            "retry_after": args.retry_after,
-            "server_error_every": args.server_error_every,
-            "server_error_burst": args.server_error_burst,
-            "latency_ms": args.latency_ms,
-        }
-    )
+    simulator = Simulator(Roster.from_district(District(DistrictSpec.for_tier(args.size, seed=args.seed))), options)
+    # every fault option is named after its Faults setting
+    simulator.faults.update({name: getattr(args, name) for name in simulator.faults.as_dict() if hasattr(args, name)})
     return simulator
 
 
@@ -73,11 +60,6 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         simulator = build(args)
-    except ImportError:
-        print(
-            "sis-sync simulate oneroster: the district generator (devkit.generator) is not installed", file=sys.stderr
-        )
-        return 2
     except ValueError as exc:
         print(f"sis-sync simulate oneroster: {exc}", file=sys.stderr)
         return 2
@@ -92,4 +74,4 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["build", "generated_roster", "register", "run"]
+__all__ = ["build", "register", "run"]

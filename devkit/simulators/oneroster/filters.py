@@ -3,6 +3,7 @@ status joined with AND (OR is refused, as many servers refuse it)."""
 
 from __future__ import annotations
 
+import operator
 import re
 from datetime import UTC, datetime
 
@@ -37,18 +38,18 @@ def parse_filter(text: str) -> tuple[tuple[str, str, str], ...]:
     return tuple(predicates)
 
 
+_OPERATORS = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+    "=": operator.eq,
+    "!=": operator.ne,
+}
+
+
 def compare(left: str, op: str, right: str) -> bool:
-    if op == ">":
-        return left > right
-    if op == ">=":
-        return left >= right
-    if op == "<":
-        return left < right
-    if op == "<=":
-        return left <= right
-    if op == "=":
-        return left == right
-    return left != right
+    return bool(_OPERATORS[op](left, right))
 
 
 __all__ = ["FilterError", "compare", "parse_filter"]

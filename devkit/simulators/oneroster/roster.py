@@ -8,16 +8,17 @@ sends booleans as strings and hrefs pointing at the district's Roster Server, no
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
+from devkit.generator.district import District
+from devkit.generator.oneroster_csv import TERM_TYPES
 from libs.connectors.records import Class, Enrollment, School, Term, User
 
 Flavour = Literal["generic", "classlink"]
 PATH = "/ims/oneroster/v1p1"
 
-TERM_TYPES = {"school_year": "schoolYear", "semester": "semester", "term": "term", "grading_period": "gradingPeriod"}
 # canonical staff has no OneRoster 1.1 role of its own; proctor is the nearest
 USER_ROLES = {
     "student": "student",
@@ -27,16 +28,6 @@ USER_ROLES = {
     "staff": "proctor",
 }
 ENROLLMENT_ROLES = {"student": "student", "teacher": "teacher", "administrator": "administrator", "aide": "aide"}
-
-
-class DistrictSource(Protocol):
-    """What the simulator needs of a generated district (devkit/generator's District)."""
-
-    def schools(self) -> Iterable[School]: ...
-    def terms(self) -> Iterable[Term]: ...
-    def classes(self) -> Iterable[Class]: ...
-    def users(self) -> Iterable[User]: ...
-    def enrollments(self) -> Iterable[Enrollment]: ...
 
 
 @dataclass
@@ -52,25 +43,18 @@ class Roster:
     district_name: str = "District"
 
     @classmethod
-    def from_district(cls, district: DistrictSource, *, name: str | None = None) -> Roster:
-        spec = getattr(district, "spec", None)
+    def from_district(cls, district: District) -> Roster:
         return cls(
             schools=list(district.schools()),
             terms=list(district.terms()),
             classes=list(district.classes()),
             users=list(district.users()),
             enrollments=list(district.enrollments()),
-            district_name=str(name or getattr(spec, "district_name", "District")),
+            district_name=district.spec.district_name,
         )
 
     def counts(self) -> dict[str, int]:
-        return {
-            "schools": len(self.schools),
-            "terms": len(self.terms),
-            "classes": len(self.classes),
-            "users": len(self.users),
-            "enrollments": len(self.enrollments),
-        }
+        return {name: len(getattr(self, name)) for name in ("schools", "terms", "classes", "users", "enrollments")}
 
 
 @dataclass(frozen=True)
@@ -196,4 +180,4 @@ class Serializer:
             )
 
 
-__all__ = ["PATH", "DistrictSource", "Flavour", "Roster", "Serializer"]
+__all__ = ["PATH", "Flavour", "Roster", "Serializer"]

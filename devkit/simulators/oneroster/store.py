@@ -19,23 +19,16 @@ from typing import Any
 
 import orjson
 
+from devkit.generator.catalog import timestamp
 from devkit.simulators.oneroster.roster import Roster, Serializer
 
-# collection name -> (serializer method, envelope key)
-COLLECTIONS = {
-    "orgs": "orgs",
-    "academicSessions": "academicSessions",
-    "courses": "courses",
-    "classes": "classes",
-    "users": "users",
-    "enrollments": "enrollments",
-}
 BASE_STAMP = "2025-06-01T00:00:00.000Z"
+# a collection's per-record lists, in the order of a row of Collection.from_rows
+_COLUMNS = ("ids", "blobs", "modified", "digests", "deleted", "school", "kind")
 
 
 def utc_stamp(now: datetime | None = None) -> str:
-    now = now or datetime.now(UTC)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+    return timestamp(now or datetime.now(UTC))
 
 
 @dataclass
@@ -54,6 +47,14 @@ class Collection:
     # caches; a collection is never changed in place (churn builds a new one), so they stay true
     _index: dict[str, int] | None = None
     _by_school: dict[str, list[int]] | None = None
+
+    @classmethod
+    def from_rows(cls, name: str, rows: list[tuple[Any, ...]]) -> Collection:
+        """(sid, blob, modified, digest, deleted, school, kind) rows, sorted here by sid."""
+        out = cls(name)
+        for attr, column in zip(_COLUMNS, zip(*sorted(rows, key=lambda row: row[0]), strict=False), strict=False):
+            setattr(out, attr, list(column))
+        return out
 
     def index(self) -> dict[str, int]:
         if self._index is None:
@@ -80,23 +81,19 @@ def _blob(content: bytes, stamp: str, deleted: bool) -> bytes:
     return content[:-1] + b',"status":"' + status + b'","dateLastModified":"' + stamp.encode() + b'"}'
 
 
+# collection -> the reference to the school a record belongs to (what /schools/{id}/... selects on)
+_SCHOOL_REF = {"classes": "school", "enrollments": "school", "courses": "org"}
+# collection -> the field the narrower routes select on: /schools, /terms, /students, /teachers
+_KIND_FIELD = {"orgs": "type", "academicSessions": "type", "users": "role"}
+
+
 def _school_of(name: str, obj: dict[str, Any]) -> str | None:
-    if name in ("classes", "enrollments"):
-        ref = obj.get("school") or {}
-        return str(ref.get("sourcedId")) if ref.get("sourcedId") else None
-    if name == "courses":
-        ref = obj.get("org") or {}
-        return str(ref.get("sourcedId")) if ref.get("sourcedId") else None
-    return None
+    ref = (obj.get(_SCHOOL_REF[name]) or {}) if name in _SCHOOL_REF else {}
+    return str(ref["sourcedId"]) if ref.get("sourcedId") else None
 
 
 def _kind(name: str, obj: dict[str, Any]) -> str | None:
-    # what the narrower routes select on: /schools, /terms, /students, /teachers
-    if name in ("orgs", "academicSessions"):
-        return str(obj.get("type"))
-    if name == "users":
-        return str(obj.get("role"))
-    return None
+    return str(obj.get(_KIND_FIELD[name])) if name in _KIND_FIELD else None
 
 
 def build_collection(name: str, objects: Iterator[tuple[str, dict[str, Any]]], stamp: str) -> Collection:
@@ -104,66 +101,46 @@ def build_collection(name: str, objects: Iterator[tuple[str, dict[str, Any]]], s
     for sid, obj in objects:
         # orjson: serialising half a million enrollments with the stdlib took most of the build
         content = orjson.dumps(obj)
-        rows.append((sid, content, _school_of(name, obj), _kind(name, obj)))
-    rows.sort(key=lambda row: row[0])
-    out = Collection(name)
-    for sid, content, school, kind in rows:
-        out.ids.append(sid)
-        out.digests.append(hashlib.blake2b(content, digest_size=8).digest())
-        out.blobs.append(_blob(content, stamp, False))
-        out.modified.append(stamp)
-        out.deleted.append(False)
-        out.school.append(school)
-        out.kind.append(kind)
-    return out
+        digest = hashlib.blake2b(content, digest_size=8).digest()
+        rows.append((sid, _blob(content, stamp, False), stamp, digest, False, _school_of(name, obj), _kind(name, obj)))
+    return Collection.from_rows(name, rows)
 
 
 def diff_collection(old: Collection, new: Collection, stamp: str) -> tuple[Collection, dict[str, int]]:
     """`new` with old stamps kept where nothing changed, and tombstones for what left."""
     before = old.index()
     changes = {"added": 0, "changed": 0, "deleted": 0, "unchanged": 0}
-    # (sid, finished blob, digest, modified, deleted, school, kind)
-    rows: list[tuple[str, bytes, bytes, str, bool, str | None, str | None]] = []
+    rows: list[tuple[Any, ...]] = []
     present = set()
     for i, sid in enumerate(new.ids):
         present.add(sid)
         j = before.get(sid)
         if j is not None and not old.deleted[j] and old.digests[j] == new.digests[i]:
             changes["unchanged"] += 1
-            rows.append((sid, old.blobs[j], old.digests[j], old.modified[j], False, new.school[i], new.kind[i]))
+            rows.append((sid, old.blobs[j], old.modified[j], old.digests[j], False, new.school[i], new.kind[i]))
             continue
         changes["added" if j is None or old.deleted[j] else "changed"] += 1
         blob = _blob(_content(new.blobs[i]), stamp, False)
-        rows.append((sid, blob, new.digests[i], stamp, False, new.school[i], new.kind[i]))
+        rows.append((sid, blob, stamp, new.digests[i], False, new.school[i], new.kind[i]))
     for j, sid in enumerate(old.ids):
         if sid in present:
             continue
         if old.deleted[j]:
-            rows.append((sid, old.blobs[j], old.digests[j], old.modified[j], True, old.school[j], old.kind[j]))
+            rows.append((sid, old.blobs[j], old.modified[j], old.digests[j], True, old.school[j], old.kind[j]))
         else:
             changes["deleted"] += 1
             blob = _blob(_content(old.blobs[j]), stamp, True)
-            rows.append((sid, blob, old.digests[j], stamp, True, old.school[j], old.kind[j]))
-    rows.sort(key=lambda row: row[0])
-    merged = Collection(new.name)
-    for sid, blob, digest, modified, deleted, school, kind in rows:
-        merged.ids.append(sid)
-        merged.blobs.append(blob)
-        merged.digests.append(digest)
-        merged.modified.append(modified)
-        merged.deleted.append(deleted)
-        merged.school.append(school)
-        merged.kind.append(kind)
-    return merged, changes
+            rows.append((sid, blob, stamp, old.digests[j], True, old.school[j], old.kind[j]))
+    return Collection.from_rows(new.name, rows), changes
 
 
 class Store:
     """All collections of one district; swapped whole under a lock, read without one."""
 
-    def __init__(self, roster: Roster, serializer: Serializer, *, stamp: str = BASE_STAMP) -> None:
+    def __init__(self, roster: Roster, serializer: Serializer) -> None:
         self.serializer = serializer
         self._lock = threading.Lock()
-        self.collections = self._build(roster, stamp)
+        self.collections = self._build(roster, BASE_STAMP)
         self.roster = roster
         self._added = 0
 
@@ -179,9 +156,9 @@ class Store:
         }
         return {name: build_collection(name, make(roster), stamp) for name, make in sources.items()}
 
-    def replace(self, roster: Roster, *, stamp: str | None = None) -> dict[str, dict[str, int]]:
+    def replace(self, roster: Roster) -> dict[str, dict[str, int]]:
         """Serve `roster` from now on; returns what changed per collection."""
-        stamp = stamp or utc_stamp()
+        stamp = utc_stamp()
         fresh = self._build(roster, stamp)
         report = {}
         with self._lock:
@@ -202,10 +179,10 @@ class Store:
             source["sourcedId"] = sid
             extra = build_collection(name, iter([(sid, source)]), utc_stamp())
             grown = Collection(name)
-            for attr in ("ids", "blobs", "modified", "digests", "deleted", "school", "kind"):
+            for attr in _COLUMNS:
                 setattr(grown, attr, getattr(current, attr) + getattr(extra, attr))
             self.collections = {**self.collections, name: grown}
         return sid
 
 
-__all__ = ["BASE_STAMP", "COLLECTIONS", "Collection", "Store", "build_collection", "diff_collection", "utc_stamp"]
+__all__ = ["BASE_STAMP", "Collection", "Store", "build_collection", "diff_collection", "utc_stamp"]

@@ -30,9 +30,6 @@ def register(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--size", default=None, help="generate a district of this tier (S, M, L, XL) and serve it")
     source.add_argument("--dir", type=Path, help="serve this folder as it is (e.g. ../shared/data/oneroster)")
     parser.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
-    parser.add_argument(
-        "--layout", choices=("zip", "directory"), default="zip", help="how a generated package is laid out"
-    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=2222, help="port to listen on (default 2222; 0 picks one)")
     parser.add_argument("--username", default="sis-sync")
@@ -42,16 +39,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=run)
 
 
-def generate(size: str, seed: int, out: Path, *, layout: str = "zip") -> Path:
-    """Write a generated district's package under `out` and return the folder to serve."""
+def generate(size: str, seed: int, out: Path) -> Path:
+    """Write a generated district's package (a zip) under `out` and return the folder to serve."""
     served = out / f"district-{size.upper()}-seed{seed}"
     marker = served / ".complete"
     if not marker.exists():
         district = District(DistrictSpec.for_tier(size, seed=seed))
-        if layout == "zip":
-            write_oneroster_csv(district, served / f"oneroster-{size.upper()}.zip", zip=True)
-        else:
-            write_oneroster_csv(district, served)
+        write_oneroster_csv(district, served / f"oneroster-{size.upper()}.zip", zip=True)
         marker.touch()
     return served
 
@@ -71,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         size = args.size or "S"
         print(f"generating a {size.upper()} district (seed {args.seed}) under {args.out} ...", flush=True)
-        served = generate(size, args.seed, args.out, layout=args.layout).resolve()
+        served = generate(size, args.seed, args.out).resolve()
     password = args.password
     authorized = [_public_key(args.authorized_key)] if args.authorized_key else []
     if password is None and not authorized:

@@ -203,7 +203,7 @@ class SftpSimulator:
     def fingerprint(self) -> str:
         return fingerprint(self.host_key)
 
-    def provider_config(self, remote_path: str = "/", **sftp: Any) -> dict[str, Any]:
+    def provider_config(self, remote_path: str = "/") -> dict[str, Any]:
         """A ONEROSTER_CSV provider config pointing at this server."""
         block: dict[str, Any] = {
             "host": self.host,
@@ -213,7 +213,6 @@ class SftpSimulator:
         }
         if self.password:
             block["password"] = self.password
-        block.update(sftp)
         return {"sftp": block, "remotePath": remote_path}
 
     def start(self) -> SftpSimulator:
