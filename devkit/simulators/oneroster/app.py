@@ -65,6 +65,8 @@ class SimulatorOptions:
     link_header: bool = False
     # the district's Roster Server name, where ClassLink hrefs point
     tenant: str = "springfield-tx"
+    # collections the credentials lack the scope for: 403 {"error": "insufficient_scope"}
+    denied: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -193,6 +195,9 @@ class Simulator:
             retry = {"retry-after": str(self.faults.retry_after)} if fault != 502 else None
             return self._answer(fault, status_body("server_busy", _FAULT_DESCRIPTIONS[fault]), retry)
         parts = [p for p in request.path_params["path"].split("/") if p]
+        if parts and parts[-1] in self.options.denied:
+            # what an OAuth 2 resource server answers a token without the scope (RFC 6750 3.1)
+            return self._answer(403, {"error": "insufficient_scope", "error_description": f"no scope for {parts[-1]}"})
         try:
             return self._route(request, parts)
         except FilterError as exc:

@@ -47,7 +47,7 @@ from libs.connectors.http import HttpSession, RequestBudget, RetryPolicy, build_
 from libs.connectors.http.oauth import ClientCredentials, OAuth1Signer, Token, parse_token_response, token_request_data
 from libs.connectors.http.retry import is_tls_verification_error
 from libs.connectors.oneroster_api.config import OneRosterApiConfig
-from libs.connectors.oneroster_api.extraction import OneRosterExtraction
+from libs.connectors.oneroster_api.extraction import COLLECTIONS, OneRosterExtraction
 from libs.connectors.oneroster_api.paging import CollectionResult, check_response, read_collection
 from libs.connectors.oneroster_api.settings import ApiSettings, from_oneroster_config
 from libs.enums import EntityType, ProviderType, SyncMode
@@ -151,12 +151,18 @@ class OneRosterApiConnector(Connector):
         session = self.new_session(TEST_POLICY, deadline=self._test_deadline)
         host = _host(self.settings.base_url)
         details: dict[str, Any] = {"baseUrl": self.settings.base_url, "auth": self.settings.auth}
+        source, base_url = self.settings.source_name, self.settings.base_url
+        counts: dict[str, int | None] = {}
         try:
-            response = session.get(f"{self.settings.base_url}/orgs?limit=1&offset=0")
-            source, base_url = self.settings.source_name, self.settings.base_url
-            body = check_response(response, source=source, path="/orgs", base_url=base_url)
-            if not isinstance(body, Mapping) or not isinstance(body.get("orgs"), list):
-                raise ProtocolError(f"{self.settings.source_name} answered /orgs without an 'orgs' list")
+            # one page of every collection a sync reads: credentials without the scope for one
+            # of them fail here, naming it, not in the middle of a sync
+            for path, key in (*COLLECTIONS.values(), ("/courses", "courses")):
+                response = session.get(f"{base_url}{path}?limit=1&offset=0")
+                body = check_response(response, source=source, path=path, base_url=base_url)
+                if not isinstance(body, Mapping) or not isinstance(body.get(key), list):
+                    raise ProtocolError(f"{source} answered {path} without a '{key}' list")
+                total = response.headers.get("x-total-count")
+                counts[key] = int(total) if total and total.isdigit() else None
         except EgressRefused as exc:
             return ConnectionResult(False, exc.message, details)
         except AuthError as exc:
@@ -174,8 +180,8 @@ class OneRosterApiConnector(Connector):
                 where = f"the OAuth 2 token endpoint {_host(self.settings.token_url)}"
                 return ConnectionResult(False, _unreachable_message(exc, where, check="tokenUrl, "), details)
             return ConnectionResult(False, _unreachable_message(exc, host), details)
-        total = response.headers.get("x-total-count")
-        details["orgs"] = int(total) if total and total.isdigit() else None
+        details["orgs"] = counts.get("orgs")
+        details["collections"] = counts
         return ConnectionResult(True, f"Connected to {self.settings.base_url} ({self._auth_label()})", details)
 
     def _auth_label(self) -> str:

@@ -68,11 +68,19 @@ def status_descriptions(body: Any) -> list[tuple[str, str]]:
 
 
 def _describe(response: httpx.Response) -> str:
+    """The source's own reason: a OneRoster status description, or an OAuth 2 error code
+    (`insufficient_scope`, RFC 6750) with its short description."""
     try:
-        found = status_descriptions(response.json())
+        body = response.json()
     except ValueError:
-        found = []
-    return f": {found[0][1]}" if found else ""
+        return ""
+    found = status_descriptions(body)
+    if found:
+        return f": {found[0][1]}"
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        said = short_reason(str(body.get("error_description") or ""), limit=80)
+        return f": {short_reason(body['error'], limit=40)}" + (f" ({said})" if said else "")
+    return ""
 
 
 def check_response(response: httpx.Response, *, source: str, path: str, base_url: str) -> Any:

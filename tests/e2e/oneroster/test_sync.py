@@ -11,6 +11,9 @@ import pytest
 from sqlalchemy import Engine, text
 
 from devkit.simulators.oneroster.roster import Roster
+from libs.connectors import registry
+from libs.connectors.base import ConnectorContext
+from libs.connectors.egress import EgressPolicy
 from libs.enums import EntityType, ProviderType, SyncMode, SyncStatus
 from libs.etl import runs
 from libs.etl.phase import cancel_sync
@@ -208,3 +211,31 @@ def test_a_worker_stopping_during_a_retry_storm_exits_in_seconds_and_hands_its_m
         worker.stop()
     assert took < 10, f"the worker took {took:.1f} s to stop"
     assert run["status"] == SyncStatus.SUCCESS, run["error_message"]
+
+
+@pytest.mark.parametrize(
+    "provider_type", [ProviderType.ONEROSTER_API, ProviderType.CLASSLINK], ids=["generic", "classlink"]
+)
+def test_a_connection_test_reads_every_collection_and_names_the_one_the_credentials_cannot_read(
+    serve: Serve, provider_type: ProviderType
+) -> None:
+    flavour = "classlink" if provider_type is ProviderType.CLASSLINK else "generic"
+    served = serve(roster(), flavour=flavour, denied=frozenset({"enrollments"}))
+    config = {
+        "clientId": served.simulator.options.client_id,
+        "clientSecret": served.simulator.options.client_secret,
+        "baseUrl": served.base_url,
+    }
+    if provider_type is ProviderType.CLASSLINK:
+        config["tenantId"] = served.simulator.options.tenant
+    context = ConnectorContext(provider_id="p1", egress=EgressPolicy(allow_private=True))
+    connector = registry.build_connector(provider_type, config, context)
+    try:
+        result = connector.test_connection()
+    finally:
+        connector.close()
+    assert not result.success
+    assert "/enrollments" in result.message, result.message
+    assert "insufficient_scope" in result.message
+    # the collections before it were read, one page each
+    assert {"orgs", "academicSessions", "classes", "users"} <= set(served.simulator.stats.pages)
