@@ -11,7 +11,7 @@ import pytest
 from devkit.generator import ids as gen_ids
 from devkit.simulators.clever.app import Simulator, create_app
 from devkit.simulators.serving import ThreadedServer, serving
-from libs.connectors.base import ConnectorContext, EntityOutcome, FeedMode
+from libs.connectors.base import ConnectionResult, ConnectorContext, EntityOutcome, FeedMode
 from libs.connectors.clever.config import CleverConfig
 from libs.connectors.clever.connector import CleverConnector
 from libs.connectors.errors import AuthError
@@ -200,3 +200,25 @@ def test_events_after_churn_turn_the_last_snapshot_into_the_new_one(
     # a section event carries its whole roster, so enrollments dominate a delta; users do not
     assert delta.count(EntityType.USER) < after.count(EntityType.USER) / 5
     assert delta.cursor["lastEventId"] == simulator.events.ids[-1]
+
+
+def test_the_connection_test_reads_every_list_a_sync_reads_and_names_the_one_refused(
+    connect: Callable[..., CleverConnector], simulator: Simulator
+) -> None:
+    def test() -> ConnectionResult:
+        conn = connect()
+        try:
+            return conn.test_connection()
+        finally:
+            conn.close()
+
+    assert test().success
+    simulator.denied.add("/sections")
+    try:
+        result = test()
+    finally:
+        simulator.denied.clear()
+    assert not result.success
+    assert result.message.startswith("The token cannot read /sections: ")
+    assert "403" in result.message
+    assert result.details["collection"] == "/sections"

@@ -54,6 +54,8 @@ class Simulator:
         self.token = token
         self.revocations = 0
         self.requests = 0
+        # lists this app's token may not read (an app without that permission): 403
+        self.denied: set[str] = set()
 
     @property
     def district_id(self) -> str:
@@ -113,6 +115,8 @@ def create_app(sim: Simulator) -> Starlette:
         if token != sim.token:
             return _message(401, "Unauthorized: invalid or revoked bearer token")
         sim.requests += 1
+        if request.url.path.removeprefix("/v3.0").rstrip("/") in sim.denied:
+            return _message(403, "Forbidden: this application may not read this resource")
         allowed, headers = sim.limiter.hit(token)
         if not allowed:
             return Response(b"", status_code=429, headers=headers)

@@ -14,7 +14,7 @@ from libs.connectors.base import (
     ProviderConfig,
 )
 from libs.connectors.clever import events
-from libs.connectors.clever.api import CleverApi
+from libs.connectors.clever.api import API_PREFIX, CleverApi
 from libs.connectors.clever.config import CleverConfig
 from libs.connectors.clever.extraction import FULL_STEPS, READERS, CleverExtraction
 from libs.connectors.errors import (
@@ -30,6 +30,15 @@ from libs.connectors.http import RetryPolicy
 from libs.enums import LOAD_ORDER, ProviderType, SyncMode
 
 EVENTS_STEP = "events"
+# the lists a sync reads (extraction.py, events.py), with their filters
+READ_BY_SYNC: tuple[tuple[str, dict[str, str]], ...] = (
+    ("/schools", {}),
+    ("/terms", {}),
+    ("/courses", {}),
+    ("/sections", {}),
+    ("/users", {"role": "student"}),
+    ("/users", {"role": "teacher"}),
+)
 SUCCESS_MESSAGE = "Successfully connected to Clever"
 # an admin clicking "test connection" should not wait minutes for retries
 TEST_POLICY = RetryPolicy(max_attempts=3, max_wait=15.0, base_delay=0.5, max_delay=5.0)
@@ -89,6 +98,13 @@ class CleverConnector(Connector):
                 {"reason": "district", "districtId": district.get("id")},
             )
         details = {k: district.get(k) for k in ("id", "name", "state", "last_sync")}
+        # one item of every list a sync reads: a token without access to one fails here, naming it
+        for path, params in READ_BY_SYNC:
+            try:
+                api.get_json(api.url(API_PREFIX + path, {**params, "limit": "1"}))
+            except ConnectorError as exc:
+                reason = {"reason": "scope", "collection": path, "district": details}
+                return ConnectionResult(False, f"The token cannot read {path}: {exc.message}", reason)
         return ConnectionResult(True, SUCCESS_MESSAGE, {"district": details})
 
     # --- plan and extract -------------------------------------------------------------------
