@@ -156,8 +156,11 @@ def _stop_check(ctx: EtlContext, run_id: str) -> pauses.StopCheck:
         if time.monotonic() - asked < 1.0:
             return None
         asked = time.monotonic()
-        with ctx.engine.connect() as conn:
-            return runs.stop_reason(conn, run_id)
+        try:
+            with ctx.engine.connect() as conn:
+                return runs.stop_reason(conn, run_id)
+        except DBAPIError:
+            return None  # the database is away: the wait goes on, and the phase meets the outage itself
 
     return check
 
