@@ -21,7 +21,7 @@ from pathlib import Path
 
 import paramiko
 
-from libs.connectors.egress import UNRESTRICTED, EgressPolicy, IPAddress, Unresolvable, open_socket
+from libs.connectors.egress import STRICT, EgressPolicy, IPAddress, Unresolvable, open_socket
 from libs.connectors.errors import AuthError, ConfigError, NotFoundError, ProviderUnavailable, short_reason
 from libs.connectors.sftp.config import SftpSettings
 from libs.connectors.sftp.keys import KeyFolder, fingerprint, parse_private_key, read_private_key
@@ -289,17 +289,17 @@ def _open_sftp(transport: paramiko.Transport, settings: SftpSettings) -> paramik
 
 @contextmanager
 def connect(
-    settings: SftpSettings, *, egress: EgressPolicy | None = None, key_folder: KeyFolder | None = None
+    settings: SftpSettings, *, egress: EgressPolicy = STRICT, key_folder: KeyFolder | None = None
 ) -> Iterator[SftpSession]:
     """A session whose host key matched the pin and whose credentials were accepted.
 
     The key file is read (inside `key_folder` when given) before anything is sent; the host is
     resolved once and every connection of the session (host key probes included) goes to an
-    address the `egress` policy checked. Connectors pass both from their context; None means
-    no policy and no key folder (tools and tests calling this directly).
+    address the `egress` policy checked (by default the strict one). Connectors pass both from
+    their context; no key folder means none (tools and tests calling this directly).
     """
     key = _private_key(settings, key_folder)
-    addresses = _addresses(settings, egress or UNRESTRICTED)
+    addresses = _addresses(settings, egress)
     transport = _pinned_transport(settings, addresses)
     try:
         _authenticate(transport, settings, key)
