@@ -25,6 +25,8 @@ def make_engine(database_url: str, *, pool_size: int = 5, application_name: str 
         pool_pre_ping=True,
         pool_recycle=1800,
         connect_args={"application_name": application_name},
+        # a statement's parameters are request or roster data: keep them out of exception texts
+        hide_parameters=True,
     )
 
 
