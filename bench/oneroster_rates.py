@@ -23,6 +23,7 @@ from devkit.generator import District, DistrictSpec
 from devkit.simulators.oneroster.app import SimulatorOptions
 from devkit.simulators.oneroster.roster import PATH
 from libs.connectors.base import ConnectorContext
+from libs.connectors.egress import EgressPolicy
 from libs.connectors.http.oauth import OAuth1Signer
 from libs.connectors.records import RecordError
 from libs.connectors.registry import build_connector
@@ -75,7 +76,11 @@ def simulator_requests_per_second(url: str, seconds: float = 5.0) -> float:
 
 def connector_records_per_second(url: str) -> tuple[int, float]:
     config = {**CREDENTIALS, "baseUrl": url + PATH, "requestsPerMinute": 1_000_000}
-    connector = build_connector(ProviderType.ONEROSTER_API, config, ConnectorContext(provider_id="bench"))
+    connector = build_connector(
+        ProviderType.ONEROSTER_API,
+        config,
+        ConnectorContext(provider_id="bench", egress=EgressPolicy(allow_private=True)),
+    )
     started = time.perf_counter()
     records = 0
     try:

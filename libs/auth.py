@@ -9,6 +9,9 @@ from typing import Any
 
 import jwt
 
+# the default of AUTH_JWT_MAX_TTL_SECONDS
+MAX_TTL_SECONDS = 86_400
+
 
 class Role(StrEnum):
     DISTRICT_ADMIN = "DISTRICT_ADMIN"
@@ -60,7 +63,20 @@ def mint_token(
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def decode_token(token: str, secret: str, *, issuer: str | None = None, audience: str | None = None) -> Principal:
+def decode_token(
+    token: str,
+    secret: str,
+    *,
+    issuer: str | None = None,
+    audience: str | None = None,
+    max_ttl_seconds: int = MAX_TTL_SECONDS,
+) -> Principal:
+    """The principal of a valid token; TokenError otherwise.
+
+    A token must expire (`exp`), and within `max_ttl_seconds` (AUTH_JWT_MAX_TTL_SECONDS): a
+    stolen token must not stay good for months. `exp - iat` is checked too, so a token claiming
+    a long life is refused even early on; pyjwt refuses an `iat` in the future.
+    """
     try:
         claims = jwt.decode(
             token,
@@ -74,6 +90,9 @@ def decode_token(token: str, secret: str, *, issuer: str | None = None, audience
         raise TokenError("token expired") from None
     except jwt.InvalidTokenError as exc:
         raise TokenError(f"invalid token: {exc}") from None
+    exp = float(claims["exp"])
+    if exp - time.time() > max_ttl_seconds or ("iat" in claims and exp - float(claims["iat"]) > max_ttl_seconds):
+        raise TokenError(f"invalid token: its lifetime is longer than the allowed {max_ttl_seconds} seconds")
     roles = claims.get("roles")
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise TokenError("invalid token: 'roles' must be a list of strings")

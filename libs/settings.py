@@ -16,6 +16,8 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from libs.auth import MAX_TTL_SECONDS
+
 
 class AppEnv(StrEnum):
     PRODUCTION = "production"
@@ -69,6 +71,8 @@ class Settings(BaseSettings):
     auth_jwt_secret: str | None = Field(default=None, repr=False)
     auth_jwt_issuer: str | None = None
     auth_jwt_audience: str | None = None
+    # longest token lifetime accepted (exp - iat, and exp - now)
+    auth_jwt_max_ttl_seconds: int = Field(default=MAX_TTL_SECONDS, ge=60)
     allow_local_csv_paths: bool = False
     data_dir: Path = Path(".data")
     scheduler_tick_seconds: float = Field(default=5.0, gt=0, le=3600)

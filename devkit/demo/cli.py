@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"  - {item.name} ({item.provider_type})")
         token = mint(settings, role=Role.DISTRICT_ADMIN, tenant=TENANT, sub="demo-admin")
         link = login_url(settings, token, port=port)
-        print(f"\nOpen the District Admin UI (this link signs you in for 12 hours):\n\n  {link}\n")
+        print(f"\nOpen the District Admin UI (this link signs you in for up to 12 hours):\n\n  {link}\n")
         print("Press Ctrl-C to stop.\n", flush=True)
         stack.wait()
     except KeyboardInterrupt:

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import BaseModel, ConfigDict
 
-from libs.connectors.egress import EgressPolicy
+from libs.connectors.egress import STRICT, EgressPolicy
 from libs.connectors.records import Item
 from libs.enums import EntityType, ProviderType, SyncMode
 
@@ -118,8 +118,8 @@ class ConnectorContext:
     # tests and simulators inject a transport; production leaves it None
     http_transport: httpx.BaseTransport | None = None
     # where connections may go (HTTP and SFTP); the engine and the API's connection test build it
-    # from the settings (EgressPolicy.from_settings). None: no policy, for tests and tools only
-    egress: EgressPolicy | None = None
+    # from the settings (EgressPolicy.from_settings). The default refuses private hosts
+    egress: EgressPolicy = STRICT
     # SFTP_KEY_DIR: sftp.privateKeyPath names a file in <sftp_key_dir>/<tenant_id>/; None refuses key paths
     sftp_key_dir: Path | None = None
     # the end of a connection test (time.monotonic()): no socket or wait of the connector lasts past it

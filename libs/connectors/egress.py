@@ -279,10 +279,9 @@ class EgressPolicy:
         raise last
 
 
-# no policy: every address allowed (tests and tools that build connectors by hand)
-UNRESTRICTED = EgressPolicy(
-    allow_private=True, allowed_networks=(ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
-)
+# where no policy is given: production's, private hosts refused. Whatever forgets to pass the
+# settings' policy fails closed; development and test pass EgressPolicy.from_settings.
+STRICT = EgressPolicy()
 
 
 def open_socket(
@@ -434,7 +433,7 @@ class EgressBackend(httpcore.NetworkBackend):
 
 __all__ = [
     "METADATA_ADDRESSES",
-    "UNRESTRICTED",
+    "STRICT",
     "EgressBackend",
     "EgressPolicy",
     "Unresolvable",

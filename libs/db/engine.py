@@ -28,6 +28,8 @@ def make_engine(database_url: str, *, pool_size: int = 5, application_name: str 
             "keepalives_count": 3,
             "options": "-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3",
         },
+        # a statement's parameters are request or roster data: keep them out of exception texts
+        hide_parameters=True,
     )
 
 

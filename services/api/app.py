@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Route
 
 import services.api.routes  # noqa: F401 - declares the operations
-from libs.settings import Settings, get_settings
+from libs.settings import AppEnv, Settings, get_settings
 from services.api import endpoint, openapi
+from services.api.headers import ResponseHeaders
 from services.api.health import healthz, readyz
 from services.api.metrics import metrics
 from services.api.problems import ApiError
 from services.api.services import Services
 from services.api.ui import routes as ui_routes
-
-log = logging.getLogger(__name__)
 
 
 async def openapi_json(request: Request) -> JSONResponse:
@@ -45,12 +44,6 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return ApiError(exc.status_code, detail, headers=headers).response()
 
 
-async def _server_error(request: Request, exc: Exception) -> Response:
-    # the type only: an exception's text may quote request data
-    log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
-    return ApiError(500, "internal error; the service log has the details").response()
-
-
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     routes = [
@@ -71,7 +64,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     app = Starlette(
         routes=routes,
-        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+        # unexpected errors become a 500 (and are logged) in ResponseHeaders
+        exception_handlers={HTTPException: _http_error},
+        middleware=[Middleware(ResponseHeaders, production=settings.app_env is AppEnv.PRODUCTION)],
         lifespan=lifespan,
     )
     app.state.settings = settings

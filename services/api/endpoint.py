@@ -184,12 +184,7 @@ def endpoint(op: Operation) -> Callable[[Request], Any]:
         services: Services = request.app.state.services.get()
         settings = services.settings
         try:
-            principal = authenticate(
-                request,
-                services.jwt_secret,
-                issuer=settings.auth_jwt_issuer,
-                audience=settings.auth_jwt_audience,
-            )
+            principal = authenticate(request, services)
             raw = None
             if op.body is not None or op.method in ("POST", "PATCH", "PUT"):
                 raw = await _read_json(request, settings.api_max_body_bytes)

@@ -12,6 +12,7 @@ from starlette.requests import Request
 
 from libs.auth import Principal, TokenError, decode_token
 from services.api.problems import ApiError, not_found
+from services.api.services import Services
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="sis-sync"'}
 
@@ -30,8 +31,8 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-def authenticate(request: Request, secret: str, *, issuer: str | None, audience: str | None) -> Principal:
-    return principal_of(bearer_token(request), secret, issuer=issuer, audience=audience)
+def authenticate(request: Request, services: Services) -> Principal:
+    return principal_of(bearer_token(request), services)
 
 
 def token_key(request: Request) -> str:
@@ -43,10 +44,17 @@ def key_of(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:24]
 
 
-def principal_of(token: str, secret: str, *, issuer: str | None, audience: str | None) -> Principal:
+def principal_of(token: str, services: Services) -> Principal:
     """The caller a token speaks for, with the same role rules as the bearer header."""
+    settings = services.settings
     try:
-        principal = decode_token(token, secret, issuer=issuer, audience=audience)
+        principal = decode_token(
+            token,
+            services.jwt_secret,
+            issuer=settings.auth_jwt_issuer,
+            audience=settings.auth_jwt_audience,
+            max_ttl_seconds=settings.auth_jwt_max_ttl_seconds,
+        )
     except TokenError as exc:
         raise _unauthorized(str(exc)) from None
     if principal.is_platform_admin:

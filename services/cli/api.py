@@ -7,7 +7,7 @@ from typing import Any
 
 import uvicorn
 
-from libs.logs import configure_logging
+from libs.logs import logging_config
 from libs.settings import load_settings
 
 
@@ -21,13 +21,14 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
-    configure_logging(settings)
     uvicorn.run(
         "services.api.app:create_app",
         factory=True,
         host=args.host or settings.host,
         port=args.port or settings.port,
         workers=args.workers,
+        # applied again in every uvicorn worker process, so each one withholds exception texts
+        log_config=logging_config(settings),
         log_level=settings.log_level.value,
         access_log=False,
     )

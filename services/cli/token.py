@@ -17,7 +17,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--role", choices=[r.value for r in Role], default=Role.DISTRICT_ADMIN.value)
     parser.add_argument("--tenant", help="tenant id (required for DISTRICT_ADMIN)")
     parser.add_argument("--sub", default="dev-admin", help="subject (who the token speaks for)")
-    parser.add_argument("--ttl", type=int, default=12 * 3600, help="lifetime in seconds")
+    parser.add_argument(
+        "--ttl", type=int, help="lifetime in seconds (default: 12 hours, at most AUTH_JWT_MAX_TTL_SECONDS)"
+    )
     parser.add_argument("--login-url", action="store_true", help="print a UI login link instead of the token")
     parser.set_defaults(handler=run)
 
@@ -26,12 +28,17 @@ def run(args: argparse.Namespace) -> int:
     if args.role == Role.DISTRICT_ADMIN and not args.tenant:
         raise SystemExit("sis-sync token: --tenant is required for a DISTRICT_ADMIN token")
     settings = load_settings()
+    if args.ttl is not None and not 0 < args.ttl <= settings.auth_jwt_max_ttl_seconds:
+        limit = settings.auth_jwt_max_ttl_seconds
+        raise SystemExit(f"sis-sync token: --ttl must be between 1 and {limit} seconds (AUTH_JWT_MAX_TTL_SECONDS)")
     token = mint(settings, role=args.role, tenant=args.tenant, sub=args.sub, ttl=args.ttl)
     print(login_url(settings, token) if args.login_url else token)
     return 0
 
 
-def mint(settings: Settings, *, role: str, tenant: str | None, sub: str, ttl: int = 12 * 3600) -> str:
+def mint(settings: Settings, *, role: str, tenant: str | None, sub: str, ttl: int | None = None) -> str:
+    """A token the API accepts: `ttl` seconds, by default 12 hours or AUTH_JWT_MAX_TTL_SECONDS if shorter."""
+    ttl = min(ttl or 12 * 3600, settings.auth_jwt_max_ttl_seconds)
     return mint_token(
         jwt_secret(settings),
         subject=sub,

@@ -22,6 +22,7 @@ from libs.connectors.errors import AuthError
 from libs.connectors.records import Class, Enrollment, Record, RecordError, School, Term, User
 from libs.enums import LOAD_ORDER, EntityType
 from tests.clever.replay import recorded_objects
+from tests.support.egress import LOCAL
 
 DEMO_DISTRICT = "58da8a43cc70ab00017a1a87"
 
@@ -32,7 +33,9 @@ def connector(replay_server: ThreadedServer) -> Iterator[Callable[..., CleverCon
 
     def make(**config: Any) -> CleverConnector:
         settings = {"accessToken": "TEST_TOKEN", "districtId": DEMO_DISTRICT, "apiUrl": replay_server.url, **config}
-        made.append(CleverConnector(CleverConfig.model_validate(settings), ConnectorContext(provider_id="replay")))
+        made.append(
+            CleverConnector(CleverConfig.model_validate(settings), ConnectorContext(provider_id="replay", egress=LOCAL))
+        )
         return made[-1]
 
     yield make
@@ -146,7 +149,7 @@ def test_an_html_error_page_becomes_a_clear_auth_error(replay_server: ThreadedSe
     token = recorded["http_interactions"][0]["request"]["headers"]["Authorization"][0].split(" ", 1)[1]
     settings = {"accessToken": token, "districtId": DEMO_DISTRICT, "apiUrl": replay_server.url}
     config = CleverConfig.model_validate(settings)
-    api = CleverApi(config, ConnectorContext(provider_id="replay"))
+    api = CleverApi(config, ConnectorContext(provider_id="replay", egress=LOCAL))
 
     with pytest.raises(AuthError) as caught:
         api.get_json(api.url("/v3.0/resources"))

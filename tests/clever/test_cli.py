@@ -14,6 +14,7 @@ import httpx
 from libs.connectors.base import ConnectorContext
 from libs.connectors.registry import build_connector
 from libs.enums import ProviderType
+from tests.support.egress import LOCAL
 from tests.support.workers import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,7 +57,7 @@ def test_the_simulate_command_serves_a_district_that_the_printed_config_connects
 
         # no token: Clever's 401, from the real socket
         wait_until(answers, timeout=30, interval=0.2, what="the simulator's port")
-        connector = build_connector(ProviderType.CLEVER, config, ConnectorContext(provider_id="cli-test"))
+        connector = build_connector(ProviderType.CLEVER, config, ConnectorContext(provider_id="cli-test", egress=LOCAL))
         try:
             result = connector.test_connection()
         finally:

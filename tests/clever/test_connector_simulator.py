@@ -17,6 +17,7 @@ from libs.connectors.clever.connector import CleverConnector
 from libs.connectors.errors import AuthError
 from libs.connectors.records import Enrollment, Record, RecordError
 from libs.enums import EntityType, SyncMode
+from tests.support.egress import LOCAL
 
 
 @dataclass
@@ -78,7 +79,7 @@ def connect(sim_server: ThreadedServer) -> Callable[..., CleverConnector]:
             **config,
         }
         mode = SyncMode.INCREMENTAL if cursor else SyncMode.FULL
-        context = ConnectorContext(provider_id="sim", mode=mode, cursor=cursor or {})
+        context = ConnectorContext(provider_id="sim", mode=mode, cursor=cursor or {}, egress=LOCAL)
         return CleverConnector(CleverConfig.model_validate(settings), context)
 
     return make

@@ -7,6 +7,7 @@ import socket
 import threading
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from devkit.processes import wait_until
 from libs.settings import Settings
@@ -14,12 +15,12 @@ from services.api.app import create_app
 
 
 class ThreadedApi:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, app: ASGIApp | None = None) -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.bind(("127.0.0.1", 0))
         self.port: int = self._socket.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(create_app(settings), log_level="warning", access_log=False, lifespan="on")
+        config = uvicorn.Config(app or create_app(settings), log_level="warning", access_log=False, lifespan="on")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._serve, name=f"api-{self.port}", daemon=True)
 

@@ -7,7 +7,7 @@ import ssl
 import httpcore
 import httpx
 
-from libs.connectors.egress import UNRESTRICTED, EgressBackend, EgressPolicy
+from libs.connectors.egress import STRICT, EgressBackend, EgressPolicy
 
 USER_AGENT = "sis-sync/0.1 (+https://github.com/sis-sync/sis-sync)"
 
@@ -44,7 +44,7 @@ def build_client(
     base_url: str = "",
     *,
     transport: httpx.BaseTransport | None = None,
-    egress: EgressPolicy | None = None,
+    egress: EgressPolicy = STRICT,
     headers: dict[str, str] | None = None,
     timeout: httpx.Timeout = DEFAULT_TIMEOUT,
     auth: httpx.Auth | None = None,
@@ -52,13 +52,13 @@ def build_client(
 ) -> httpx.Client:
     """An httpx client with our timeouts and user agent, connecting under the egress policy.
 
-    `egress` None means no policy (tools and tests that build connectors by hand); tests pass a
-    transport instead of patching, and an injected transport replaces the network entirely.
+    `egress` defaults to the strict policy (private hosts refused); tests pass a transport
+    instead of patching, and an injected transport replaces the network entirely.
     `deadline` (time.monotonic()): no socket of the client waits past it (a connection test's end).
     """
     return httpx.Client(
         base_url=base_url,
-        transport=transport if transport is not None else EgressTransport(egress or UNRESTRICTED, deadline=deadline),
+        transport=transport if transport is not None else EgressTransport(egress, deadline=deadline),
         headers={"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})},
         timeout=timeout,
         auth=auth,

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from libs.connectors.egress import EgressPolicy
+from libs.connectors.egress import STRICT, EgressPolicy
 from libs.connectors.errors import NotFoundError, PackageError
 from libs.connectors.oneroster_csv.config import OneRosterCsvConfig
 from libs.connectors.oneroster_csv.local import Fetched
@@ -60,7 +60,7 @@ class SftpSource:
         config: OneRosterCsvConfig,
         *,
         work_dir: Path,
-        egress: EgressPolicy | None = None,
+        egress: EgressPolicy = STRICT,
         key_folder: KeyFolder | None = None,
         deadline: float | None = None,
         sleep: Callable[[float], None] = pause,

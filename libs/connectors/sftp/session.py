@@ -22,7 +22,7 @@ from pathlib import Path
 
 import paramiko
 
-from libs.connectors.egress import UNRESTRICTED, EgressPolicy, IPAddress, Unresolvable, open_socket
+from libs.connectors.egress import STRICT, EgressPolicy, IPAddress, Unresolvable, open_socket
 from libs.connectors.errors import AuthError, ConfigError, NotFoundError, ProviderUnavailable, short_reason
 from libs.connectors.pauses import checkpoint
 from libs.connectors.sftp.config import SftpSettings
@@ -307,7 +307,7 @@ def _open_sftp(transport: paramiko.Transport, settings: SftpSettings) -> paramik
 def connect(
     settings: SftpSettings,
     *,
-    egress: EgressPolicy | None = None,
+    egress: EgressPolicy = STRICT,
     key_folder: KeyFolder | None = None,
     deadline: float | None = None,
 ) -> Iterator[SftpSession]:
@@ -315,14 +315,14 @@ def connect(
 
     The key file is read (inside `key_folder` when given) before anything is sent; the host is
     resolved once and every connection of the session (host key probes included) goes to an
-    address the `egress` policy checked. Connectors pass both from their context; None means
-    no policy and no key folder (tools and tests calling this directly). With a `deadline` (a
-    connection test's end), no connect, handshake, login or answer is awaited past it: the
-    handshake's timeouts end there, and paramiko, which awaits some answers without a limit (a
-    channel, the SFTP subsystem), sees its transport closed by a timer at the deadline.
+    address the `egress` policy checked (by default the strict one). Connectors pass both from
+    their context; no key folder means none (tools and tests calling this directly). With a
+    `deadline` (a connection test's end), no connect, handshake, login or answer is awaited past
+    it: the handshake's timeouts end there, and paramiko, which awaits some answers without a
+    limit (a channel, the SFTP subsystem), sees its transport closed by a timer at the deadline.
     """
     key = _private_key(settings, key_folder)
-    addresses = _addresses(settings, egress or UNRESTRICTED)
+    addresses = _addresses(settings, egress)
     transport = _pinned_transport(settings, addresses, deadline)
     watchdog = threading.Timer(deadline - time.monotonic(), transport.close) if deadline is not None else None
     if watchdog is not None:

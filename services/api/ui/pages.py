@@ -47,7 +47,6 @@ async def login_page(request: Request) -> Response:
 
 async def login_submit(request: Request) -> Response:
     services = services_of(request)
-    settings = services.settings
     data: dict[str, str] = {}
     try:
         data = await form_data(request, check=False)
@@ -59,7 +58,7 @@ async def login_submit(request: Request) -> Response:
         token = data.get("token", "").strip()
         if not token:
             raise ApiError(422, "paste a token (sis-sync token prints one)")
-        principal_of(token, services.jwt_secret, issuer=settings.auth_jwt_issuer, audience=settings.auth_jwt_audience)
+        principal_of(token, services)
     except ApiError as exc:
         context = {"next": safe_next(data.get("next")), "error": f"This token cannot be used: {exc.detail}."}
         return render(request, services, "login.html", context, status=exc.status if exc.status < 500 else 400)

@@ -99,10 +99,9 @@ def fragment_html(request: Request, services: Services, template: str, context: 
     return environment().get_template(template).render(csrf=csrf_token(services.jwt_secret, nonce), **context)
 
 
-# pages show roster state and carry CSRF tokens: never cache them
-_NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
+# Cache-Control: no-store and nosniff come from services/api/headers.py, as for every response
 SECURITY_HEADERS = {
-    **_NO_STORE,
+    "Referrer-Policy": "same-origin",
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from libs.auth import Principal
+from libs.settings import AppEnv
 from services.api.problems import ApiError
 from services.api.security import key_of, principal_of
 from services.api.services import Services
@@ -47,11 +48,8 @@ def current(request: Request, services: Services) -> Session | None:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
-    settings = services.settings
     try:
-        principal = principal_of(
-            token, services.jwt_secret, issuer=settings.auth_jwt_issuer, audience=settings.auth_jwt_audience
-        )
+        principal = principal_of(token, services)
     except ApiError:
         return None
     return Session(principal=principal, token=token, expires_at=_expiry(token))
@@ -76,6 +74,9 @@ def sign_out(response: Response, request: Request) -> None:
 
 
 def _secure(request: Request) -> bool:
+    # in production always: a proxy that forgets X-Forwarded-Proto must not make the session plain-HTTP
+    if request.app.state.settings.app_env is AppEnv.PRODUCTION:
+        return True
     return request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
 
 

@@ -14,6 +14,7 @@ from libs.connectors.records import Enrollment
 from libs.connectors.registry import build_connector, connector_class, parse_config
 from libs.enums import EntityType, ProviderType
 from tests.connectors.oneroster_api.fake import FakeServer
+from tests.support.egress import LOCAL
 
 
 def test_the_roster_server_url_comes_from_the_tenant() -> None:
@@ -89,7 +90,7 @@ def test_classlink_signs_with_hmac_sha256_and_reads_its_quirks() -> None:
 
 def test_the_request_budget_is_per_credential_and_names_no_secret() -> None:
     def settings(provider: ProviderType, **config: str) -> str:
-        connector = build_connector(provider, config, ConnectorContext(provider_id="p"))
+        connector = build_connector(provider, config, ConnectorContext(provider_id="p", egress=LOCAL))
         try:
             assert isinstance(connector, OneRosterApiConnector)
             return connector.settings.budget_key

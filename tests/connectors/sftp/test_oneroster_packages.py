@@ -19,6 +19,7 @@ from libs.connectors.records import Record, RecordError
 from libs.connectors.registry import build_connector
 from libs.enums import EntityType, ProviderType
 from tests.connectors.oneroster_csv.conftest import ENROLLMENTS, ORGS, USERS, bulk_manifest, manifest
+from tests.support.egress import LOCAL
 
 E = EntityType
 
@@ -55,7 +56,7 @@ def connector(sshd, remote: Path, tmp_path: Path, **overrides) -> OneRosterCsvCo
     # the fixture's key file lies in <base>/client_key: base is the tenant's key folder
     folder = sshd.key_path.parent
     context = ConnectorContext(
-        provider_id="p", work_dir=tmp_path / "work", tenant_id=folder.name, sftp_key_dir=folder.parent
+        provider_id="p", work_dir=tmp_path / "work", tenant_id=folder.name, sftp_key_dir=folder.parent, egress=LOCAL
     )
     built = build_connector(ProviderType.ONEROSTER_CSV, config, context)
     assert isinstance(built, OneRosterCsvConnector)

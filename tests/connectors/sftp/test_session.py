@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 
 import pytest
 
+from libs.connectors import sftp
 from libs.connectors.errors import AuthError, ConfigError, NotFoundError, ProviderUnavailable
-from libs.connectors.sftp import SftpSettings, connect
+from libs.connectors.sftp import SftpSettings
+from tests.support.egress import LOCAL
 
+# the sshd listens on loopback
+connect = functools.partial(sftp.connect, egress=LOCAL)
 OTHER_FINGERPRINT = "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s"
 
 

@@ -15,6 +15,7 @@ from libs.connectors.records import Record, RecordError
 from libs.connectors.registry import build_connector
 from libs.enums import EntityType, ProviderType
 from tests.simulators.oneroster.district import small_roster
+from tests.support.egress import LOCAL
 
 
 @dataclass
@@ -74,7 +75,9 @@ class Served:
         if provider is ProviderType.CLASSLINK:
             values["tenantId"] = "springfield-tx"
         values.update(config)
-        connector = build_connector(provider, values, ConnectorContext(provider_id="p", **(context or {})))
+        connector = build_connector(
+            provider, values, ConnectorContext(provider_id="p", egress=LOCAL, **(context or {}))
+        )
         assert isinstance(connector, OneRosterApiConnector)
         self.connectors.append(connector)
         return connector

@@ -21,6 +21,7 @@ from libs.connectors.registry import build_connector
 from libs.connectors.sftp import SftpSettings, connect, parse_private_key
 from libs.enums import EntityType, ProviderType
 from tests.connectors.oneroster_csv.conftest import read_package
+from tests.support.egress import LOCAL
 
 
 def counts(items) -> Counter:
@@ -28,7 +29,7 @@ def counts(items) -> Counter:
 
 
 def read_over_sftp(config: dict, tmp_path: Path):
-    context = ConnectorContext(provider_id="p", work_dir=tmp_path / "work")
+    context = ConnectorContext(provider_id="p", work_dir=tmp_path / "work", egress=LOCAL)
     connector = build_connector(ProviderType.ONEROSTER_CSV, config | {"stableSeconds": 0.1}, context)
     step = WHOLE_PACKAGE
     extraction = connector.extract(step)
@@ -59,13 +60,16 @@ def test_password_and_key_logins(served, tmp_path):
     with SftpSimulator(served, password="pw", authorized_keys=[client_key]) as simulator:
         base = {"host": "127.0.0.1", "port": simulator.port, "username": "sis-sync"}
         pinned = base | {"hostKeyFingerprint": simulator.fingerprint}
-        with connect(SftpSettings.model_validate(pinned | {"password": "pw"})) as session:
+        with connect(SftpSettings.model_validate(pinned | {"password": "pw"}), egress=LOCAL) as session:
             assert [e.name for e in session.list("/")] == ["inner"]
         key_file = tmp_path / "key"
         key_file.write_text(key_text)
-        with connect(SftpSettings.model_validate(pinned | {"privateKeyPath": str(key_file)})) as session:
+        with connect(SftpSettings.model_validate(pinned | {"privateKeyPath": str(key_file)}), egress=LOCAL) as session:
             assert session.stat("/inner/a.txt").size == 5
-        with pytest.raises(AuthError), connect(SftpSettings.model_validate(pinned | {"password": "wrong"})):
+        with (
+            pytest.raises(AuthError),
+            connect(SftpSettings.model_validate(pinned | {"password": "wrong"}), egress=LOCAL),
+        ):
             pass
 
 
@@ -105,7 +109,7 @@ def test_cli_prints_the_fingerprint_and_a_provider_config_that_works(served, tmp
         fingerprint = next(line.split(": ", 1)[1].strip() for line in lines if line.startswith("host key fingerprint"))
         config = json.loads(output[output.index("{") : output.rindex("}") + 1])
         assert config["sftp"]["hostKeyFingerprint"] == fingerprint
-        with connect(SftpSettings.model_validate(config["sftp"])) as session:
+        with connect(SftpSettings.model_validate(config["sftp"]), egress=LOCAL) as session:
             assert [e.name for e in session.list(config["remotePath"])] == ["inner"]
     finally:
         process.terminate()
