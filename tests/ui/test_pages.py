@@ -284,3 +284,23 @@ def test_provider_actions_answer_in_words_and_refuse_what_the_api_refuses(
     with db.connect() as conn:
         actions = conn.execute(text("SELECT action FROM audit_log ORDER BY id")).scalars().all()
     assert actions == ["provider.updated", "provider.updated", "provider.deleted"]
+
+
+def test_a_running_sync_with_a_cancel_requested_says_what_it_waits_for(
+    browser_client: TestClient, mint: Callable[..., str], db: Engine, ui_settings: Settings
+) -> None:
+    from libs.etl import runs
+    from tests.support.providers import request
+
+    provider_id = create_provider(
+        db, ui_settings, provider_type=ProviderType.ONEROSTER_CSV, config={"localPath": "/x"}, tenant_id=TENANT_A
+    )
+    run_id = request(db, provider_id).run_id
+    with db.begin() as conn:
+        runs.admit_pending(conn, max_concurrent=100, per_tenant=100, lease_ms=60_000)
+        conn.execute(text("UPDATE sis_sync_runs SET phase = 'load:user' WHERE id = :r"), {"r": run_id})
+        runs.request_cancel(conn, run_id, requested_by="admin")
+    sign_in(browser_client, mint())
+    page = browser_client.get(f"{UI}/providers/{provider_id}").text
+    assert "Cancel requested" in page
+    assert "waiting for load (users) to stop" in page

@@ -96,7 +96,7 @@ def trigger_sync(call: Call) -> SyncAccepted:
     errors=(401, 403, 404, 409),
 )
 def cancel_sync(call: Call) -> CancelAccepted:
-    """A pending run is cancelled at once; a running one stops at its next batch boundary and
+    """A pending run is cancelled at once; a running one stops within seconds, at its next source wait or batch, and
     ends CANCELLED with the stats of what it applied. A cancelled run is not retried."""
     with call.services.engine.begin() as conn:
         row = load_active(call, conn, call.path["providerId"])

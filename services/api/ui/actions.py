@@ -146,7 +146,7 @@ async def cancel_sync(request: Request, gw: Gateway, data: dict[str, str], provi
     if result.status.value == "CANCELLED":
         message = "The waiting sync was cancelled."
     else:
-        message = "Cancel requested: the sync stops at its next batch boundary."
+        message = "Cancel requested: the sync stops within seconds, at its next source wait or batch."
     return done(request, message, to=provider_url(provider_id), runId=str(result.run_id))
 
 
