@@ -156,11 +156,6 @@ class EntityStats(Detail):
     errors: int = 0
     deactivated: int = 0
 
-    @property
-    def accounted(self) -> int:
-        """What the sum says was received; equal to `received` in every finished run."""
-        return self.created + self.updated + self.unchanged + self.linked + self.reactivated + self.errors
-
 
 class RunStats(Detail):
     """What a run applied, per entity type (plural keys, as the API shows them)."""
