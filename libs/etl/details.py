@@ -64,6 +64,8 @@ class ExtractDetail(Detail):
     # per entity type, or "package" for problems of the source as a whole
     errors: dict[str, int] = Field(default_factory=dict)
     errors_not_stored: int = _camel("errorsNotStored", 0)
+    # record errors that name no id, so have no staging row (stage counts them received and rejected)
+    unstaged: dict[EntityType, int] = Field(default_factory=dict)
     source: dict[str, Any] = Field(default_factory=dict)
     seconds: float = 0.0
 
@@ -72,7 +74,8 @@ class ExtractDetail(Detail):
 
 
 class Planned(Detail):
-    """What stage planned for one entity type."""
+    """What stage planned for one entity type: every received record is unchanged, planned
+    (create, update, reactivate, link) or rejected; tombstones are apart."""
 
     received: int = 0
     tombstones: int = 0
@@ -99,7 +102,17 @@ class Applied(Detail):
     matched_by_email: int = 0
     matched_by_student_number: int = 0
     matched_other: int = 0
+    # planned creates rejected when users were matched again under the tenant's lock
+    rejected: int = 0
     rows_written: int = _camel("rowsWritten", 0)
+
+    @property
+    def linked(self) -> int:
+        return self.matched_by_email + self.matched_by_student_number + self.matched_other
+
+    @property
+    def applied(self) -> int:
+        return self.created + self.updated + self.reactivated + self.linked
 
 
 class LoadDetail(Detail):
@@ -127,15 +140,21 @@ class FinalizeDetail(Detail):
 
 
 class EntityStats(Detail):
+    """received = created + updated + unchanged + linked + reactivated + errors: each record the
+    source sent (tombstones aside) is counted once. `linked` joined an existing record (by email,
+    student number, or a school's number), `errors` were rejected; `deactivated` counts what the
+    feed no longer has, so it is apart from the sum."""
+
     received: int = 0
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    deactivated: int = 0
-    reactivated: int = 0
+    linked: int = 0
     matched_by_email: int = _camel("matchedByEmail", 0)
     matched_by_student_number: int = _camel("matchedByStudentNumber", 0)
+    reactivated: int = 0
     errors: int = 0
+    deactivated: int = 0
 
 
 class RunStats(Detail):

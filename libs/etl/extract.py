@@ -95,6 +95,7 @@ def _detail(extraction: Extraction, writer: StagingWriter, seconds: float) -> Ex
         counts=dict(writer.counts),
         errors={(entity.value if entity else "package"): n for entity, n in writer.error_counts.items()},
         errors_not_stored=writer.errors_dropped,
+        unstaged=dict(writer.unstaged),
         source=extraction.source,
         seconds=round(seconds, 3),
     )

@@ -41,10 +41,11 @@ def body(job: Job, conn: Connection) -> StepDone:
     provider = job.provider
     run_feeds = feeds.collect(conn, provider.run_id)
     rows = {row["step"]: row for row in steps.all_details(conn, provider.run_id)}
-    stats = summarize(rows, _error_counts(conn, provider.run_id))
+    errors = _error_counts(conn, provider.run_id)
+    stats = summarize(rows, errors)
     held = steps.detail(conn, provider.run_id, Phase.DEACTIVATE.step(), DeactivateDetail).held_back
     incomplete = [f for f in run_feeds.values() if f.supplied and not f.complete]
-    status, message = _verdict(stats, held)
+    status, message = _verdict(stats, held, sum(errors.values()))
     sources = {
         Phase.of(name)[1] or "": ExtractDetail.model_validate(row["detail"] or {}).source
         for name, row in rows.items()
@@ -90,9 +91,14 @@ def summarize(rows: dict[str, dict[str, Any]], errors: dict[str, int]) -> RunSta
     planned = detail(Phase.STAGE.step(), StageDetail).entities
     deactivated = detail(Phase.DEACTIVATE.step(), DeactivateDetail)
     stats = RunStats(package_errors=int(errors.get("", 0)))
-    for entity in LOAD_ORDER:
-        load = detail(Phase.LOAD.step(entity.value), LoadDetail).entities.get(entity) or Applied()
+    loads = {
+        entity: detail(Phase.LOAD.step(entity.value), LoadDetail).entities.get(entity) or Applied()
+        for entity in LOAD_ORDER
+    }
+    for entity, load in loads.items():
         plan = planned.get(entity) or Planned()
+        # received and unchanged as stage saw them; what was applied as load did it (users are
+        # matched again under the tenant's lock, so a planned create may end linked or rejected)
         setattr(
             stats,
             entity.plural,
@@ -101,26 +107,26 @@ def summarize(rows: dict[str, dict[str, Any]], errors: dict[str, int]) -> RunSta
                 created=load.created,
                 updated=load.updated,
                 unchanged=plan.unchanged,
-                deactivated=(deactivated.entities.get(entity) or Deactivated()).deactivated,
-                reactivated=load.reactivated,
+                linked=load.linked,
                 matched_by_email=load.matched_by_email,
                 matched_by_student_number=load.matched_by_student_number,
-                errors=int(errors.get(entity.value, 0)),
+                reactivated=load.reactivated,
+                errors=plan.rejected + load.rejected,
+                deactivated=(deactivated.entities.get(entity) or Deactivated()).deactivated,
             ),
         )
-    # every store and link row the run wrote: each load step counts its merges, the deactivate
-    # step its links and the entities they left without an active link
-    stats.rows_written = (
-        sum(int(row.get("records") or 0) for name, row in rows.items() if Phase.LOAD.owns(name))
-        + deactivated.rows_written
-    )
+    # every store and link row the run wrote: each load step its merges, the deactivate step its
+    # links and the entities they left without an active link
+    stats.rows_written = sum(load.rows_written for load in loads.values()) + deactivated.rows_written
     return stats
 
 
-def _verdict(stats: RunStats, held: list[HeldBack]) -> tuple[SyncStatus, str | None]:
+def _verdict(stats: RunStats, held: list[HeldBack], errors: int) -> tuple[SyncStatus, str | None]:
     parts = [item.reason for item in held]
-    if stats.rejected:
-        parts.append(f"{stats.rejected:,} record(s) rejected; see the run's errors")
+    # any error row makes the run partial, even one on a tombstone (not a received record)
+    rejected = stats.rejected or errors
+    if rejected:
+        parts.append(f"{rejected:,} record(s) rejected; see the run's errors")
     if parts:
         return SyncStatus.PARTIAL, "; ".join(parts)
     return SyncStatus.SUCCESS, None

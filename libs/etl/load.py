@@ -116,14 +116,18 @@ def body(job: Job, conn: Connection) -> StepDone:
     assert job.part is not None, "load runs once per entity type"
     entity = EntityType(job.part)
     params = {"r": provider.run_id, "p": provider.provider_id, "tenant": provider.tenant_id}
+    rejected = 0
     if entity is EntityType.USER:
         conn.execute(
             text("SELECT pg_advisory_xact_lock(:ns, hashtext(:tenant))"),
             {"ns": runs.TENANT_USERS_LOCK, "tenant": provider.tenant_id},
         )
-        replan_user_creates(conn, Scope(provider.run_id, provider.provider_id, provider.tenant_id), provider.options)
+        scope = Scope(provider.run_id, provider.provider_id, provider.tenant_id)
+        rejected = replan_user_creates(conn, scope, provider.options)
     applied = apply(conn, entity, params, lambda raw: analyze(job.ctx, raw, "sis_entity_links"))
-    return StepDone(records=applied.rows_written, detail=LoadDetail(entities={entity: applied}))
+    applied.rejected = rejected
+    # the step counts records (a record's link and store rows are one), as every step does
+    return StepDone(records=applied.applied, detail=LoadDetail(entities={entity: applied}))
 
 
 def apply(conn: Connection, entity: EntityType, params: dict[str, Any], refresh: Callable[[str], None]) -> Applied:

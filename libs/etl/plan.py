@@ -26,8 +26,8 @@ def ask_connector(job: Job) -> list[ExtractStep]:
 def body(job: Job, conn: Connection) -> StepDone:
     planned: list[ExtractStep] = job.prepared
     log.info("run %s planned %d extract steps", job.run_id, len(planned))
+    # a step row counts records, and planning reads none: the detail lists the steps
     return StepDone(
-        records=len(planned),
         detail=PlanDetail(steps=[step.name for step in planned]),
         fan_out=[
             (step.name, ExtractDetail(step=step.to_json(), ordinal=ordinal + 1)) for ordinal, step in enumerate(planned)

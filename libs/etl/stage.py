@@ -19,19 +19,34 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Text, text
 
 from libs.connectors.base import FeedMode
 from libs.connectors.records import ENROLLMENT_ROLES, USER_ROLES
 from libs.db.models.staging import STAGING_TABLES
-from libs.enums import LOAD_ORDER, EntityType
-from libs.etl import feeds
-from libs.etl.details import Planned, StageDetail
+from libs.enums import LOAD_ORDER, EntityType, ProviderType
+from libs.etl import feeds, steps
+from libs.etl.details import ExtractDetail, Planned, StageDetail
 from libs.etl.options import ProviderOptions
-from libs.etl.phase import Job, StepDone
+from libs.etl.phase import Job, Phase, StepDone
 from libs.etl.sql import analyze, data_path_settings
 
 log = logging.getLogger(__name__)
+
+# The canonical fields a record is not applied without (../shared/guide/canonical-model.md and
+# the sources' specs). Connectors pass a blank value on as null and refuse only a value they
+# cannot read, so a missing value is refused here alone, in the same words for every source.
+REQUIRED: dict[EntityType, tuple[str, ...]] = {
+    EntityType.SCHOOL: ("name",),
+    EntityType.TERM: ("name", "type", "start_date", "end_date"),
+    EntityType.CLASS: ("title", "school_external_id"),
+    EntityType.USER: ("role", "given_name", "family_name"),
+    EntityType.ENROLLMENT: ("class_external_id", "user_external_id", "role"),
+}
+# fields a source does not have: Clever terms carry no type
+NOT_SUPPLIED: dict[ProviderType, dict[EntityType, tuple[str, ...]]] = {
+    ProviderType.CLEVER: {EntityType.TERM: ("type",)},
+}
 
 # Insert the rows an UPDATE just rejected (exposed by its RETURNING as `bad`) as errors.
 _ERRORS_FROM = """
@@ -62,8 +77,25 @@ def body(job: Job, conn: Connection) -> StepDone:
     # Fresh statistics before every set-based statement: staging and links grow by a district
     # per run, and a plan made for an "empty" table (nested loops over seq scans) is quadratic.
     analyze(job.ctx, "sis_entity_links", *(STAGING_TABLES[entity].name for entity in LOAD_ORDER))
-    planned = {entity: stage_entity(conn, scope, entity, run_feeds, provider.options) for entity in LOAD_ORDER}
-    return StepDone(detail=StageDetail(entities=planned))
+    not_supplied = NOT_SUPPLIED.get(provider.provider_type, {})
+    unstaged = _unstaged_errors(conn, scope)
+    planned = {}
+    for entity in LOAD_ORDER:
+        required = tuple(f for f in REQUIRED[entity] if f not in not_supplied.get(entity, ()))
+        count = stage_entity(conn, scope, entity, run_feeds, provider.options, required)
+        # record errors without an id were never staged; they were received and rejected all the same
+        count.received += unstaged.get(entity, 0)
+        count.rejected += unstaged.get(entity, 0)
+        planned[entity] = count
+    return StepDone(records=sum(p.received for p in planned.values()), detail=StageDetail(entities=planned))
+
+
+def _unstaged_errors(conn: Connection, scope: Scope) -> dict[EntityType, int]:
+    total: dict[EntityType, int] = {}
+    for row in steps.parts(conn, scope.run_id, Phase.EXTRACT.value):
+        for entity, n in ExtractDetail.model_validate(row["detail"] or {}).unstaged.items():
+            total[entity] = total.get(entity, 0) + n
+    return total
 
 
 def stage_entity(
@@ -72,11 +104,12 @@ def stage_entity(
     entity: EntityType,
     run_feeds: dict[EntityType, feeds.Feed],
     options: ProviderOptions,
+    required: tuple[str, ...],
 ) -> Planned:
     table = STAGING_TABLES[entity].name
     _reject_missing_ids(conn, scope, entity, table)
     _reject_duplicates(conn, scope, entity, table)
-    _reject_invalid(conn, scope, entity, table, run_feeds)
+    _reject_invalid(conn, scope, entity, table, _rules(entity, run_feeds, required))
     if entity is EntityType.USER:
         _plan_linked(conn, scope, entity, table, create=False)
         _match_users(conn, scope, table, by="email")
@@ -91,8 +124,9 @@ def stage_entity(
     return _count(conn, scope, table)
 
 
-def replan_user_creates(conn: Connection, scope: Scope, options: ProviderOptions) -> None:
-    """Match again the users this run planned to create, under the tenant's lock.
+def replan_user_creates(conn: Connection, scope: Scope, options: ProviderOptions) -> int:
+    """Match again the users this run planned to create, under the tenant's lock; returns how many
+    it rejected (now ambiguous).
 
     Two providers of one tenant staging at the same time would each plan to create the same
     person; the load of users holds a per-tenant lock and calls this first, so the second load
@@ -106,9 +140,11 @@ def replan_user_creates(conn: Connection, scope: Scope, options: ProviderOptions
         ),
         {"r": scope.run_id},
     )
-    _match_users(conn, scope, table, by="email")
-    _match_users(conn, scope, table, by="student_number")
-    _plan_creates(conn, scope, EntityType.USER, table, allowed=options.create_users)
+    return (
+        _match_users(conn, scope, table, by="email")
+        + _match_users(conn, scope, table, by="student_number")
+        + _plan_creates(conn, scope, EntityType.USER, table, allowed=options.create_users)
+    )
 
 
 def _reject_missing_ids(conn: Connection, scope: Scope, entity: EntityType, table: str) -> None:
@@ -177,11 +213,16 @@ def _known(entity: EntityType, run_feeds: dict[EntityType, feeds.Feed], column: 
     return f"({staged} OR {linked})"
 
 
-def _rules(entity: EntityType, run_feeds: dict[EntityType, feeds.Feed]) -> list[tuple[str, str, str, str]]:
+def _rules(
+    entity: EntityType, run_feeds: dict[EntityType, feeds.Feed], required: tuple[str, ...]
+) -> list[tuple[str, str, str, str]]:
     """(condition, code, field, message SQL) in priority order; the first that holds rejects the row."""
+    columns = STAGING_TABLES[entity].columns
 
-    def required(column: str) -> tuple[str, str, str, str]:
-        return (f"coalesce(t.{column}, '') = ''", "missing_field", column, f"'{column} is required'")
+    def blank(column: str) -> tuple[str, str, str, str]:
+        # a value of spaces only is as missing as none (a text column; dates are null or a date)
+        empty = f"btrim(t.{column}) = ''" if isinstance(columns[column].type, Text) else "false"
+        return (f"(t.{column} IS NULL OR {empty})", "missing_value", column, f"'{column} is required'")
 
     def one_of(column: str, allowed: tuple[str, ...]) -> tuple[str, str, str, str]:
         values = ", ".join(f"'{v}'" for v in allowed)
@@ -205,21 +246,17 @@ def _rules(entity: EntityType, run_feeds: dict[EntityType, feeds.Feed]) -> list[
         )
         return (f"NOT {_known(target, run_feeds, 't.' + column)}", "orphan_reference", column, message)
 
+    missing = [blank(column) for column in required]
     if entity is EntityType.SCHOOL:
-        return [required("name")]
+        return missing
     if entity is EntityType.TERM:
-        return [
-            required("name"),
-            ("t.start_date > t.end_date", "invalid_value", "end_date", "'end_date is before start_date'"),
-        ]
+        return [*missing, ("t.start_date > t.end_date", "invalid_value", "end_date", "'end_date is before start_date'")]
     if entity is EntityType.CLASS:
-        return [required("title"), required("school_external_id"), reference("school_external_id", EntityType.SCHOOL)]
+        return [*missing, reference("school_external_id", EntityType.SCHOOL)]
     if entity is EntityType.USER:
-        return [required("role"), one_of("role", USER_ROLES)]
+        return [*missing, one_of("role", USER_ROLES)]
     return [
-        required("class_external_id"),
-        required("user_external_id"),
-        required("role"),
+        *missing,
         one_of("role", ENROLLMENT_ROLES),
         reference("class_external_id", EntityType.CLASS),
         reference("user_external_id", EntityType.USER),
@@ -227,9 +264,8 @@ def _rules(entity: EntityType, run_feeds: dict[EntityType, feeds.Feed]) -> list[
 
 
 def _reject_invalid(
-    conn: Connection, scope: Scope, entity: EntityType, table: str, run_feeds: dict[EntityType, feeds.Feed]
+    conn: Connection, scope: Scope, entity: EntityType, table: str, rules: list[tuple[str, str, str, str]]
 ) -> None:
-    rules = _rules(entity, run_feeds)
     # which rule fails first, computed once per row; code, field and message follow from it
     which = " ".join(f"WHEN {cond} THEN {i}" for i, (cond, _, _, _) in enumerate(rules))
     code = " ".join(f"WHEN {i} THEN '{c}'" for i, (_, c, _, _) in enumerate(rules))
@@ -295,12 +331,12 @@ _UNLINKED = """
 """
 
 
-def _match_users(conn: Connection, scope: Scope, table: str, *, by: str) -> None:
+def _match_users(conn: Connection, scope: Scope, table: str, *, by: str) -> int:
     """Link unlinked users to existing tenant users with the same email (or student number).
 
     Exactly one candidate links. Several candidates, or several records of this feed pointing at
     the same user, is an error on those records: matching never merges two people. A user that
-    is linked to another record of this very feed is not a candidate.
+    is linked to another record of this very feed is not a candidate. Returns the rows rejected.
     """
     if by == "email":
         key, candidate_key, extra, candidate_extra = "lower(t.email)", "lower(x.email)", "", ""
@@ -309,7 +345,7 @@ def _match_users(conn: Connection, scope: Scope, table: str, *, by: str) -> None
         key, candidate_key = "t.student_number", "x.student_number"
         extra, candidate_extra = "AND t.role = 'student'", "AND x.role = 'student'"
         label, what = "student_number", "student number"
-    conn.execute(
+    return conn.execute(
         text(
             f"""
             WITH unlinked AS MATERIALIZED (
@@ -350,7 +386,7 @@ def _match_users(conn: Connection, scope: Scope, table: str, *, by: str) -> None
             """
         ),
         scope.params(EntityType.USER),
-    )
+    ).rowcount
 
 
 def _match_schools(conn: Connection, scope: Scope, table: str, fields: Sequence[str]) -> None:
@@ -379,7 +415,8 @@ def _match_schools(conn: Connection, scope: Scope, table: str, fields: Sequence[
         )
 
 
-def _plan_creates(conn: Connection, scope: Scope, entity: EntityType, table: str, *, allowed: bool) -> None:
+def _plan_creates(conn: Connection, scope: Scope, entity: EntityType, table: str, *, allowed: bool) -> int:
+    """Plan the unlinked rows as new entities, or reject them; returns the rows rejected."""
     if allowed:
         conn.execute(
             text(
@@ -388,8 +425,8 @@ def _plan_creates(conn: Connection, scope: Scope, entity: EntityType, table: str
             ),
             scope.params(entity),
         )
-        return
-    conn.execute(
+        return 0
+    return conn.execute(
         text(
             f"""
             WITH bad AS (
@@ -401,7 +438,7 @@ def _plan_creates(conn: Connection, scope: Scope, entity: EntityType, table: str
             """
         ),
         scope.params(entity),
-    )
+    ).rowcount
 
 
 def _count(conn: Connection, scope: Scope, table: str) -> Planned:
@@ -418,7 +455,7 @@ def _count(conn: Connection, scope: Scope, table: str) -> Planned:
                    count(*) FILTER (WHERE status IS NULL AND matched_by = 'student_number')
                        AS matched_by_student_number,
                    count(*) FILTER (WHERE status IS NULL AND action = 'link') AS link,
-                   count(*) FILTER (WHERE status IS NOT NULL) AS rejected
+                   count(*) FILTER (WHERE status IS NOT NULL AND NOT tombstone) AS rejected
               FROM {table} WHERE run_id = :r
             """
         ),

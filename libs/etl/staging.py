@@ -103,6 +103,8 @@ class StagingWriter:
         self._errors: list[Sequence[Any]] = []
         self.counts: dict[EntityType, int] = {}
         self.error_counts: dict[EntityType | None, int] = {}
+        # errors of an entity type that name no id: received records with no staging row
+        self.unstaged: dict[EntityType, int] = {}
         self.errors_dropped = 0
         self._stored_errors = 0
 
@@ -177,6 +179,8 @@ class StagingWriter:
                 *([None] * len(layout.content_columns)),
             )
             self._buffers.setdefault(error.entity_type, []).append(row)
+        elif error.entity_type is not None:
+            self.unstaged[error.entity_type] = self.unstaged.get(error.entity_type, 0) + 1
         if len(self._errors) >= self._batch_rows:
             self._flush_errors()
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from libs.etl import steps
+from libs.etl.details import RunStats
 from libs.etl.phase import Phase
 from services.api.schemas import Progress, RunStep, RunSummary
 
@@ -38,7 +39,7 @@ def run_summary(row: Any) -> RunSummary:
         completed_at=row.completed_at,
         duration_seconds=duration,
         phase=row.phase,
-        stats=row.stats or {},
+        stats=RunStats.model_validate(row.stats or {}),
         error_message=row.error_message,
         error_count=row.error_count,
         cancel_requested_at=row.cancel_requested_at,

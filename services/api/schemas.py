@@ -15,6 +15,7 @@ from pydantic.alias_generators import to_camel
 
 from libs.enums import ProviderType, SyncMode, SyncStatus
 from libs.etl import schedule
+from libs.etl.details import RunStats
 from libs.etl.options import ProviderOptions
 from libs.text import Line, Text
 
@@ -198,7 +199,9 @@ class RunSummary(ApiModel):
     completed_at: datetime | None
     duration_seconds: float | None
     phase: str | None
-    stats: dict[str, Any]
+    stats: RunStats = Field(
+        description="per entity type: received = created + updated + unchanged + linked + reactivated + errors"
+    )
     error_message: str | None
     error_count: int
     cancel_requested_at: datetime | None

@@ -8,12 +8,14 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import redis as redis_lib
 from sqlalchemy import Engine, text
 from starlette.testclient import TestClient
 
+from libs.enums import SyncStatus
 from libs.etl import runs
 from libs.settings import Settings
 from services.api.app import create_app
@@ -167,6 +169,23 @@ def test_status_reports_last_result_and_the_active_runs_progress(
     assert status["progress"]["records"] == 1150
 
 
+def test_last_successful_sync_is_the_last_success_not_a_partial_run(
+    client: TestClient, admin_a: dict[str, str], create_provider: Callable[..., dict[str, Any]], db: Engine
+) -> None:
+    provider = create_provider()
+    ended = {}
+    for status, minutes_ago in ((SyncStatus.SUCCESS, 120), (SyncStatus.PARTIAL, 60)):
+        run_id = _insert_run(db, provider["id"], "IN_PROGRESS", minutes_ago)
+        with db.begin() as conn:  # as the pipeline ends a run
+            assert runs.finish(conn, run_id, status=status)
+            ended[status] = conn.execute(
+                text("SELECT completed_at FROM sis_sync_runs WHERE id = :r"), {"r": run_id}
+            ).scalar_one()
+    status_now = client.get(f"/api/v1/providers/{provider['id']}/sync/status", headers=admin_a).json()
+    assert status_now["lastStatus"] == "PARTIAL"
+    assert datetime.fromisoformat(status_now["lastSuccessfulSync"]) == ended[SyncStatus.SUCCESS]
+
+
 def test_history_is_newest_first_with_paging_and_stats(
     client: TestClient, admin_a: dict[str, str], create_provider: Callable[..., dict[str, Any]], db: Engine
 ) -> None:
@@ -177,7 +196,8 @@ def test_history_is_newest_first_with_paging_and_stats(
     assert page["total"] == 4
     assert page["limit"] == 2
     assert [r["id"] for r in page["runs"]] == [ids[3], ids[2]]
-    assert page["runs"][0]["stats"] == {"users": {"created": 50}}
+    assert page["runs"][0]["stats"]["users"]["created"] == 50
+    assert page["runs"][0]["stats"]["schools"]["received"] == 0  # every count is there, typed
     assert page["runs"][0]["durationSeconds"] == 60.0
     page = client.get(f"{url}?limit=2&offset=2", headers=admin_a).json()
     assert [r["id"] for r in page["runs"]] == [ids[1], ids[0]]

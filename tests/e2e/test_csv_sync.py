@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import shutil
 from pathlib import Path
 
 import pytest
@@ -94,6 +96,56 @@ def test_s_tier_full_resync_churn_and_return(
     with db.connect() as conn:
         people = conn.execute(text("SELECT count(*) FROM users")).scalar_one()
     assert people == expected[EntityType.USER] + churn[EntityType.USER].added
+
+
+def test_a_second_source_links_the_tenants_people_and_a_blank_given_name_changes_no_one(
+    syncs: Syncs, db: Engine, e2e_settings: Settings, base: District, packages: dict[str, Path], tmp_path: Path
+) -> None:
+    first = create_provider(
+        db, e2e_settings, provider_type=ProviderType.ONEROSTER_CSV, config={"localPath": str(packages["base"])}
+    )
+    assert syncs.run(first)["status"] == SyncStatus.SUCCESS
+    # the same district from a second source, where two more students have no email: one matches
+    # by student number, the other also has no given name
+    folder = shutil.copytree(packages["base"], tmp_path / "second")
+    with (folder / "users.csv").open(newline="", encoding="utf-8") as file:
+        reader = csv.DictReader(file)
+        header, rows = list(reader.fieldnames or []), list(reader)
+    students = [i for i, row in enumerate(rows) if row["role"] == "student" and row["identifier"]]
+    by_number, blank = rows[students[0]], rows[students[1]]
+    by_number["email"] = blank["email"] = ""
+    blank["givenName"] = ""
+    with (folder / "users.csv").open("w", newline="", encoding="utf-8") as file:
+        writer = csv.DictWriter(file, header)
+        writer.writeheader()
+        writer.writerows(rows)
+    second = create_provider(
+        db, e2e_settings, provider_type=ProviderType.ONEROSTER_CSV, config={"localPath": str(folder)}, name="Second"
+    )
+
+    run = syncs.run(second)
+
+    assert run["status"] == SyncStatus.PARTIAL
+    users = run["stats"]["users"]
+    by_numbers = sum(1 for row in rows if row["role"] == "student" and row["identifier"] and not row["email"]) - 1
+    assert by_numbers > 0
+    assert (users["created"], users["errors"], users["matchedByStudentNumber"]) == (0, 1, by_numbers)
+    assert users["matchedByEmail"] == users["linked"] - by_numbers == len(rows) - 1 - by_numbers
+    with db.connect() as conn:
+        error = conn.execute(
+            text("SELECT code, field, source, line FROM sis_sync_errors WHERE run_id = :r AND entity_type = 'user'"),
+            {"r": run["id"]},
+        ).one()
+        kept = conn.execute(
+            text(
+                "SELECT u.given_name FROM sis_entity_links l JOIN users u ON u.id = l.entity_id "
+                "WHERE l.provider_id = :p AND l.entity_type = 'user' AND l.external_id = :x"
+            ),
+            {"p": first, "x": blank["sourcedId"]},
+        ).scalar_one()
+    assert tuple(error) == ("missing_value", "given_name", "users.csv", students[1] + 2)
+    # the person keeps the name the first source gave
+    assert kept == next(u.given_name for u in base.users() if u.external_id == blank["sourcedId"])
 
 
 def _states(db: Engine, provider_id: object, external_ids: list[str]) -> set[tuple[bool, bool]]:

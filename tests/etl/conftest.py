@@ -18,7 +18,7 @@ from libs.etl.context import EtlContext
 from libs.etl.phase import CANCEL_SYNC, START_SYNC, Next, Phase, start_sync
 from libs.settings import Settings
 from tests.etl.memory import Dataset, MemoryConnector
-from tests.support.providers import create_provider, request
+from tests.support.providers import assert_stats_add_up, create_provider, request, run_row
 
 
 class Driver:
@@ -49,6 +49,7 @@ class Driver:
     def sync(self, provider_id: uuid.UUID, **kwargs: Any) -> uuid.UUID:
         requested = request(self.ctx.engine, provider_id, **kwargs)
         self.drain([start_sync(requested.run_id)])
+        assert_stats_add_up(run_row(self.ctx.engine, requested.run_id))
         return requested.run_id
 
 

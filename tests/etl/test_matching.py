@@ -76,6 +76,34 @@ def test_a_student_without_email_is_matched_by_student_number(
     assert run["stats"]["users"]["matchedByStudentNumber"] == 1
 
 
+def test_a_blank_given_name_is_an_error_and_the_matched_person_keeps_their_name(
+    driver: Driver, make_provider: MakeProvider, db: Engine
+) -> None:
+    existing = _existing_user(db, student_number="S0005")
+    district = SmallDistrict()
+    index = next(i for i, u in enumerate(district.users) if u.external_id == "stu-5")
+    district.users[index] = replace(district.users[index], given_name="")
+    provider_id, _ = make_provider(district.records())
+
+    run = run_row(db, driver.sync(provider_id))
+
+    assert run["status"] == SyncStatus.PARTIAL
+    with db.connect() as conn:
+        error = conn.execute(
+            text(
+                "SELECT code, field, message, source, line FROM sis_sync_errors "
+                "WHERE run_id = :r AND external_id = 'stu-5'"
+            ),
+            {"r": run["id"]},
+        ).one()
+        name = conn.execute(text("SELECT given_name FROM users WHERE id = :id"), {"id": existing}).scalar_one()
+    assert (error.code, error.field, error.source, error.line) == ("missing_value", "given_name", "users.csv", 10)
+    assert error.message == "given_name is required"
+    assert name == "Existing"
+    assert _user_of(db, provider_id, "stu-5") is None
+    assert run["stats"]["users"]["errors"] == 1
+
+
 def test_two_users_with_the_same_email_is_an_error_never_a_merge(
     driver: Driver, make_provider: MakeProvider, db: Engine
 ) -> None:

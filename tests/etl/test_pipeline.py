@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from sqlalchemy import Engine, text
 
-from libs.enums import SyncStatus
+from libs.enums import LOAD_ORDER, SyncStatus
 from tests.etl.conftest import Driver
 from tests.etl.district import SmallDistrict
 from tests.etl.memory import Dataset
@@ -30,6 +30,18 @@ def test_first_sync_creates_the_whole_district(driver: Driver, make_provider: Ma
         assert run["stats"][plural]["created"] == n
         assert run["stats"][plural]["errors"] == 0
     assert run["stats"]["rowsWritten"] > 0
+    # each step row counts each record once: read, received, applied (a record's link and store
+    # rows are one record), and planning reads none
+    total = sum(district.counts().values())
+    with db.connect() as conn:
+        records = dict(
+            conn.execute(text("SELECT step, records FROM sis_sync_run_steps WHERE run_id = :r"), {"r": run_id}).all()
+        )
+    assert records.pop("plan") == 0
+    assert sum(n for step, n in records.items() if step.startswith("extract:")) == total
+    assert records["stage"] == total
+    loads = {step: n for step, n in records.items() if step.startswith("load:")}
+    assert loads == {f"load:{e.value}": district.counts()[e.plural] for e in LOAD_ORDER}
     timings = run["timings"]
     assert set(timings) >= {"extract", "stage", "load", "deactivate", "total"}
     assert all(isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in timings.values()), timings

@@ -216,7 +216,7 @@ def test_bad_rows_are_reported_with_file_and_line_and_stay_active(
         }
     assert ("duplicate_id", "users.csv", 99, "id") in errors
     assert ("orphan_reference", "enrollments.csv", 500, "class_external_id") in errors
-    assert ("missing_field", "classes.csv", 9, "school_external_id") in errors
+    assert ("missing_value", "classes.csv", 9, "school_external_id") in errors
     assert ("invalid_date", "users.csv", 12, "birthDate") in errors
     # each type's errors stat is its count of error rows: the run page and the API show it
     with db.connect() as conn:

@@ -8,11 +8,19 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from devkit.providers import create_provider, update_config
-from libs.enums import SyncMode, SyncTrigger
+from libs.enums import LOAD_ORDER, SyncMode, SyncStatus, SyncTrigger
 from libs.etl import runs
 from libs.etl.details import RunOptions
 
-__all__ = ["create_provider", "request", "run_row", "store_counts", "store_versions", "update_config"]
+__all__ = [
+    "assert_stats_add_up",
+    "create_provider",
+    "request",
+    "run_row",
+    "store_counts",
+    "store_versions",
+    "update_config",
+]
 
 
 def request(
@@ -37,6 +45,18 @@ def run_row(engine: Engine, run_id: uuid.UUID) -> dict[str, Any]:
     with engine.connect() as conn:
         row = conn.execute(text("SELECT * FROM sis_sync_runs WHERE id = :r"), {"r": run_id}).one()
     return dict(row._mapping)
+
+
+def assert_stats_add_up(run: dict[str, Any]) -> None:
+    """A finished run's stats, as the API shows them, count each received record once:
+    received = created + updated + unchanged + linked + reactivated + errors, per entity type."""
+    if run["status"] not in (SyncStatus.SUCCESS, SyncStatus.PARTIAL):
+        return  # a failed or cancelled run reports what it applied, not every record it read
+    for entity in LOAD_ORDER:
+        s = run["stats"][entity.plural]
+        parts = {k: s[k] for k in ("created", "updated", "unchanged", "linked", "reactivated", "errors")}
+        assert s["received"] == sum(parts.values()), f"run {run['id']}, {entity.plural}: {s['received']} != {parts}"
+        assert s["matchedByEmail"] + s["matchedByStudentNumber"] <= s["linked"], (entity.plural, s)
 
 
 def store_counts(engine: Engine, tenant_id: str) -> dict[str, tuple[int, int]]:

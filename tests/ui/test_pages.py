@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, text
 from starlette.testclient import TestClient
 
+from libs.connectors import registry
+from libs.db.dev_secrets import config_cipher
 from libs.enums import ProviderType
+from libs.etl.context import EtlContext
 from libs.settings import Settings
+from tests.etl.conftest import Driver
+from tests.etl.district import SmallDistrict
+from tests.etl.memory import Dataset, MemoryConnector
 from tests.support.providers import create_provider
 from tests.ui.conftest import LOGIN, TENANT_A, TENANT_B, csrf_of, sign_in
 
@@ -238,6 +246,48 @@ def test_a_runs_page_lists_its_record_errors_and_downloads_them_as_csv(
     assert lines[0].startswith("id,entityType,externalId")
     assert len(lines) == 3
     assert "'=cmd()" in csv.text  # a formula is defused for spreadsheets
+
+
+def test_a_run_that_linked_users_shows_the_links_in_the_history_the_run_page_and_the_api(
+    browser_client: TestClient,
+    mint: Callable[..., str],
+    db: Engine,
+    ui_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a real run of the engine, in process, over the in-memory connector
+    monkeypatch.setitem(registry._CONNECTORS, ProviderType.ONEROSTER_CSV, "tests.etl.memory:MemoryConnector")
+    monkeypatch.setitem(MemoryConnector.datasets, "small", Dataset.of(SmallDistrict().records()))
+    provider_id = create_provider(
+        db, ui_settings, provider_type=ProviderType.ONEROSTER_CSV, config={"dataset": "small"}, tenant_id=TENANT_A
+    )
+    with db.begin() as conn:  # people already in the roster: one by email, one by student number
+        conn.execute(
+            text(
+                "INSERT INTO users (id, tenant_id, role, given_name, email, student_number) VALUES "
+                "(gen_random_uuid(), :t, 'student', 'Known', 's1@example.org', NULL), "
+                "(gen_random_uuid(), :t, 'student', 'Known', NULL, 'S0005')"
+            ),
+            {"t": TENANT_A},
+        )
+    ctx = EtlContext(settings=ui_settings, engine=db, cipher=config_cipher(ui_settings), redis=None)
+    run_id = Driver(ctx).sync(provider_id)
+
+    token = mint()
+    api = browser_client.get(f"/api/v1/providers/{provider_id}/runs", headers={"Authorization": f"Bearer {token}"})
+    users = api.json()["runs"][0]["stats"]["users"]
+    assert (users["linked"], users["matchedByEmail"], users["matchedByStudentNumber"]) == (2, 1, 1)
+    assert users["received"] == users["created"] + users["linked"] == 43
+    sign_in(browser_client, token)
+    history = browser_client.get(f"{UI}/providers/{provider_id}/history").text
+    assert '+41<span class="visually-hidden"> created</span>' in history
+    assert '⇄2<span class="visually-hidden"> linked</span>' in history
+    page = browser_client.get(f"{UI}/runs/{run_id}").text
+    row = re.search(r'<th scope="row">Users</th>(.*?)</tr>', page, re.S)
+    assert row is not None
+    cells = [" ".join(re.sub(r"<[^>]+>", " ", c).split()) for c in re.findall(r"<td>(.*?)</td>", row.group(1), re.S)]
+    assert cells == ["43", "41", "0", "0", "2 (by email 1, by student number 1)", "0", "0", "0"]
+    assert "Extract step <code>users</code>" in page  # what the run read, as a table
 
 
 def test_provider_actions_answer_in_words_and_refuse_what_the_api_refuses(

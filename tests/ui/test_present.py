@@ -37,7 +37,7 @@ def test_phases_show_what_is_done_running_and_waiting_with_counts_per_entity() -
         _step("plan", "done", 2),
         _step("extract:users", "done", 900, counts={"user": 900}),
         _step("extract:classes", "done", 40, counts={"class": 40, "enrollment": 0}),
-        _step("stage", "done"),
+        _step("stage", "done", 940, entities={"user": {"received": 900}, "class": {"received": 40}}),
         _step("load:school", "done", 3),
         _step("load:user", "running"),
         _step("deactivate", "pending"),
@@ -47,11 +47,38 @@ def test_phases_show_what_is_done_running_and_waiting_with_counts_per_entity() -
     assert by_name["Extract"].state == "done"
     assert by_name["Extract"].entities == {"users": 900, "classes": 40, "enrollments": 0}
     assert by_name["Extract"].parts == (2, 2)
+    assert (by_name["Stage"].records, by_name["Stage"].entities) == (940, {"users": 900, "classes": 40})
     assert by_name["Load"].state == "running"
     assert by_name["Load"].entities == {"schools": 3}
     assert by_name["Deactivate"].state == "waiting"
     assert by_name["Finalize"].state == "waiting"
     assert present.phase_words("load:enrollment") == "load (enrollments)"
+
+
+def test_what_the_run_read_reads_as_rows_of_any_connectors_account() -> None:
+    source = {
+        "steps": {
+            "users": {
+                "files": {"users.csv": {"rows": 1200, "errors": 0}},
+                "requests": {"rateLimited": 2, "byStatus": {}},
+                "warnings": ["a", "b"],
+                "complete": True,
+            }
+        }
+    }
+    assert present.source_rows(source) == [
+        (
+            "users",
+            [
+                ("Files / users.csv / Rows", "1,200"),
+                ("Files / users.csv / Errors", "0"),
+                ("Requests / Rate limited", "2"),
+                ("Requests / By status", "—"),
+                ("Warnings", "a; b"),
+                ("Complete", "yes"),
+            ],
+        )
+    ]
 
 
 def _csv_form(*, allow_local: bool) -> forms.TypeForm:

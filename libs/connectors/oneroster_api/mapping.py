@@ -172,7 +172,8 @@ def user(
     if lowered in NON_ROSTER_ROLES:
         return None
     role = USER_ROLES.get(lowered) if lowered else None
-    if role is None:
+    # a missing role passes on as null: stage refuses missing values, for every source alike
+    if role is None and source_role:
         raise FieldError("role", f"unknown user role {str(source_role)[:40]!r}")
     orgs = ref_ids(obj.get("orgs"))
     if not orgs and obj.get("primaryOrg"):
@@ -212,7 +213,7 @@ def _user_id(values: Any, wanted: str) -> str | None:
 def enrollment(obj: Mapping[str, Any]) -> Enrollment:
     source_role = obj.get("role")
     role = ENROLLMENT_ROLES.get(str(source_role).lower()) if source_role else None
-    if role is None:
+    if role is None and source_role:
         raise FieldError("role", f"unknown enrollment role {str(source_role)[:40]!r}")
     return Enrollment(
         external_id=str(obj["sourcedId"]),

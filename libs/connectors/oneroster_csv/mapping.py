@@ -86,7 +86,7 @@ def term_builder(stream: CsvStream, state: PackageState, mapped: set[str]) -> Bu
             return status.error(row, line)
         type_text = row[i_type].strip()
         term_type = TERM_TYPES.get(type_text.lower())
-        if term_type is None:
+        if term_type is None and type_text:
             return stream.error(
                 row,
                 line,
@@ -215,7 +215,8 @@ def enrollment_builder(stream: CsvStream, state: PackageState, mapped: set[str])
             return status.error(row, line)
         role_text = row[i_role]
         role = roles.get(role_text) or roles.get(role_text.strip().lower())
-        if role is None:
+        # a blank value passes on as null: stage refuses missing values, for every source alike
+        if role is None and role_text.strip():
             return stream.error(row, line, "unknown_role", f"role '{role_text}' is not an enrollment role", "role")
         primary = parse_bool(row[i_primary], False) if i_primary >= 0 else False
         if primary is None:

@@ -95,7 +95,8 @@ def user_builder(stream: CsvStream, state: PackageState, mapped: set[str]) -> Bu
             role_field = "roles.csv role"
         lowered = role_text.lower()
         role = USER_ROLES.get(lowered)
-        if role is None:
+        # a blank role passes on as null: stage refuses missing values, for every source alike
+        if role is None and lowered:
             if lowered in NON_ROSTER_ROLES:
                 skipped[f"users with role {lowered}"] += 1
                 return None

@@ -144,12 +144,17 @@ def sync_status(call: Call) -> SyncStatusOut:
             ),
             {"p": row.id},
         ).first()
+        # a PARTIAL run rejected records: only a SUCCESS is a successful sync
+        succeeded = conn.execute(
+            text("SELECT max(completed_at) FROM sis_sync_runs WHERE provider_id = :p AND status = 'SUCCESS'"),
+            {"p": row.id},
+        ).scalar()
         progress = progress_of(steps_of(conn, active.id)) if active is not None else None
     return SyncStatusOut(
         is_running=active is not None,
         last_sync=last.completed_at if last else None,
         last_status=last.status if last else None,
-        last_successful_sync=row.last_sync_at,
+        last_successful_sync=succeeded,
         next_run_at=row.next_run_at,
         run_id=active.id if active else None,
         status=active.status if active else None,

@@ -10,8 +10,10 @@ from cron_descriptor import CasingTypeEnum, ExpressionDescriptor, FormatExceptio
 
 from libs.enums import LOAD_ORDER
 from libs.etl import schedule
+from libs.etl.details import EntityStats, RunStats
 from libs.etl.phase import Phase as RunPhase
 from services.api.schemas import Progress, RunSummary
+from services.api.ui.forms import humanize
 
 ENTITIES = [e.plural for e in LOAD_ORDER]
 STATUS_WORDS = {
@@ -70,9 +72,42 @@ def status_word(status: str | None) -> str:
     return STATUS_WORDS.get(status or "", status or "Never run")
 
 
-def entity_counts(stats: dict[str, Any], entity: str) -> dict[str, int]:
-    item = stats.get(entity) or {}
-    return {k: int(item.get(k) or 0) for k in ("received", "created", "updated", "unchanged", "deactivated", "errors")}
+def entity_counts(stats: RunStats, entity: str) -> EntityStats:
+    counts: EntityStats = getattr(stats, entity)
+    return counts
+
+
+def source_rows(source: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """What the run read, per extract step, as (item, value) rows: nested objects read as a path
+    ("Files / users.csv / Rows"), so any connector's account shows without raw JSON."""
+
+    def name(key: str) -> str:
+        return key if "." in key else humanize(key.replace("_", " "))
+
+    def words(value: Any) -> str:
+        if value is None or value == {} or value == []:
+            return "—"
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if isinstance(value, int | float):
+            return f"{value:,}"
+        if isinstance(value, list):
+            return "; ".join(str(v) for v in value)
+        return str(value)
+
+    def walk(path: list[str], value: Any, out: list[tuple[str, str]]) -> None:
+        if isinstance(value, dict) and value:
+            for key, inner in value.items():
+                walk([*path, name(str(key))], inner, out)
+        else:
+            out.append((" / ".join(path), words(value)))
+
+    steps = []
+    for step, read in (source.get("steps") or {}).items():
+        rows: list[tuple[str, str]] = []
+        walk([], read, rows)
+        steps.append((step, rows))
+    return steps
 
 
 @dataclass
@@ -107,6 +142,9 @@ def phases(progress: Progress | None, current: str | None) -> list[Phase]:
                 for entity, n in (s.detail.get("counts") or {}).items():
                     plural = _plural(entity)
                     phase.entities[plural] = phase.entities.get(plural, 0) + int(n)
+            elif key is RunPhase.STAGE and s.status == "done":
+                for entity, planned in (s.detail.get("entities") or {}).items():
+                    phase.entities[_plural(entity)] = int(planned.get("received") or 0)
             elif key is RunPhase.LOAD and s.status == "done":
                 entity = _plural(s.step.split(":", 1)[1])
                 phase.entities[entity] = s.records
@@ -147,7 +185,7 @@ def chart(runs: list[RunSummary], *, width: int = 600, height: int = 140) -> Cha
     # a fixed slot per run, so one run is one narrow bar and the scale never jumps
     slot = (width - 2 * pad) / CHART_RUNS
     seconds = [r.duration_seconds or 0.0 for r in shown]
-    records = [sum(entity_counts(r.stats, e)["received"] for e in ENTITIES) for r in shown]
+    records = [sum(entity_counts(r.stats, e).received for e in ENTITIES) for r in shown]
     max_seconds = max(seconds, default=0.0) or 1.0
     max_records = max(records, default=0) or 1
     bars, points = [], []

@@ -40,6 +40,7 @@ def environment() -> Environment:
         status_word=present.status_word,
         phase_words=present.phase_words,
         counts=present.entity_counts,
+        source_rows=present.source_rows,
         type_title=lambda name: forms.TYPE_TITLES.get(name, (name, ""))[0],
         config_label=lambda key: forms.LABELS.get(key, forms.humanize(key)),
         option_fields=options.fields,
