@@ -62,10 +62,14 @@ def busy_test_threads() -> list[str]:
 def sis() -> Iterator[ThreadedServer]:
     """Another district's SIS, answering at once."""
 
-    async def orgs(request: Any) -> JSONResponse:
-        return JSONResponse({"orgs": []}, headers={"X-Total-Count": "0"})
+    async def collection(request: Any) -> JSONResponse:
+        # the test reads one page of every collection a sync reads, each under its own key
+        key = request.url.path.rsplit("/", 1)[-1]
+        return JSONResponse({key: []}, headers={"X-Total-Count": "0"})
 
-    with serving(Starlette(routes=[Route("/ims/oneroster/v1p1/orgs", orgs)])) as server:
+    paths = ("orgs", "academicSessions", "courses", "classes", "users", "enrollments")
+    routes = [Route(f"/ims/oneroster/v1p1/{path}", collection) for path in paths]
+    with serving(Starlette(routes=routes)) as server:
         yield server
 
 
