@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import struct
+import threading
 import time
 import uuid
 import zipfile
@@ -112,9 +113,21 @@ def test_a_tenant_whose_sources_hang_does_not_delay_another_tenants_sync(
     assert (done["started_at"] - done["requested_at"]).total_seconds() <= settings.scheduler_tick_seconds
     # the hanging tenant's first run still waits on its source, its second on its own slot
     assert [run_row(db, r)["status"] for r in stuck] == [SyncStatus.IN_PROGRESS, SyncStatus.PENDING]
-    # the listener's connections are reset when it closes: both runs end within the retry budget
-    listener.close()
-    assert {syncs.wait(r, timeout=60)["status"] for r in stuck} == {SyncStatus.FAILURE}
+    # from now on the port hangs up on every connection (it stays ours, so no other test's server
+    # can take it): both runs end within the retry budget
+    hanging_up = threading.Event()
+
+    def hang_up() -> None:
+        while not hanging_up.wait(0.05):
+            listener.connections()
+
+    closer = threading.Thread(target=hang_up, daemon=True)
+    closer.start()
+    try:
+        assert {syncs.wait(r, timeout=60)["status"] for r in stuck} == {SyncStatus.FAILURE}
+    finally:
+        hanging_up.set()
+        closer.join()
 
 
 def test_a_source_that_keeps_asking_to_wait_stops_within_the_retry_budget(
