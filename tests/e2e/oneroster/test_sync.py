@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -152,20 +153,36 @@ def test_an_incremental_run_fetches_only_the_churn_and_ends_where_a_full_run_wou
     assert store_versions(db) == after_delta
 
 
-def test_cancel_during_a_retry_storm_ends_the_run_within_seconds_with_every_step_terminal(
-    serve: Serve, e2e_settings: Settings, db: Engine, log_dir: Path
-) -> None:
-    stormy = serve(roster())
-    # every data request is refused with a long Retry-After: the extract waits in its backoff
-    stormy.simulator.faults.update({"rate_limit_every": 1, "rate_limit_burst": 1_000_000, "retry_after": 60})
+@dataclass
+class Storm:
+    """A source refusing every data request with a long Retry-After, and a run waiting it out."""
+
+    served: Served
+    settings: Settings
+    provider: uuid.UUID
+
+    def start(self, syncs: Syncs) -> uuid.UUID:
+        run_id = syncs.start(self.provider)
+        wait_until(lambda: self.served.simulator.stats.by_status[429] > 0, timeout=60, what="the source to refuse")
+        return run_id
+
+
+@pytest.fixture
+def storm(serve: Serve, e2e_settings: Settings, db: Engine) -> Storm:
+    served = serve(roster())
+    served.simulator.faults.update({"rate_limit_every": 1, "rate_limit_burst": 1_000_000, "retry_after": 60})
     settings = e2e_settings.model_copy(update={"redis_namespace": f"sis-test-{uuid.uuid4().hex[:8]}"})
-    provider = stormy.provider(db, settings, ProviderType.ONEROSTER_API)
+    return Storm(served, settings, served.provider(db, settings, ProviderType.ONEROSTER_API))
+
+
+def test_cancel_during_a_retry_storm_ends_the_run_within_seconds_with_every_step_terminal(
+    storm: Storm, db: Engine, log_dir: Path
+) -> None:
     # one worker thread, busy waiting out the source: only the wait itself can notice the cancel
-    worker = start_worker(settings, log_dir, threads=1)
-    syncs = Syncs(settings, db)
+    worker = start_worker(storm.settings, log_dir, threads=1)
+    syncs = Syncs(storm.settings, db)
     try:
-        run_id = syncs.start(provider)
-        wait_until(lambda: stormy.simulator.stats.by_status[429] > 0, timeout=60, what="the source to refuse")
+        run_id = storm.start(syncs)
         with db.begin() as conn:
             cancel = runs.request_cancel(conn, run_id, requested_by="admin")
         assert cancel is not None
@@ -184,24 +201,19 @@ def test_cancel_during_a_retry_storm_ends_the_run_within_seconds_with_every_step
 
 
 def test_a_worker_stopping_during_a_retry_storm_exits_in_seconds_and_hands_its_message_on(
-    serve: Serve, e2e_settings: Settings, db: Engine, log_dir: Path
+    storm: Storm, db: Engine, log_dir: Path
 ) -> None:
-    stormy = serve(roster())
-    stormy.simulator.faults.update({"rate_limit_every": 1, "rate_limit_burst": 1_000_000, "retry_after": 60})
-    settings = e2e_settings.model_copy(update={"redis_namespace": f"sis-test-{uuid.uuid4().hex[:8]}"})
-    provider = stormy.provider(db, settings, ProviderType.ONEROSTER_API)
     # running phases may take a minute to finish on SIGTERM; a phase that is only waiting does not
-    worker = start_worker(settings, log_dir, threads=1, shutdown_ms=60_000)
-    syncs = Syncs(settings, db)
+    worker = start_worker(storm.settings, log_dir, threads=1, shutdown_ms=60_000)
+    syncs = Syncs(storm.settings, db)
     try:
-        run_id = syncs.start(provider)
-        wait_until(lambda: stormy.simulator.stats.by_status[429] > 0, timeout=60, what="the source to refuse")
+        run_id = storm.start(syncs)
         stopping_at = time.monotonic()
         worker.stop(timeout=90)
         took = time.monotonic() - stopping_at
         # the message went back to the queue: a new worker on a calm source finishes the run
-        stormy.simulator.faults.update({"rate_limit_every": 0})
-        second = start_worker(settings, log_dir, threads=2)
+        storm.served.simulator.faults.update({"rate_limit_every": 0})
+        second = start_worker(storm.settings, log_dir, threads=2)
         try:
             run = syncs.wait(run_id, timeout=180)
         finally:
