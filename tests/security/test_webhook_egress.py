@@ -76,10 +76,12 @@ def test_loopback_is_reached_only_when_private_hosts_are_allowed(
         )
     body = events.payload("run.failed", {"tenantId": TENANT})
     refused = deliver.deliver(db, cipher, policy_on, str(row.id), "msg_2", body)
-    assert refused is not None and "loopback" in str(refused.error)
+    assert refused is not None
+    assert "loopback" in str(refused.error)
     assert listener.connections() == 0
     allowed = policy_on.model_copy(update={"allow_private_provider_hosts": True})
     # the silent listener times the attempt out, but it was let through
     attempt = deliver.deliver(db, cipher, allowed, str(row.id), "msg_3", body)
-    assert attempt is not None and attempt.retry_in is not None
+    assert attempt is not None
+    assert attempt.retry_in is not None
     assert listener.connections() == 1

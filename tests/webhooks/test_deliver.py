@@ -78,7 +78,8 @@ def test_failures_are_logged_retried_with_backoff_and_the_excerpt_is_short(
         (1, 500, "HTTP 500"),
     ]
     assert all(len(d["response_excerpt"]) <= deliver.EXCERPT_CHARS for d in log)
-    assert secret not in caplog.text and secret.removeprefix("whsec_") not in caplog.text
+    assert secret not in caplog.text
+    assert secret.removeprefix("whsec_") not in caplog.text
 
 
 def test_the_default_backoff_starts_within_ten_seconds_and_spans_about_a_day(settings: Settings) -> None:
@@ -104,16 +105,20 @@ def test_a_day_of_failures_disables_the_webhook_with_an_audit_entry(
     hook.statuses = [500, 500]
     body = events.payload("run.failed", {})
     first = deliver.deliver(db, cipher, settings, str(row.id), "msg_d1", body)
-    assert first is not None and first.retry_in is not None
+    assert first is not None
+    assert first.retry_in is not None
     with db.begin() as conn:  # the first failure was 25 hours ago
         since = datetime.now(UTC) - timedelta(hours=25)
         conn.execute(text("UPDATE sis_webhooks SET failing_since = :s WHERE id = :id"), {"s": since, "id": row.id})
     second = deliver.deliver(db, cipher, settings, str(row.id), "msg_d2", body)
-    assert second is not None and second.retry_in is None
+    assert second is not None
+    assert second.retry_in is None
     with db.connect() as conn:
         stored = store.get(conn, row.id)
         audit = conn.execute(text("SELECT action, actor, tenant_id, target_id FROM audit_log")).all()
-    assert stored is not None and not stored.enabled and stored.disabled_reason == "every delivery failed for a day"
+    assert stored is not None
+    assert not stored.enabled
+    assert stored.disabled_reason == "every delivery failed for a day"
     assert [tuple(a) for a in audit] == [("webhook.disabled", "sis-sync", "district-1", str(row.id))]
     # a disabled webhook gets nothing more
     assert deliver.deliver(db, cipher, settings, str(row.id), "msg_d3", body) is None
@@ -130,4 +135,6 @@ def test_a_success_resets_the_failure_clock(
     deliver.deliver(db, cipher, settings, str(row.id), "msg_s", body)
     with db.connect() as conn:
         stored = store.get(conn, row.id)
-    assert stored is not None and stored.failing_since is None and stored.enabled
+    assert stored is not None
+    assert stored.failing_since is None
+    assert stored.enabled
