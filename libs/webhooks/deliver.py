@@ -95,7 +95,7 @@ def deliver(
         error, refused = str(exc), True
     except DecryptionError:
         error, refused = "the signing secret does not open with CONFIG_ENCRYPTION_KEYS", True
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         error = short_reason(f"{type(exc).__name__}: {exc}", limit=EXCERPT_CHARS)
     duration_ms = int((time.monotonic() - started) * 1000)
     ok = status_code is not None and 200 <= status_code < 300

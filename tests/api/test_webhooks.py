@@ -159,3 +159,22 @@ def test_the_provider_list_shows_staleness(
         conn.execute(text("UPDATE sis_providers SET stale_since = '2026-01-02T03:04:05Z'"))
     listed = client.get(f"/api/v1/tenants/{TENANT_A}/providers", headers=admin_a).json()["providers"]
     assert listed[0]["staleSince"].startswith("2026-01-02T03:04:05")
+
+
+def test_cancelling_a_pending_run_announces_run_cancelled(
+    client: TestClient,
+    admin_a: dict[str, str],
+    create_provider: Callable[..., dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _create(client, admin_a, events=["run.cancelled"])
+    provider = create_provider()
+    sent: list[Any] = []
+    monkeypatch.setattr(client.app.state.services.get(), "send", sent.extend)  # type: ignore[attr-defined]
+    run_id = client.post(f"/api/v1/providers/{provider['id']}/sync", headers=admin_a).json()["runId"]
+    sent.clear()
+    assert client.post(f"/api/v1/providers/{provider['id']}/sync/cancel", headers=admin_a).status_code == 202
+    (message,) = sent
+    assert message.actor == "sis.webhook_deliver"
+    assert '"type":"run.cancelled"' in message.args[2]
+    assert f'"runId":"{run_id}"' in message.args[2]
