@@ -56,8 +56,6 @@ def deliver(
     webhook_id: str,
     message_id: str,
     body: str,
-    *,
-    transport: httpx.BaseTransport | None = None,
 ) -> Attempt | None:
     """Make the next attempt of one message; None when the webhook is gone or disabled."""
     with engine.connect() as conn:
@@ -82,9 +80,8 @@ def deliver(
             "webhook-timestamp": str(int(now.timestamp())),
             "webhook-signature": signature,
         }
-        egress = EgressPolicy.from_settings(settings)
         with (
-            build_client(transport=transport, egress=egress, timeout=TIMEOUT) as client,
+            build_client(egress=EgressPolicy.from_settings(settings), timeout=TIMEOUT) as client,
             client.stream("POST", row.url, content=body.encode(), headers=headers) as response,
         ):
             status_code = response.status_code
