@@ -42,7 +42,7 @@ def routes() -> list[BaseRoute]:
         page("/webhooks", webhooks.webhooks_page),
         page("/webhooks", webhooks.create_webhook, post),
         page("/webhooks/{webhookId}", webhooks.webhook_page),
-        page("/webhooks/{webhookId}/{action}", webhooks.webhook_action, post),
+        *(page(f"/webhooks/{{webhookId}}/{action}", webhooks.webhook_action, post) for action in webhooks.ACTIONS),
         page("/runs/{runId}/errors.csv", pages.errors_csv),
         Mount(PREFIX + "/static", app=StaticFiles(directory=HERE / "static"), name="ui-static"),
     ]

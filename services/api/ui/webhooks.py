@@ -29,6 +29,9 @@ EVENT_WORDS = {
 }
 
 
+ACTIONS = ("enabled", "test", "delete")
+
+
 def list_url(tenant: str | None) -> str:
     return f"{PREFIX}/webhooks" + (f"?{urlencode({'tenant': tenant})}" if tenant else "")
 
@@ -82,6 +85,8 @@ async def create_webhook(request: Request) -> Response:
         if wants_json(request) or exc.status != 422:
             raise
         return await _page(request, gw, tenant, values=data, errors=field_errors(exc), status=422)
+    if wants_json(request):
+        return done(request, "Webhook added.", to=list_url(tenant), secret=created.secret)
     # rendered, not redirected: the secret is shown on this page only
     return await _page(request, gw, tenant, created=created, status=201)
 
@@ -101,7 +106,7 @@ async def webhook_action(request: Request) -> Response:
     gw = gateway(request)
     data = await form_data(request)
     webhook_id = request.path_params["webhookId"]
-    action = request.path_params["action"]
+    action = request.url.path.rsplit("/", 1)[-1]
     hook = await gw.model(Webhook, "getWebhook", webhookId=webhook_id)
     to = list_url(hook.tenant_id)
     try:
@@ -113,11 +118,9 @@ async def webhook_action(request: Request) -> Response:
             sent = await gw.model(TestEventSent, "sendTestEvent", webhookId=webhook_id)
             message = f"Test event {sent.message_id} queued; its delivery shows in the webhook's log."
             to = f"{PREFIX}/webhooks/{webhook_id}"
-        elif action == "delete":
+        else:
             await gw.model(WebhookDeleted, "deleteWebhook", webhookId=webhook_id)
             message = "Webhook deleted."
-        else:
-            raise ApiError(404, "no such action")
     except ApiError as exc:
         if exc.status in (401, 404):
             raise
