@@ -106,6 +106,10 @@ class Settings(BaseSettings):
     provider_egress_allow: Annotated[tuple[str, ...], NoDecode] = ()
     # sftp.privateKeyPath names a file in SFTP_KEY_DIR/<tenantId>/; unset: key paths are refused
     sftp_key_dir: Path | None = None
+    # webhook retries: the first after this many seconds, each later one twice as late (at most
+    # 6 h apart); the defaults spread 15 retries over about a day
+    webhook_retry_base_seconds: float = Field(default=5.0, gt=0, le=3600)
+    webhook_max_retries: int = Field(default=15, ge=0, le=50)
 
     @field_validator("log_level", "app_env", mode="before")
     @classmethod

@@ -29,6 +29,9 @@ class ProviderOptions(BaseModel):
     incremental: bool = False
     # with incremental on, run a full reconciliation at least this often
     full_sync_every_days: int = Field(default=7, ge=1, le=365, alias="fullSyncEveryDays")
+    # announce provider.stale when no sync succeeded for this long; None: 36 hours for a provider
+    # with a schedule, off for a manual one (libs/webhooks/stale.py); 0: off
+    alert_after_hours: int | None = Field(default=None, ge=0, le=8760, alias="alertAfterHours")
 
     @classmethod
     def from_stored(cls, value: dict[str, Any] | None) -> ProviderOptions:

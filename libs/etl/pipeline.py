@@ -35,6 +35,7 @@ from libs.etl.phase import DONE, Job, Next, Phase, Queue, RunFailed, StepDone
 from libs.etl.providers import ConfigUnreadable, load_run
 from libs.etl.sql import fenced
 from libs.settings import Settings
+from libs.webhooks import events as webhook_events
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +209,7 @@ def _move_on(ctx: EtlContext, conn: Connection, spec: PhaseSpec, job: Job, posit
         if not runs.finish(conn, run_id, status=done.status, error_message=done.message, token=token):
             raise runs.LeaseLost(run_id)
         log.info("run %s finished %s", run_id, done.status.value)
-        return admit(conn, ctx.settings)
+        return admit(conn, ctx.settings) + webhook_events.run_ended(conn, run_id)
     if done.fan_out:
         # the parts of the parallel phase that follows, and every later step, pending, so a run
         # shows all it will do
@@ -313,7 +314,7 @@ def _end(
     log.log(
         logging.INFO if status is SyncStatus.CANCELLED else logging.WARNING, "run %s %s: %s", run_id, status, message
     )
-    return admit(conn, ctx.settings)
+    return admit(conn, ctx.settings) + webhook_events.run_ended(conn, run_id)
 
 
 def stale_runs(conn: Connection, settings: Settings) -> list[Next]:

@@ -32,6 +32,7 @@ class StoredProvider:
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None
+    stale_since: datetime | None = None
 
 
 COLUMNS = ", ".join(f.name for f in dataclasses.fields(StoredProvider))

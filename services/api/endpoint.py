@@ -36,6 +36,7 @@ Handler = Callable[["Call"], "BaseModel | Response"]
 PATH_PARAMS: dict[str, dict[str, Any]] = {
     "providerId": {"type": "string", "format": "uuid"},
     "runId": {"type": "string", "format": "uuid"},
+    "webhookId": {"type": "string", "format": "uuid"},
     "tenantId": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": r"^[A-Za-z0-9._:-]+$"},
 }
 _TENANT_RE = re.compile(PATH_PARAMS["tenantId"]["pattern"])
@@ -127,11 +128,11 @@ def _camel(name: str) -> str:
 def _parse_path(params: dict[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name, raw in params.items():
-        if name in ("providerId", "runId"):
+        if name in ("providerId", "runId", "webhookId"):
             try:
                 values[name] = uuid.UUID(str(raw))
             except ValueError:
-                raise not_found("provider" if name == "providerId" else "run") from None
+                raise not_found(name.removesuffix("Id")) from None
         elif name == "tenantId":
             if not _TENANT_RE.fullmatch(str(raw)) or len(str(raw)) > 128:
                 raise not_found("tenant")

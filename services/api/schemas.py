@@ -97,6 +97,9 @@ class Provider(ApiModel):
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None = None
+    stale_since: datetime | None = Field(
+        default=None, description="set while no sync succeeded within options.alertAfterHours (provider.stale)"
+    )
 
 
 class ProviderList(ApiModel):

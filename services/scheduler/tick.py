@@ -1,5 +1,6 @@
 """One scheduler tick: fire due schedules, reap runs whose worker died, admit waiting runs into
-free slots, and re-send the phase message of runs that went quiet (a send lost after its commit).
+free slots, re-send the phase message of runs that went quiet (a send lost after its commit), and
+announce providers that went stale or recovered (libs/webhooks/stale.py).
 
 Every step is safe in several replicas at once: firing claims providers with SKIP LOCKED,
 admission runs under an advisory transaction lock, reaping skips locked rows, and a re-sent
@@ -18,6 +19,8 @@ from libs.db.engine import get_engine
 from libs.etl import pipeline, runs
 from libs.etl.schedule import utcnow
 from libs.settings import Settings
+from libs.webhooks import events as webhook_events
+from libs.webhooks import stale
 from services.queue.send import send
 from services.scheduler.fire import Fired, fire_due, log_fired
 
@@ -35,8 +38,9 @@ class TickReport:
 def tick(settings: Settings, *, now: datetime | None = None, broker: dramatiq.Broker | None = None) -> TickReport:
     engine = get_engine(settings)
     report = TickReport()
+    now = now or utcnow()
     with engine.begin() as conn:
-        report.fired = fire_due(conn, now or utcnow())
+        report.fired = fire_due(conn, now)
     log_fired(report.fired)
     # A created scheduled run needs no start_sync: admission just below is what that message
     # would do, so no send can be lost between this commit and the run's admission.
@@ -44,10 +48,13 @@ def tick(settings: Settings, *, now: datetime | None = None, broker: dramatiq.Br
         reaped = runs.reap_expired(conn)
         admitted = pipeline.admit(conn, settings)
         resent = pipeline.stale_runs(conn, settings)
+        announced = [m for run_id in reaped for m in webhook_events.run_ended(conn, run_id)]
+    with engine.begin() as conn:
+        announced += stale.check(conn, now)
     report.reaped = len(reaped)
     report.admitted = len(admitted)
     report.resent = len({m.args[0] for m in resent})
     for run_id in reaped:
         log.warning("run %s abandoned: lease expired", run_id)
-    send(admitted + resent, broker, patience=settings.outage_grace_seconds)
+    send(admitted + resent + announced, broker, patience=settings.outage_grace_seconds)
     return report

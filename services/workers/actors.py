@@ -1,4 +1,5 @@
-"""The actors of a run: one per row of the phase table, plus admission, cancel and give-up.
+"""The actors of a run: one per row of the phase table, plus admission, cancel, give-up and the
+delivery of webhook messages.
 
 Thin on purpose: ids in, one libs call, messages out after commit. A run's own failures (a
 source refusing credentials, a broken package) are recorded on the run by the libs call and are
@@ -16,6 +17,7 @@ import dramatiq
 from libs.etl import pipeline
 from libs.etl.phase import CANCEL_SYNC, PHASE_FAILED, START_SYNC, Queue
 from libs.etl.pipeline import PhaseSpec
+from libs.webhooks import deliver, events
 from services.queue.send import send
 from services.workers.context import worker_context
 
@@ -78,3 +80,14 @@ def phase_failed(message_data: dict[str, Any], retry_info: dict[str, Any]) -> No
             phase=position,
         )
     )
+
+
+# retries are counted in the delivery log and timed by WEBHOOK_RETRY_BASE_SECONDS (Retry's delay);
+# Dramatiq's own count is only a ceiling for unexpected errors (a database outage)
+@dramatiq.actor(actor_name=events.DELIVER, queue_name=events.QUEUE.value, time_limit=_MINUTE, max_retries=60)
+def webhook_deliver(webhook_id: str, message_id: str, body: str) -> None:
+    ctx = worker_context()
+    attempt = deliver.deliver(ctx.engine, ctx.cipher, ctx.settings, webhook_id, message_id, body)
+    if attempt is not None and attempt.retry_in is not None:
+        delay = int(attempt.retry_in * 1000)
+        raise dramatiq.Retry(f"webhook {webhook_id}: attempt {attempt.number} failed", delay=delay)

@@ -19,8 +19,8 @@ from tests.api.conftest import TENANT_A, TENANT_B, auth, provider_body
 OPS = [pytest.param(op, id=f"{op.method} {op.path}") for op in OPERATIONS]
 
 
-def _fill(op: Operation, *, tenant: str, provider_id: str, run_id: str) -> str:
-    path = op.path.format(tenantId=tenant, providerId=provider_id, runId=run_id)
+def _fill(op: Operation, *, tenant: str, provider_id: str, run_id: str, webhook_id: str = "") -> str:
+    path = op.path.format(tenantId=tenant, providerId=provider_id, runId=run_id, webhookId=webhook_id or uuid.uuid4())
     return path + "?cron=daily" if op.path.endswith("/preview") else path
 
 
@@ -30,6 +30,9 @@ def _body(op: Operation, tenant: str) -> dict[str, Any] | None:
     if op.path == "/api/v1/providers/test":
         body = provider_body(ProviderType.CLEVER, tenant)
         return {k: body[k] for k in ("tenantId", "providerType", "config")}
+    if "/webhooks" in op.path:
+        hook = {"url": "http://127.0.0.1:9/in", "events": ["run.failed"]}
+        return {"enabled": True} if op.method == "PATCH" else hook if op.path.endswith("/webhooks") else None
     if op.method == "PATCH":
         return {"name": "changed"}
     return None
@@ -37,8 +40,10 @@ def _body(op: Operation, tenant: str) -> dict[str, Any] | None:
 
 @pytest.fixture
 def b_world(client: TestClient, admin_b: dict[str, str], db: Engine) -> dict[str, str]:
-    """A provider of tenant B with one finished run."""
+    """A provider of tenant B with one finished run, and a webhook of tenant B."""
     created = client.post("/api/v1/providers", json=provider_body(tenant=TENANT_B), headers=admin_b).json()
+    hook = {"url": "http://127.0.0.1:9/in", "events": ["run.failed"]}
+    webhook = client.post(f"/api/v1/tenants/{TENANT_B}/webhooks", json=hook, headers=admin_b).json()
     run_id = uuid.uuid4()
     with db.begin() as conn:
         conn.execute(
@@ -48,7 +53,7 @@ def b_world(client: TestClient, admin_b: dict[str, str], db: Engine) -> dict[str
             ),
             {"id": run_id, "p": created["id"], "t": TENANT_B},
         )
-    return {"provider_id": created["id"], "run_id": str(run_id)}
+    return {"provider_id": created["id"], "run_id": str(run_id), "webhook_id": webhook["id"]}
 
 
 @pytest.mark.parametrize("op", OPS)
@@ -57,7 +62,7 @@ def test_district_admin_of_a_cannot_reach_tenant_b(
 ) -> None:
     path = _fill(op, tenant=TENANT_B, **b_world)
     response = client.request(op.method, path, json=_body(op, TENANT_B), headers=admin_a)
-    if "{providerId}" in op.path or "{runId}" in op.path:
+    if any(f"{{{name}}}" in op.path for name in ("providerId", "runId", "webhookId")):
         # ids of another tenant look exactly like ids that do not exist
         assert response.status_code == 404, response.text
         missing = client.request(
@@ -68,7 +73,7 @@ def test_district_admin_of_a_cannot_reach_tenant_b(
         )
         assert missing.status_code == 404
         assert missing.json()["detail"] == response.json()["detail"]
-    elif "{tenantId}" in op.path or op.method == "POST":
+    elif "{tenantId}" in op.path or op.method == "POST" or op.path == "/api/v1/webhooks":  # platform-wide webhooks
         assert response.status_code == 403, response.text
     else:
         assert response.status_code == 200  # tenant-neutral reference data

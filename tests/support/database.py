@@ -13,6 +13,8 @@ from libs.db import migrate
 
 # tables the tests may fill; truncated between tests that ask for a clean database
 DATA_TABLES = (
+    "sis_webhook_deliveries",
+    "sis_webhooks",
     "sis_sync_errors",
     "sis_sync_run_steps",
     "sis_raw_schools",

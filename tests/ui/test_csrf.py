@@ -15,8 +15,10 @@ from sqlalchemy import Engine, text
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from libs.db.dev_secrets import config_cipher
 from libs.enums import ProviderType
 from libs.settings import Settings
+from libs.webhooks import store
 from services.api.ui.session import CSRF_FIELD, NONCE_COOKIE, PREFIX, SESSION_COOKIE
 from tests.support.providers import create_provider
 from tests.ui.conftest import LOGIN, TENANT_A, csrf_of, form_fields, sign_in
@@ -90,6 +92,19 @@ def _snapshot(db: Engine) -> dict[str, list[str]]:
         }
 
 
+def _webhook(db: Engine, settings: Settings) -> str:
+    with db.begin() as conn:
+        row, _ = store.create(
+            conn,
+            config_cipher(settings),
+            tenant_id=TENANT_A,
+            url="http://127.0.0.1:9/",
+            events=["run.failed"],
+            enabled=True,
+        )
+    return str(row.id)
+
+
 def _session(client: TestClient) -> tuple[str | None, str | None]:
     return client.cookies.get(SESSION_COOKIE), client.cookies.get(NONCE_COOKIE)
 
@@ -125,7 +140,7 @@ def test_every_post_form_on_every_ui_page_carries_the_sessions_csrf_token(
         db, ui_settings, provider_type=ProviderType.ONEROSTER_CSV, config={"localPath": "/x"}, tenant_id=TENANT_A
     )
     run_id = _insert_run(db, provider_id, "SUCCESS")
-    params = {"providerId": str(provider_id), "runId": str(run_id)}
+    params = {"providerId": str(provider_id), "runId": str(run_id), "webhookId": _webhook(db, ui_settings)}
     post_routes = ui_routes(browser_client, "POST")
     csrf = sign_in(browser_client, mint())
 
@@ -171,6 +186,7 @@ def test_every_ui_post_route_refuses_a_request_without_a_valid_csrf_token_and_ch
     # each route acts on a provider of its own, so that what one valid request does (a delete, a
     # started run) cannot be what makes another one change something or nothing
     providers = {template: provider(f"Provider for {template}") for template in post_routes}
+    webhooks = {template: _webhook(db, ui_settings) for template in post_routes}
     _insert_run(db, providers[f"{PREFIX}/providers/{{providerId}}/cancel"], "PENDING")
     stale = csrf_of(browser_client.get(LOGIN).text)  # this browser's token from before it signed in
     csrf = sign_in(browser_client, mint())
@@ -208,13 +224,17 @@ def test_every_ui_post_route_refuses_a_request_without_a_valid_csrf_token_and_ch
         "/providers/{providerId}/delete": lambda _: {"confirm": "yes", "deactivateEntities": "true"},
         "/providers/{providerId}/edit": edit_body,
         "/providers/{providerId}/options": options_body,
+        "/webhooks": lambda _: {"tenant": TENANT_A, "url": "https://127.0.0.1/new", "event.run.failed": "true"},
+        "/webhooks/{webhookId}/enabled": lambda _: {"enabled": "false"},
+        "/webhooks/{webhookId}/test": lambda _: {},
+        "/webhooks/{webhookId}/delete": lambda _: {},
     }
 
     def request(template: str) -> tuple[str, dict[str, str]]:
         provider_id = providers[template]
         recipe = bodies.get(template.removeprefix(PREFIX), lambda _: {})
         body = {k: v for k, v in recipe(provider_id).items() if k != CSRF_FIELD}
-        return fill(template, {"providerId": str(provider_id)}), body
+        return fill(template, {"providerId": str(provider_id), "webhookId": webhooks[template]}), body
 
     requests = {template: request(template) for template in post_routes}
     attempts: list[tuple[str, dict[str, str], dict[str, str]]] = [

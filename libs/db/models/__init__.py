@@ -6,6 +6,7 @@ from libs.db.models.providers import SisProvider
 from libs.db.models.roster import Class, Enrollment, School, SisEntityLink, Term, User
 from libs.db.models.runs import SisSyncError, SisSyncRun, SisSyncRunStep
 from libs.db.models.staging import STAGING_TABLES
+from libs.db.models.webhooks import SisWebhook, SisWebhookDelivery
 from libs.enums import (
     ACTIVE_STATUSES,
     FINAL_STATUSES,
@@ -34,6 +35,8 @@ __all__ = [
     "SisSyncError",
     "SisSyncRun",
     "SisSyncRunStep",
+    "SisWebhook",
+    "SisWebhookDelivery",
     "SyncMode",
     "SyncStatus",
     "SyncTrigger",

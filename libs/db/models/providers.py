@@ -36,6 +36,8 @@ class SisProvider(Timestamps, Base):
     # connector bookmarks for incremental syncs (last event id, last modified time...)
     sync_cursor: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     deleted_at: Mapped[datetime | None]
+    # since when no sync succeeded within alertAfterHours (provider.stale was announced); NULL: fresh
+    stale_since: Mapped[datetime | None]
 
     __table_args__ = (
         Index("ix_sis_providers_tenant", "tenant_id"),

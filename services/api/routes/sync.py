@@ -12,6 +12,7 @@ from libs.etl.options import ProviderOptions
 from libs.etl.phase import cancel_sync as cancel_message
 from libs.etl.phase import start_sync as start_message
 from libs.providers import store
+from libs.webhooks import events as webhook_events
 from services.api.endpoint import Call, operation
 from services.api.problems import ApiError
 from services.api.routes.providers import load_active, load_visible
@@ -113,8 +114,11 @@ def cancel_sync(call: Call) -> CancelAccepted:
             tenant_id=row.tenant_id,
             details={"providerId": str(row.id), "statusBefore": "IN_PROGRESS" if result.notify_workers else "PENDING"},
         )
+        # a pending run ended here and now: its run.cancelled goes out after this commit
+        ended = [] if result.notify_workers else webhook_events.run_ended(conn, result.run_id)
     if result.notify_workers:
         call.services.send([cancel_message(result.run_id)])
+    call.services.send(ended)
     return CancelAccepted(run_id=result.run_id, status=result.status)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from services.api.ui import actions, edits, pages
+from services.api.ui import actions, edits, pages, webhooks
 from services.api.ui.render import HERE
 from services.api.ui.session import PREFIX
 from services.api.ui.web import ui_route
@@ -39,6 +39,10 @@ def routes() -> list[BaseRoute]:
         page("/providers/{providerId}/edit", edits.save_connection, post),
         page("/providers/{providerId}/options", edits.save_options, post),
         page("/runs/{runId}", pages.run_page),
+        page("/webhooks", webhooks.webhooks_page),
+        page("/webhooks", webhooks.create_webhook, post),
+        page("/webhooks/{webhookId}", webhooks.webhook_page),
+        *(page(f"/webhooks/{{webhookId}}/{action}", webhooks.webhook_action, post) for action in webhooks.ACTIONS),
         page("/runs/{runId}/errors.csv", pages.errors_csv),
         Mount(PREFIX + "/static", app=StaticFiles(directory=HERE / "static"), name="ui-static"),
     ]

@@ -1,0 +1,193 @@
+"""Webhooks end to end: a real worker delivers run and staleness events to a real loopback receiver."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from standardwebhooks import Webhook
+
+from devkit.generator import District, DistrictSpec, write_oneroster_csv
+from libs.db.dev_secrets import config_cipher
+from libs.enums import ProviderType, SyncStatus
+from libs.settings import Settings
+from libs.webhooks import events, store
+from services.scheduler.tick import tick
+from tests.support.providers import create_provider, update_config
+from tests.support.receiver import Receiver, receiver
+from tests.support.workers import ServiceProcess, Syncs, start_worker, wait_until
+
+pytestmark = pytest.mark.e2e
+
+TENANT = "district-1"
+RUN_EVENTS = ["run.succeeded", "run.partial", "run.failed", "run.cancelled"]
+
+
+@pytest.fixture(scope="module")
+def hook_settings(e2e_settings: Settings) -> Settings:
+    # a key space of its own: only this module's worker, with fast retries, takes these messages
+    return e2e_settings.model_copy(update={"redis_namespace": f"{e2e_settings.redis_namespace}-hooks"})
+
+
+@pytest.fixture(scope="module")
+def hook_worker(hook_settings: Settings, log_dir: Path) -> Iterator[ServiceProcess]:
+    process = start_worker(hook_settings, log_dir, threads=4, webhook_retry_base_seconds=0.2)
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def syncs(hook_settings: Settings, db: Engine, hook_worker: ServiceProcess) -> Iterator[Syncs]:
+    helper = Syncs(hook_settings, db)
+    yield helper
+    helper.close()
+    assert hook_worker.alive(), hook_worker.output()[-3000:]
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    district = District(DistrictSpec(students=120, teachers=12, schools=2, seed=5))
+    return write_oneroster_csv(district, tmp_path_factory.mktemp("hooks") / "base")
+
+
+@pytest.fixture
+def hook() -> Iterator[Receiver]:
+    with receiver() as r:
+        yield r
+
+
+def _webhook(db: Engine, settings: Settings, url: str, wanted: list[str], tenant: str | None = TENANT) -> str:
+    with db.begin() as conn:
+        _, secret = store.create(conn, config_cipher(settings), tenant_id=tenant, url=url, events=wanted, enabled=True)
+    return secret
+
+
+def _roster_words(package: Path) -> set[str]:
+    with (package / "users.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    return {row[k] for row in rows for k in ("givenName", "familyName", "email", "username") if len(row[k]) > 3}
+
+
+def test_each_run_outcome_is_delivered_once_signed(
+    syncs: Syncs,
+    db: Engine,
+    hook_settings: Settings,
+    hook_worker: ServiceProcess,
+    package: Path,
+    hook: Receiver,
+    tmp_path: Path,
+) -> None:
+    secret = _webhook(db, hook_settings, hook.url + "/tenant", RUN_EVENTS)
+    platform_secret = _webhook(db, hook_settings, hook.url + "/platform", ["run.failed"], tenant=None)
+    _webhook(db, hook_settings, hook.url + "/other", RUN_EVENTS, tenant="district-2")
+    provider_id = create_provider(
+        db, hook_settings, provider_type=ProviderType.ONEROSTER_CSV, config={"localPath": str(package)}
+    )
+
+    runs = [syncs.run(provider_id)]
+    broken = tmp_path / "broken"
+    shutil.copytree(package, broken)
+    enrollments = broken / "enrollments.csv"
+    enrollments.write_text(enrollments.read_text(encoding="utf-8").splitlines(keepends=True)[0], encoding="utf-8")
+    update_config(db, hook_settings, provider_id, {"localPath": str(broken)})
+    runs.append(syncs.run(provider_id))
+    update_config(db, hook_settings, provider_id, {"localPath": str(tmp_path / "missing")})
+    runs.append(syncs.run(provider_id))
+    assert [r["status"] for r in runs] == [SyncStatus.SUCCESS, SyncStatus.PARTIAL, SyncStatus.FAILURE]
+
+    wait_until(lambda: len(hook.requests) >= 4, timeout=60, what="four deliveries")
+    tenant = [r for r in hook.requests if r.path.endswith("/tenant")]
+    platform = [r for r in hook.requests if r.path.endswith("/platform")]
+    assert not [r for r in hook.requests if r.path.endswith("/other")]
+    payloads = [Webhook(secret).verify(r.body, r.headers) for r in tenant]
+    assert [(p["type"], p["data"]["runId"]) for p in payloads] == [
+        ("run.succeeded", str(runs[0]["id"])),
+        ("run.partial", str(runs[1]["id"])),
+        ("run.failed", str(runs[2]["id"])),
+    ]
+    assert [Webhook(platform_secret).verify(r.body, r.headers)["data"]["runId"] for r in platform] == [
+        str(runs[2]["id"])
+    ]
+    partial = payloads[1]["data"]
+    assert partial["providerId"] == str(provider_id)
+    assert partial["providerType"] == "ONEROSTER_CSV"
+    assert partial["tenantId"] == TENANT
+    assert partial["status"] == "PARTIAL"
+    assert "enrollments" in partial["message"]
+    assert partial["counts"]["users"]["received"] == runs[1]["stats"]["users"]["received"]
+    # once each: one attempt logged per message
+    with db.connect() as conn:
+        attempts = conn.execute(text("SELECT message_id, attempt, status_code FROM sis_webhook_deliveries")).all()
+    assert sorted(a.attempt for a in attempts) == [1, 1, 1, 1]
+    assert {a.status_code for a in attempts} == {200}
+    _nothing_secret_or_roster(hook, hook_worker, package, [secret, platform_secret])
+
+
+def test_a_receiver_that_fails_three_times_gets_the_fourth_attempt(
+    syncs: Syncs, db: Engine, hook_settings: Settings, hook: Receiver
+) -> None:
+    secret = _webhook(db, hook_settings, hook.url, ["run.failed"])
+    hook.statuses = [500, 500, 500]
+    with db.connect() as conn:
+        (row,) = store.of_tenant(conn, TENANT)
+    sent = events.messages([row.id], events.payload(events.TEST_EVENT, {"tenantId": TENANT}))
+    syncs.send(*sent)
+    wait_until(lambda: len(hook.requests) >= 4, timeout=60, what="the fourth attempt")
+    assert {r.headers["webhook-id"] for r in hook.requests} == {sent[0].args[1]}
+    assert Webhook(secret).verify(hook.requests[3].body, hook.requests[3].headers)["type"] == "webhook.test"
+    with db.connect() as conn:
+        log = store.deliveries(conn, row.id, limit=10)
+    assert [(d["attempt"], d["status_code"]) for d in reversed(log)] == [(1, 500), (2, 500), (3, 500), (4, 200)]
+
+
+def test_a_stale_provider_raises_one_alert_and_one_recovery(
+    syncs: Syncs, db: Engine, hook_settings: Settings, hook_worker: ServiceProcess, package: Path, hook: Receiver
+) -> None:
+    secret = _webhook(db, hook_settings, hook.url, ["provider.stale", "provider.recovered", "run.succeeded"])
+    provider_id = create_provider(
+        db,
+        hook_settings,
+        provider_type=ProviderType.ONEROSTER_CSV,
+        config={"localPath": str(package)},
+        options={"alertAfterHours": 2},
+    )
+    with db.begin() as conn:  # synced three hours ago
+        conn.execute(
+            text("UPDATE sis_providers SET last_sync_at = now() - interval '3 hours' WHERE id = :p"),
+            {"p": provider_id},
+        )
+    now = datetime.now(UTC)
+    for _ in range(3):
+        tick(hook_settings, now=now, broker=syncs.broker)
+    with db.connect() as conn:
+        stale_since = conn.execute(
+            text("SELECT stale_since FROM sis_providers WHERE id = :p"), {"p": provider_id}
+        ).scalar_one()
+    assert stale_since == now
+    assert syncs.run(provider_id)["status"] == SyncStatus.SUCCESS
+    for _ in range(3):
+        tick(hook_settings, now=datetime.now(UTC) + timedelta(minutes=1), broker=syncs.broker)
+    wait_until(lambda: len(hook.requests) >= 3, timeout=60, what="alert, run and recovery")
+    types = [Webhook(secret).verify(r.body, r.headers)["type"] for r in hook.requests]
+    assert sorted(types) == ["provider.recovered", "provider.stale", "run.succeeded"]
+    stale = Webhook(secret).verify(hook.requests[0].body, hook.requests[0].headers)
+    assert stale["data"]["providerId"] == str(provider_id)
+    assert stale["data"]["alertAfterHours"] == 2
+    _nothing_secret_or_roster(hook, hook_worker, package, [secret])
+
+
+def _nothing_secret_or_roster(hook: Receiver, worker: ServiceProcess, package: Path, secrets: list[str]) -> None:
+    output = worker.output()
+    bodies = "\n".join(r.body.decode() + str(r.headers) for r in hook.requests)
+    for secret in secrets:
+        for text_ in (output, bodies):
+            assert secret not in text_
+            assert secret.removeprefix("whsec_") not in text_
+    for word in _roster_words(package):
+        assert word not in bodies
+        assert word not in output, word
