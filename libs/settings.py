@@ -32,6 +32,11 @@ class LogLevel(StrEnum):
     ERROR = "error"
 
 
+class LogFormat(StrEnum):
+    JSON = "json"
+    TEXT = "text"
+
+
 class SettingsError(Exception):
     """Raised when the environment holds an invalid configuration."""
 
@@ -62,6 +67,8 @@ class Settings(BaseSettings):
     port: int = Field(default=3000, ge=1, le=65535)
     host: str = "0.0.0.0"  # noqa: S104 - a service listens on all interfaces unless told otherwise
     log_level: LogLevel = LogLevel.INFO
+    # unset: json in production, text elsewhere
+    log_format: LogFormat | None = None
     app_env: AppEnv = AppEnv.PRODUCTION
     max_concurrent_syncs: int = Field(default=2, ge=1, le=1000)
     # under the global cap: one district's slow or hanging source cannot hold every slot
@@ -111,7 +118,7 @@ class Settings(BaseSettings):
     webhook_retry_base_seconds: float = Field(default=5.0, gt=0, le=3600)
     webhook_max_retries: int = Field(default=15, ge=0, le=50)
 
-    @field_validator("log_level", "app_env", mode="before")
+    @field_validator("log_level", "log_format", "app_env", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
@@ -173,6 +180,12 @@ class Settings(BaseSettings):
         if self.allow_private_provider_hosts is not None:
             return self.allow_private_provider_hosts
         return self.app_env is not AppEnv.PRODUCTION
+
+    @property
+    def effective_log_format(self) -> LogFormat:
+        if self.log_format is not None:
+            return self.log_format
+        return LogFormat.JSON if self.app_env is AppEnv.PRODUCTION else LogFormat.TEXT
 
     @property
     def sync_lock_timeout_seconds(self) -> float:

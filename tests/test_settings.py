@@ -20,6 +20,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "CONFIG_ENCRYPTION_KEYS",
         "AUTH_JWT_SECRET",
         "LOG_LEVEL",
+        "LOG_FORMAT",
         "HOST",
     ):
         monkeypatch.delenv(name, raising=False)
@@ -35,6 +36,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         ("PORT", "70000", "less than or equal to 65535"),
         ("APP_ENV", "staging", "production"),
         ("LOG_LEVEL", "loud", "debug"),
+        ("LOG_FORMAT", "xml", "json"),
         ("DATABASE_URL", "mysql://x", "postgresql://"),
         ("REDIS_URL", "http://x", "redis://"),
         ("CONFIG_ENCRYPTION_KEYS", "c2hvcnQ", "32 bytes"),

@@ -34,6 +34,7 @@ from libs.etl.details import ExtractDetail
 from libs.etl.phase import DONE, Job, Next, Phase, Queue, RunFailed, StepDone
 from libs.etl.providers import ConfigUnreadable, load_run
 from libs.etl.sql import fenced
+from libs.logs import bind, run_context
 from libs.settings import Settings
 from libs.webhooks import events as webhook_events
 
@@ -100,24 +101,25 @@ def run_phase(ctx: EtlContext, phase: Phase, run_id: str, token: str, part: str 
     worker's retries.
     """
     spec = SPECS[phase]
-    lost_at: float | None = None
-    while True:
-        try:
-            return _guarded(ctx, spec, run_id, token, part)
-        except DBAPIError as exc:
-            if reachable(ctx.engine):
-                raise
-            lost_at = lost_at or time.monotonic()
-            log.warning(
-                "run %s: the database is unreachable in %s (%s)", run_id, phase.step(part), type(exc.orig).__name__
-            )
-            down = await_database(ctx.engine, since=lost_at, give_up_after=ctx.lease_ms / 1000)
-            if down is None:
-                raise
-        if down > ctx.settings.outage_grace_seconds:
-            message = f"Database unreachable for {down:.0f} s during {phase.step(part)}; the sync stopped"
-            return fail(ctx, run_id, message, token=token, phase=position_of(spec, part))
-        log.info("run %s: the database is back after %.0f s; %s starts again", run_id, down, phase.step(part))
+    with run_context(run_id=run_id, phase=phase.step(part)):
+        lost_at: float | None = None
+        while True:
+            try:
+                return _guarded(ctx, spec, run_id, token, part)
+            except DBAPIError as exc:
+                if reachable(ctx.engine):
+                    raise
+                lost_at = lost_at or time.monotonic()
+                log.warning(
+                    "run %s: the database is unreachable in %s (%s)", run_id, phase.step(part), type(exc.orig).__name__
+                )
+                down = await_database(ctx.engine, since=lost_at, give_up_after=ctx.lease_ms / 1000)
+                if down is None:
+                    raise
+            if down > ctx.settings.outage_grace_seconds:
+                message = f"Database unreachable for {down:.0f} s during {phase.step(part)}; the sync stopped"
+                return fail(ctx, run_id, message, token=token, phase=position_of(spec, part))
+            log.info("run %s: the database is back after %.0f s; %s starts again", run_id, down, phase.step(part))
 
 
 def _guarded(ctx: EtlContext, spec: PhaseSpec, run_id: str, token: str, part: str | None) -> list[Next]:
@@ -179,6 +181,7 @@ def _run(ctx: EtlContext, spec: PhaseSpec, run_id: str, token: str, part: str | 
             return []
         steps.mark_running(conn, run_id, step)
         job = Job(ctx, load_run(conn, run_id), token, part)
+    bind(provider_id=job.provider.provider_id, tenant_id=job.provider.tenant_id)
     try:
         if spec.needs_config:
             job.open_config()

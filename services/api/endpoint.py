@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from libs.auth import Principal
+from libs.logs import run_context
 from libs.providers.errors import ProviderError
 from libs.text import CONTROL, CONTROL_MESSAGE
 from services.api.problems import ApiError, field_error, from_provider_error, from_validation, invalid, not_found
@@ -123,6 +124,10 @@ def operation(
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(p.title() for p in rest)
+
+
+# path ids the handler's log lines carry (libs/logs.py)
+_LOG_FIELDS = {"tenantId": "tenant_id", "providerId": "provider_id", "runId": "run_id"}
 
 
 def _parse_path(params: dict[str, Any]) -> dict[str, Any]:
@@ -248,8 +253,10 @@ def invoke(
         if body is None and op.body_required:
             raise ApiError(422, "a JSON request body is required", code="validation-error")
         parsed_body = _parse(op.body, body, prefix="body") if body is not None else None
+    ids = {_LOG_FIELDS[name]: value for name, value in parsed_path.items() if name in _LOG_FIELDS}
     try:
-        return op.handler(Call(request, principal, services, parsed_path, parsed_query, parsed_body, token))
+        with run_context(**ids):
+            return op.handler(Call(request, principal, services, parsed_path, parsed_query, parsed_body, token))
     except ProviderError as exc:
         raise from_provider_error(exc) from None
 

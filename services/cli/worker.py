@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from typing import Any
 
+import dramatiq.cli
+
 from libs.etl.phase import Queue
+from libs.logs import configure_logging
 from libs.settings import load_settings
 
 QUEUES = [queue.value for queue in Queue]
@@ -27,11 +29,10 @@ def register(subparsers: Any) -> None:
 
 
 def command(args: argparse.Namespace) -> list[str]:
+    """dramatiq's arguments: its master logs through the service's logging (LOG_FORMAT), not its own."""
     return [
-        sys.executable,
-        "-m",
-        "dramatiq",
         "services.workers.main",
+        "--skip-logging",
         "--processes",
         str(args.processes),
         "--threads",
@@ -45,9 +46,10 @@ def command(args: argparse.Namespace) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()  # fail here, with a clear message, rather than in every child process
-    argv = command(args)
     # An idle consumer backs off up to this many ms between polls; dramatiq's 1 s default would
     # add up to a second to every hop of a run's phase chain.
     os.environ.setdefault("dramatiq_worker_timeout", str(settings.worker_poll_ms))
-    # replace this process: signals (SIGTERM from an orchestrator) reach the dramatiq master directly
-    os.execv(argv[0], argv)  # noqa: S606
+    configure_logging(settings)
+    # this process becomes the dramatiq master: signals (SIGTERM from an orchestrator) reach it directly
+    parsed = dramatiq.cli.make_argument_parser().parse_args(command(args))  # type: ignore[no-untyped-call]
+    return int(dramatiq.cli.main(parsed) or 0)  # type: ignore[no-untyped-call]

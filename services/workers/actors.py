@@ -17,6 +17,7 @@ import dramatiq
 from libs.etl import pipeline
 from libs.etl.phase import CANCEL_SYNC, PHASE_FAILED, START_SYNC, Queue
 from libs.etl.pipeline import PhaseSpec
+from libs.logs import run_context
 from libs.webhooks import deliver, events
 from services.queue.send import send
 from services.workers.context import worker_context
@@ -69,7 +70,8 @@ def phase_failed(message_data: dict[str, Any], retry_info: dict[str, Any]) -> No
     token = str(args[1]) if spec is not None and len(args) > 1 else None
     # only while the run is still in the phase that gave up: another delivery may have moved it on
     position = pipeline.position_of(spec, (args[2] or None) if len(args) > 2 else None) if spec else None
-    log.error("run %s: %s failed after %s retries", args[0], actor, retry_info.get("retries"))
+    with run_context(run_id=args[0]):
+        log.error("run %s: %s failed after %s retries", args[0], actor, retry_info.get("retries"))
     send(
         pipeline.fail(
             worker_context(),

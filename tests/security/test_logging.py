@@ -8,6 +8,7 @@ the process logging of `sis-sync api` (libs/logs.py) and reads what it wrote to 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +24,7 @@ from starlette.routing import Route
 from libs.connectors.http.oauth import OAuth1Signer
 from libs.db.engine import get_engine
 from libs.logs import QUIET_LOGGERS, configure_logging
-from libs.settings import LogLevel, Settings
+from libs.settings import LogFormat, LogLevel, Settings
 from services.api.app import create_app
 from tests.support.api import ThreadedApi
 
@@ -32,11 +33,11 @@ TYPED = "Springfield-Elementary-4711"
 
 
 @contextmanager
-def process_logging(settings: Settings) -> Iterator[None]:
+def process_logging(settings: Settings, log_format: LogFormat = LogFormat.TEXT) -> Iterator[None]:
     """The logging of a service process while inside; the test session's logging again after."""
     root = logging.getLogger()
     saved = root.handlers[:], root.level, {name: logging.getLogger(name).level for name in QUIET_LOGGERS}
-    configure_logging(settings.model_copy(update={"log_level": LogLevel.DEBUG}))
+    configure_logging(settings.model_copy(update={"log_level": LogLevel.DEBUG, "log_format": log_format}))
     try:
         yield
     finally:
@@ -71,6 +72,24 @@ def test_an_unexpected_error_is_logged_with_type_and_traceback_but_without_the_r
     assert 'in lookup\n    conn.execute(text("SELECT CAST(:value AS integer)")' in logged
     assert "psycopg.errors.InvalidTextRepresentation" in logged
     assert "sqlalchemy.exc.DataError" in logged
+    assert TYPED not in logged
+
+
+def test_in_json_an_unexpected_error_is_one_json_line_whose_exception_has_no_request_data(
+    db: Engine, policy_on: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = create_app(policy_on)
+    app.router.routes.append(Route("/lookup", lookup))
+    with process_logging(policy_on, LogFormat.JSON), ThreadedApi(policy_on, app) as api:
+        httpx.get(f"{api.url}/lookup", params={"value": TYPED})
+        logged = capsys.readouterr().err
+
+    lines = [json.loads(line) for line in logged.splitlines()]
+    (error,) = [line for line in lines if line["level"] == "ERROR"]
+    assert error["logger"] == "services.api.headers"
+    assert error["message"] == "unhandled DataError on GET /lookup"
+    assert 'in lookup\n    conn.execute(text("SELECT CAST(:value AS integer)")' in error["exception"]
+    assert error["exception"].endswith("sqlalchemy.exc.DataError")
     assert TYPED not in logged
 
 
