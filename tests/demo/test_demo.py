@@ -160,7 +160,7 @@ def test_the_demo_on_embedded_servers_syncs_every_source_and_ctrl_c_leaves_nothi
         started = _demo_processes(demo.pid, tmp_path)
         commands = {cmd for _, cmd in started.values()}
         # the collection found what it must stop: the api, worker and scheduler, and both servers
-        for process in ("services.cli api", "dramatiq services.workers", "services.cli scheduler"):
+        for process in ("services.cli api", "services.cli worker", "services.cli scheduler"):
             assert any(process in cmd for cmd in commands), commands
         postmaster = int(postmaster_pid.read_text().splitlines()[0])
         assert postmaster in started, commands
