@@ -25,7 +25,16 @@ _PORT = r"(?::(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|65
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 # a DNS name or IPv4 address, or an IPv6 literal in brackets; no user:password@ (credentials go
 # in their own secret fields, where they are encrypted and masked, never in a URL)
-_HOST = rf"(?:{_LABEL}(?:\.{_LABEL})*\.?|\[[0-9A-Fa-f]{{0,4}}(?::[0-9A-Fa-f.]{{0,15}}){{2,7}}\])"
+_H16 = "[0-9A-Fa-f]{1,4}"
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_LS32 = rf"(?:{_H16}:{_H16}|{_OCTET}(?:\.{_OCTET}){{3}})"
+# RFC 3986 IPv6address: n groups before "::" and 6 - n after it (the last two may be an IPv4)
+_IPV6 = "|".join(
+    [rf"(?:{_H16}:){{6}}{_LS32}", rf"::(?:{_H16}:){{5}}{_LS32}"]
+    + [rf"(?:(?:{_H16}:){{0,{n - 1}}}{_H16})?::(?:{_H16}:){{{5 - n}}}{_LS32}" for n in range(1, 6)]
+    + [rf"(?:(?:{_H16}:){{0,5}}{_H16})?::{_H16}", rf"(?:(?:{_H16}:){{0,6}}{_H16})?::"]
+)
+_HOST = rf"(?:{_LABEL}(?:\.{_LABEL})*\.?|\[(?:{_IPV6})\])"
 HOST_URL_PATTERN = rf"^https?://{_HOST}{_PORT}/?$"
 BASE_URL_PATTERN = rf"^https?://{_HOST}{_PORT}(?:/[^\x00-\x20\x7f?#]*)?$"
 

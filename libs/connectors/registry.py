@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from libs.connectors.base import Connector, ConnectorContext, ProviderConfig
 from libs.connectors.errors import ConfigError
 from libs.enums import ProviderType
+from libs.jsonbody import validate_strict
 
 # module:Class of each provider's connector; a new provider type is one line here
 _CONNECTORS: dict[ProviderType, str] = {
@@ -46,10 +47,11 @@ def supported_types() -> list[ProviderType]:
     return [t for t, target in _CONNECTORS.items() if _available(target)]
 
 
-def parse_config(provider_type: ProviderType, config: dict[str, Any]) -> ProviderConfig:
+def parse_config(provider_type: ProviderType, config: dict[str, Any], *, strict: bool = False) -> ProviderConfig:
+    """The config as its model reads it; `strict` for a client's JSON (`libs.jsonbody`)."""
     model = connector_class(provider_type).config_model
     try:
-        return model.model_validate(config)
+        return validate_strict(model, config) if strict else model.model_validate(config)
     except ValidationError as exc:
         # without the input values: a rejected config may hold a secret next to the bad field
         errors = exc.errors(include_input=False, include_url=False, include_context=False)

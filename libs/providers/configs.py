@@ -81,7 +81,7 @@ def validate(provider_type: ProviderType, config: dict[str, Any]) -> dict[str, A
         msg = f"provider type {provider_type.value} is not supported by this build"
         raise InvalidProvider.field("providerType", msg=msg)
     try:
-        parsed = registry.parse_config(provider_type, config)
+        parsed = registry.parse_config(provider_type, config, strict=True)
     except ConfigError as exc:
         errors = exc.details.get("errors")
         if isinstance(errors, list) and errors:

@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from libs.auth import Principal
+from libs.jsonbody import validate_strict
 from libs.logs import run_context
 from libs.providers.errors import ProviderError
 from libs.text import CONTROL, CONTROL_MESSAGE
@@ -265,7 +266,8 @@ def _parse(model: type[BaseModel], raw: Any, *, prefix: str) -> BaseModel:
     if not isinstance(raw, dict):
         raise ApiError(422, f"the {prefix} must be a JSON object", code="validation-error")
     try:
-        return model.model_validate(raw)
+        # a query string is text to convert; a body is JSON and must have the document's types
+        return model.model_validate(raw) if prefix == "query" else validate_strict(model, raw)
     except ValidationError as exc:
         raise from_validation(exc, prefix=() if prefix == "body" else (prefix,)) from None
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from typing import Any
 
 import jsonschema
@@ -235,3 +236,30 @@ def test_the_document_states_each_provider_types_config_and_the_cursor() -> None
     page = json.dumps(schemas["UserPage"]["properties"]["nextCursor"])
     assert '"format": "uuid"' in page
     assert '"null"' in page
+
+
+def test_json_types_are_the_documents_and_an_empty_cursor_is_no_cursor(api: TestClient, admin: dict[str, str]) -> None:
+    # lax parsing took 0 for false, false or "5" for a number: the document allows neither
+    for changes, field in (
+        ({"enabled": 0}, "enabled"),
+        ({"options": {"incremental": "true"}}, "options.incremental"),
+        ({"config": {**SEEDS["ONEROSTER_API"], "pageSize": False}}, "config.pageSize"),
+        ({"config": {**SEEDS["ONEROSTER_API"], "pageSize": "5"}}, "config.pageSize"),
+    ):
+        _problem(_create(api, admin, "ONEROSTER_API", **changes), 422, field)
+    provider = _create(api, admin, "ONEROSTER_API", config={**SEEDS["ONEROSTER_API"], "pageSize": 500.0})
+    assert provider.status_code == 201, provider.text  # 500.0 is an integer in JSON Schema
+    sync = api.post(f"{PROVIDERS}/{provider.json()['id']}/sync", json={"allowMassDeactivation": 0}, headers=admin)
+    _problem(sync, 422, "allowMassDeactivation")
+    _problem(api.get(f"/api/v1/tenants/{TENANT}/roster/users?cursor=", headers=admin), 422, "query.cursor")
+
+
+@pytest.mark.parametrize("host", ["[f4:Eba6060Df414E:C100D3a0:8:4d]", "[1:2:3:4:5:6:7]", "[1::2::3]", "[::1.2.3.256]"])
+def test_a_bracketed_host_that_is_no_ipv6_address_is_refused_by_server_and_document(
+    api: TestClient, admin: dict[str, str], host: str
+) -> None:
+    config = {**SEEDS["ONEROSTER_API"], "baseUrl": f"https://{host}/ims"}
+    _problem(_create(api, admin, "ONEROSTER_API", config=config), 422, "config.baseUrl")
+    pattern = document()["components"]["schemas"]["OneRosterApiConfig"]["properties"]["baseUrl"]["pattern"]
+    assert not re.search(pattern, config["baseUrl"])
+    assert re.search(pattern, "https://[::ffff:192.0.2.1]:8443/ims")

@@ -1,4 +1,4 @@
-"""Schemathesis, every check and every phase, over every operation of the real API, as both roles.
+"""Schemathesis, every check, over every operation of the real API, as both roles.
 
 The API runs on uvicorn on 127.0.0.1 in this process, so the security fences (stubbed resolver,
 loopback-only sockets) hold for its connection tests; the egress policy is on. Schemathesis runs
@@ -24,8 +24,8 @@ from services.api.app import create_app
 from tests.security.conftest import TENANT
 from tests.support.api import ThreadedApi
 
-# per operation and generation mode; keeps both roles within about two minutes on two cores
-EXAMPLES = 15
+# per operation and generation mode in the fuzzing and stateful phases (coverage generates its own set)
+EXAMPLES = 10
 _FINGERPRINT = "SHA256:" + "A" * 43
 SEEDS = {
     "CLEVER": {"clientId": "c", "clientSecret": "s", "accessToken": "t", "districtId": "d"},
@@ -60,9 +60,11 @@ def _seed(settings: Settings, db: Engine, headers: dict[str, str]) -> tuple[dict
     return providers, run_id
 
 
-# Not yet clean: the coverage phase still reports failures on 10 of 24 operations (and takes about
-# three minutes a role on two cores); run it with `--runxfail` while closing them
-@pytest.mark.xfail(run=False, reason="schemathesis still reports failures; see the comment above")
+# Not yet in `make test`: the platform admin run is clean, the district admin run's coverage and
+# fuzzing phases too, but its stateful phase reports two ST202 (a stateful step sends a config of
+# one type's shape to a provider created with another type), and each role takes about 7 minutes
+# on two cores, almost all in the coverage phase; run it with `--runxfail`
+@pytest.mark.xfail(run=False, reason="stateful ST202 for district admins and runtime; see the comment above")
 @pytest.mark.parametrize("role", ["PLATFORM_ADMIN", "DISTRICT_ADMIN"])
 def test_schemathesis_reports_no_failure(db: Engine, policy_on: Settings, role: str, tmp_path: Path) -> None:
     settings = policy_on.model_copy(update={"allow_local_csv_paths": False})
@@ -79,6 +81,7 @@ def test_schemathesis_reports_no_failure(db: Engine, policy_on: Settings, role: 
         "SCHEMATHESIS_HOOKS": "tests.security.schemathesis_hooks",
         "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
         "FUZZ_PROVIDERS": json.dumps(providers),
+        "FUZZ_SEEDS": json.dumps(SEEDS),
         "FUZZ_DATABASE_URL": str(settings.database_url),
     }
     with ThreadedApi(settings) as api:
@@ -88,10 +91,15 @@ def test_schemathesis_reports_no_failure(db: Engine, policy_on: Settings, role: 
                 "run",
                 f"{api.url}/openapi.json",
                 "--checks=all",
+                # examples: the document has none; coverage, fuzzing and stateful test every operation
+                "--phases=coverage,fuzzing,stateful",
                 f"--max-examples={EXAMPLES}",
                 "--seed=1",
                 "--workers=1",
                 f"--header=Authorization: Bearer {token}",
+                # a deleted provider is soft-deleted: platform admins still read it and its runs, by
+                # design (docs/security.md), so for them a read after a DELETE is no use after free
+                *(["--exclude-checks=use_after_free"] if role == "PLATFORM_ADMIN" else []),
                 "--no-color",
             ],
             capture_output=True,

@@ -27,6 +27,9 @@ def normalize_fingerprint(value: str) -> str:
 
 
 _HOST_HINT = "must be a host name or IP address (no scheme, user or path)"
+# no "/", "@", control character or white space; spelled out rather than \s, whose Unicode set
+# (U+0085, U+00A0, ...) a client's regex engine may not share
+_HOST_PATTERN = "^[^/@\\x00-\\x20\\x7f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$"
 # an OpenSSH or PEM private key that parses (with privateKeyPassphrase when it is encrypted)
 _KEY_FORMAT: JsonDict = {"format": "ssh-private-key"}
 _CREDENTIAL: JsonDict = {name: {"type": "string"} for name in ("privateKey", "privateKeyPath", "password")}
@@ -43,7 +46,7 @@ class SftpSettings(BaseModel):
         },
     )
 
-    host: Annotated[str, Text(r"^[^\s/@\x00-\x1f\x7f]*$", _HOST_HINT)] = Field(min_length=1, max_length=253)
+    host: Annotated[str, Text(_HOST_PATTERN, _HOST_HINT)] = Field(min_length=1, max_length=253)
     port: int = Field(default=22, ge=1, le=65535)
     username: Line = Field(min_length=1, max_length=128)
     # a key file in the tenant's key folder SFTP_KEY_DIR/<tenantId>/ (a mounted secret), relative to

@@ -160,7 +160,7 @@ def _list(kind: Kind, call: Call) -> ApiModel:
         where.append("(" + " OR ".join(f"{col} ILIKE :q" for col in kind.search) + " OR id::text = :exact)")
         params["q"] = pattern
         params["exact"] = query.q
-    if query.cursor:
+    if query.cursor is not None:  # an empty cursor is no cursor of this endpoint
         try:
             params["after"] = uuid.UUID(query.cursor)
         except ValueError:
