@@ -7,9 +7,10 @@ import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, Row, text
 from standardwebhooks import Webhook
 
 from devkit.generator import District, DistrictSpec, write_oneroster_csv
@@ -120,9 +121,14 @@ def test_each_run_outcome_is_delivered_once_signed(
     assert partial["status"] == "PARTIAL"
     assert "enrollments" in partial["message"]
     assert partial["counts"]["users"]["received"] == runs[1]["stats"]["users"]["received"]
-    # once each: one attempt logged per message
-    with db.connect() as conn:
-        attempts = conn.execute(text("SELECT message_id, attempt, status_code FROM sis_webhook_deliveries")).all()
+
+    # once each: one attempt logged per message (the worker logs it once the answer is in)
+    def logged() -> list[Row[Any]] | None:
+        with db.connect() as conn:
+            rows = conn.execute(text("SELECT message_id, attempt, status_code FROM sis_webhook_deliveries")).all()
+        return list(rows) if len(rows) >= 4 else None
+
+    attempts = wait_until(logged, timeout=30, what="four logged attempts")
     assert sorted(a.attempt for a in attempts) == [1, 1, 1, 1]
     assert {a.status_code for a in attempts} == {200}
     _nothing_secret_or_roster(hook, hook_worker, package, [secret, platform_secret])
@@ -140,8 +146,13 @@ def test_a_receiver_that_fails_three_times_gets_the_fourth_attempt(
     wait_until(lambda: len(hook.requests) >= 4, timeout=60, what="the fourth attempt")
     assert {r.headers["webhook-id"] for r in hook.requests} == {sent[0].args[1]}
     assert Webhook(secret).verify(hook.requests[3].body, hook.requests[3].headers)["type"] == "webhook.test"
-    with db.connect() as conn:
-        log = store.deliveries(conn, row.id, limit=10)
+
+    def logged() -> list[Any] | None:
+        with db.connect() as conn:
+            log = store.deliveries(conn, row.id, limit=10)
+        return log if len(log) >= 4 else None  # the worker logs an attempt once its answer is in
+
+    log = wait_until(logged, timeout=30, what="four logged attempts")
     assert [(d["attempt"], d["status_code"]) for d in reversed(log)] == [(1, 500), (2, 500), (3, 500), (4, 200)]
 
 
