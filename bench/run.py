@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import psycopg
 from sqlalchemy import Engine
 
+from bench.districts import print_many, run_many
 from bench.floor import measure_floor
 from bench.memory import PeakRss
 from bench.scenarios import SCENARIOS, BenchContext, Served
@@ -92,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help=f"comma-separated: {', '.join(SCENARIOS)}")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--districts", type=int, default=8, help="many-districts scenario: S-tier districts (0 skips)")
+    parser.add_argument("--slots", type=int, default=4, help="many-districts scenario: MAX_CONCURRENT_SYNCS")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.scenarios.split(",") if n.strip()]
     unknown = set(names) - set(SCENARIOS)
@@ -113,16 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             with fresh_database(pg_server) as database_url, ExitStack() as stack:
                 migrate.upgrade(database_url)
-                settings = load_settings(
-                    database_url=database_url,
-                    redis_url=redis_url,
-                    redis_namespace=f"sis-bench-{uuid.uuid4().hex[:6]}",
-                    app_env="test",
-                    config_encryption_keys=generate_key(),
-                    auth_jwt_secret="bench-" + "x" * 40,
-                    data_dir=work / "data",
-                    allow_local_csv_paths=True,
-                )
+                settings = _settings(database_url, redis_url, work)
                 engine = make_engine(database_url)
                 stack.callback(engine.dispose)
                 worker = start_worker(settings, work, processes=args.processes, threads=args.threads)
@@ -133,11 +127,36 @@ def main(argv: list[str] | None = None) -> int:
                 stack.callback(served.close)
                 with PeakRss(worker.pid) as rss:
                     results.extend(_scenario(name, served, syncs, engine, settings, rss, total_records))
+        many = None
+        if args.districts:
+            with fresh_database(pg_server) as database_url, ExitStack() as stack:
+                migrate.upgrade(database_url)
+                settings = _settings(database_url, redis_url, work)
+                engine = make_engine(database_url)
+                stack.callback(engine.dispose)
+                syncs = Syncs(settings, engine)
+                stack.callback(syncs.close)
+                many = run_many(settings, syncs, database_url, work, OUT, count=args.districts, slots=args.slots)
         with fresh_database(pg_server) as database_url:
             floor = measure_floor(database_url, district)
 
     _print(results, floor, total_records)
+    if many is not None:
+        print_many(many)
     return 0
+
+
+def _settings(database_url: str, redis_url: str, work: Path) -> Settings:
+    return load_settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        redis_namespace=f"sis-bench-{uuid.uuid4().hex[:6]}",
+        app_env="test",
+        config_encryption_keys=generate_key(),
+        auth_jwt_secret="bench-" + "x" * 40,
+        data_dir=work / "data",
+        allow_local_csv_paths=True,
+    )
 
 
 @dataclass
