@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 from bench.districts import print_many, run_many
 from bench.floor import measure_floor
 from bench.memory import PeakRss
+from bench.profile import print_profile, profiling
 from bench.scenarios import SCENARIOS, BenchContext, Served
 from devkit.generator import District, DistrictSpec, write_oneroster_csv
 from devkit.processes import Syncs, start_worker
@@ -95,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--districts", type=int, default=8, help="many-districts scenario: S-tier districts (0 skips)")
     parser.add_argument("--slots", type=int, default=4, help="many-districts scenario: MAX_CONCURRENT_SYNCS")
+    parser.add_argument("--profile", action="store_true", help="print each run's database time by statement")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.scenarios.split(",") if n.strip()]
     unknown = set(names) - set(SCENARIOS)
@@ -126,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
                 served: Served = SCENARIOS[name](ctx)
                 stack.callback(served.close)
                 with PeakRss(worker.pid) as rss:
-                    results.extend(_scenario(name, served, syncs, engine, settings, rss, total_records))
+                    results.extend(_scenario(name, served, syncs, engine, settings, rss, total_records, args.profile))
         many = None
         if args.districts:
             with fresh_database(pg_server) as database_url, ExitStack() as stack:
@@ -180,6 +182,7 @@ def _scenario(
     settings: Settings,
     rss: PeakRss,
     total_records: int,
+    profile: bool = False,
 ) -> list[Result]:
     provider_id = create_provider(
         engine, settings, provider_type=served.provider_type, config=served.config, tenant_id=f"bench-{name}"
@@ -189,9 +192,11 @@ def _scenario(
         if label == "churn-1%":
             update_config(engine, settings, provider_id, served.churn())
         rss.reset()
-        started = time.perf_counter()
-        run = syncs.run(provider_id, timeout=3600)
-        wall = time.perf_counter() - started
+        with ExitStack() as sampling:
+            statements = sampling.enter_context(profiling(str(settings.database_url))) if profile else None
+            started = time.perf_counter()
+            run = syncs.run(provider_id, timeout=3600)
+            wall = time.perf_counter() - started
         stats = run["stats"] or {}
         rows.append(
             Result(
@@ -207,6 +212,8 @@ def _scenario(
             )
         )
         print(f"  {name:<12} {label:<10} {run['status']:<8} {wall:7.1f}s", flush=True)
+        if statements is not None:
+            print_profile(label, statements, wall)
     return rows
 
 
