@@ -256,14 +256,18 @@ def messages_at(conn: Connection, run_id: uuid.UUID | str, token: uuid.UUID | st
 
 
 def admit(conn: Connection, settings: Settings) -> list[Next]:
-    """Admit waiting runs (oldest first) into free slots; each admitted run gets planned."""
+    """Admit waiting runs (oldest first) into free slots; each admitted run gets planned. Runs that
+    admission ended (reaped, or their provider disabled) announce their end."""
+    ended: list[uuid.UUID] = []
     admitted = runs.admit_pending(
         conn,
         max_concurrent=settings.max_concurrent_syncs,
         per_tenant=settings.max_concurrent_syncs_per_tenant,
         lease_ms=settings.sync_lock_timeout,
+        ended=ended,
     )
-    return [Next(Phase.PLAN.actor, SPECS[Phase.PLAN].queue, (str(a.run_id), str(a.lease_token))) for a in admitted]
+    out = [Next(Phase.PLAN.actor, SPECS[Phase.PLAN].queue, (str(a.run_id), str(a.lease_token))) for a in admitted]
+    return out + [m for run_id in ended for m in webhook_events.run_ended(conn, run_id)]
 
 
 def start(ctx: EtlContext, run_id: str) -> list[Next]:
