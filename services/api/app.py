@@ -18,7 +18,7 @@ from libs.settings import AppEnv, Settings, get_settings
 from services.api import endpoint, openapi
 from services.api.headers import ResponseHeaders
 from services.api.health import healthz, readyz
-from services.api.metrics import metrics
+from services.api.metrics import metrics, registry
 from services.api.problems import ApiError
 from services.api.services import Services
 from services.api.ui import routes as ui_routes
@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.settings = settings
     app.state.services = holder
+    app.state.metrics_registry = registry(settings)
     return app
 
 
