@@ -13,13 +13,14 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 import dramatiq
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from libs.metrics.state import DatabaseState, QueueState
-from libs.settings import get_settings
+from libs.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +31,19 @@ class ServeMetrics(dramatiq.Middleware):
         return [serve]
 
 
+def pool_registry(settings: Settings, directory: Path) -> CollectorRegistry:
+    """What a pool serves: its processes' counters, summed from their files, and the state."""
+    registry = CollectorRegistry(auto_describe=False)
+    MultiProcessCollector(registry, path=str(directory))  # type: ignore[no-untyped-call]
+    registry.register(DatabaseState(settings))
+    registry.register(QueueState(settings))
+    return registry
+
+
 def serve() -> int:
     """Run the metrics server until the pool stops (SIGTERM ends this process)."""
     settings = get_settings()
-    registry = CollectorRegistry(auto_describe=False)
-    MultiProcessCollector(registry, path=os.environ["PROMETHEUS_MULTIPROC_DIR"])  # type: ignore[no-untyped-call]
-    registry.register(DatabaseState(settings))
-    registry.register(QueueState(settings))
+    registry = pool_registry(settings, Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]))
     try:
         server, thread = start_http_server(settings.worker_metrics_port, addr=settings.host, registry=registry)
     except OSError as exc:
