@@ -7,17 +7,22 @@ counters of one process. Each scrape costs a few aggregate queries and one LLEN 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
+import redis
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from libs.db.engine import get_engine
 from libs.enums import SyncStatus
 from libs.etl.phase import Queue
 from libs.redis_client import probe
 from libs.settings import Settings
+
+log = logging.getLogger(__name__)
 
 # runs the scheduler's reaper ended (libs/etl/runs.reap_expired writes this message)
 _REAPED = "Abandoned:%"
@@ -31,6 +36,16 @@ class DatabaseState(Collector):
         self.tenant = settings.metrics_tenant_labels
 
     def collect(self) -> Iterator[Metric]:
+        try:
+            yield from self._collect()
+        except SQLAlchemyError as exc:
+            # the counters of the same scrape are still worth having: these series go missing
+            # (an alert on them goes quiet, `absent()` notices) and the scrape answers
+            log.warning(
+                "metrics: the database did not answer (%s); run and provider series left out", type(exc).__name__
+            )
+
+    def _collect(self) -> Iterator[Metric]:
         tenant = ["tenant_id"] if self.tenant else []
         by = ", r.tenant_id" if self.tenant else ""
         with get_engine(self.settings).connect() as conn:
@@ -111,7 +126,12 @@ class QueueState(Collector):
         depth = GaugeMetricFamily("sis_sync_queue_depth", "Messages waiting in each worker queue.", labels=["queue"])
         if self.settings.redis_url:
             prefix = f"{self.settings.redis_namespace}:dramatiq"
-            with probe(self.settings) as client:
-                for queue in Queue:
-                    depth.add_metric([queue.value], float(client.llen(f"{prefix}:{queue.value}")))
+            try:
+                with probe(self.settings) as client:
+                    lengths = {queue: float(client.llen(f"{prefix}:{queue.value}")) for queue in Queue}
+            except redis.RedisError as exc:
+                log.warning("metrics: Redis did not answer (%s); queue depths left out", type(exc).__name__)
+                return
+            for queue, length in lengths.items():
+                depth.add_metric([queue.value], length)
         yield depth

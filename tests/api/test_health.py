@@ -102,3 +102,10 @@ def test_metrics_tenant_labels_split_the_run_series_by_district(settings: Settin
     families = _families(settings.model_copy(update={"metrics_tenant_labels": True}))
     assert _value(families["sis_sync_runs"], status="SUCCESS", tenant_id="secret-district") == 2
     assert _value(families["sis_sync_lease_expiries"], tenant_id="secret-district") == 1
+
+
+def test_metrics_answer_without_the_database_and_leave_its_series_out(settings: Settings) -> None:
+    broken = settings.model_copy(update={"database_url": "postgresql://nobody@127.0.0.1:1/none"})
+    families = _families(broken)
+    assert "sis_sync_runs" not in families
+    assert {s.labels["queue"] for s in families["sis_sync_queue_depth"]} == {"sis.control", "sis.extract", "sis.load"}
