@@ -46,6 +46,8 @@ def process_env(settings: Settings, **overrides: Any) -> dict[str, str]:
             "SCHEDULER_TICK_SECONDS": str(settings.scheduler_tick_seconds),
             "OUTAGE_GRACE_SECONDS": str(settings.outage_grace_seconds),
             "LOG_LEVEL": "info",
+            # many pools run side by side in tests: one that needs its /metrics names a port
+            "WORKER_METRICS_PORT": "0",
         }
     )
     env.update({k.upper(): str(v) for k, v in overrides.items()})

@@ -85,6 +85,11 @@ def bind(**fields: object) -> None:
     _RUN.set({**_RUN.get(), **{name: str(value) for name, value in fields.items()}})
 
 
+def run_field(name: str) -> str | None:
+    """One field of the current run context (`tenant_id`, `run_id`, ...), None outside a run."""
+    return _RUN.get().get(name)
+
+
 class RunFields(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.__dict__.update(_RUN.get())

@@ -117,6 +117,10 @@ class Settings(BaseSettings):
     # 6 h apart); the defaults spread 15 retries over about a day
     webhook_retry_base_seconds: float = Field(default=5.0, gt=0, le=3600)
     webhook_max_retries: int = Field(default=15, ge=0, le=50)
+    # a tenant_id label on run, record, source request and webhook series: one series per district
+    metrics_tenant_labels: bool = False
+    # `sis-sync worker` serves its pool's /metrics on this port (HOST's interface); 0: none
+    worker_metrics_port: int = Field(default=9191, ge=0, le=65535)
 
     @field_validator("log_level", "log_format", "app_env", mode="before")
     @classmethod

@@ -56,6 +56,8 @@ class DemoStack:
             "MAX_CONCURRENT_SYNCS_PER_TENANT": os.environ.get(
                 "MAX_CONCURRENT_SYNCS_PER_TENANT", str(self.settings.max_concurrent_syncs)
             ),
+            # the demo's worker serves no metrics port unless asked (the API's /metrics is there)
+            "WORKER_METRICS_PORT": os.environ.get("WORKER_METRICS_PORT", "0"),
         }
         print("migrating the database")
         migrate.upgrade(database_url)

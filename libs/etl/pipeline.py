@@ -35,6 +35,8 @@ from libs.etl.phase import DONE, Job, Next, Phase, Queue, RunFailed, StepDone
 from libs.etl.providers import ConfigUnreadable, load_run
 from libs.etl.sql import fenced
 from libs.logs import bind, run_context
+from libs.metrics import counters
+from libs.metrics import runs as run_metrics
 from libs.settings import Settings
 from libs.webhooks import events as webhook_events
 
@@ -182,6 +184,7 @@ def _run(ctx: EtlContext, spec: PhaseSpec, run_id: str, token: str, part: str | 
         steps.mark_running(conn, run_id, step)
         job = Job(ctx, load_run(conn, run_id), token, part)
     bind(provider_id=job.provider.provider_id, tenant_id=job.provider.tenant_id)
+    started = time.monotonic()
     try:
         if spec.needs_config:
             job.open_config()
@@ -194,6 +197,9 @@ def _run(ctx: EtlContext, spec: PhaseSpec, run_id: str, token: str, part: str | 
             out = _move_on(ctx, conn, spec, job, position, done)
     finally:
         job.close()
+    counters.phase_done(
+        spec.phase.value, job.provider.provider_type.value, job.provider.tenant_id, time.monotonic() - started
+    )
     if spec.after is not None:
         spec.after(job)
     return out
@@ -212,6 +218,7 @@ def _move_on(ctx: EtlContext, conn: Connection, spec: PhaseSpec, job: Job, posit
         if not runs.finish(conn, run_id, status=done.status, error_message=done.message, token=token):
             raise runs.LeaseLost(run_id)
         log.info("run %s finished %s", run_id, done.status.value)
+        run_metrics.run_ended(conn, run_id)
         return admit(conn, ctx.settings) + webhook_events.run_ended(conn, run_id)
     if done.fan_out:
         # the parts of the parallel phase that follows, and every later step, pending, so a run
@@ -318,6 +325,7 @@ def _end(
 ) -> list[Next]:
     if not runs.finish(conn, run_id, status=status, error_message=message, token=token, phase=phase):
         return []
+    run_metrics.run_ended(conn, run_id)
     log.log(
         logging.INFO if status is SyncStatus.CANCELLED else logging.WARNING, "run %s %s: %s", run_id, status, message
     )

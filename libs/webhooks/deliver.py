@@ -24,6 +24,7 @@ from libs.connectors.egress import EgressPolicy
 from libs.connectors.errors import EgressRefused, short_reason
 from libs.connectors.http.client import build_client
 from libs.db.crypto import ConfigCipher, DecryptionError
+from libs.metrics import counters
 from libs.settings import Settings
 from libs.webhooks import outbox, store
 from libs.webhooks.outbox import MAX_DELAY_SECONDS
@@ -122,6 +123,7 @@ def deliver(
         last = ok or refused or disabled or number > settings.webhook_max_retries
         if last:
             outbox.settle(conn, message_id)
+    counters.webhook_delivery(event, "delivered" if ok else "refused" if refused else "failed", row.tenant_id)
     if ok:
         return Attempt(number, status_code, None, None)
     log.warning("webhook %s: attempt %s of message %s failed: %s", row.id, number, message_id, error)

@@ -14,13 +14,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Route
 
 import services.api.routes  # noqa: F401 - declares the operations
+from libs import tracing
 from libs.settings import AppEnv, Settings, get_settings
 from services.api import endpoint, openapi
 from services.api.headers import ResponseHeaders
 from services.api.health import healthz, readyz
-from services.api.metrics import metrics
+from services.api.metrics import metrics, registry
 from services.api.problems import ApiError
 from services.api.services import Services
+from services.api.tracing import TraceRequests
 from services.api.ui import routes as ui_routes
 
 
@@ -66,11 +68,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=routes,
         # unexpected errors become a 500 (and are logged) in ResponseHeaders
         exception_handlers={HTTPException: _http_error},
-        middleware=[Middleware(ResponseHeaders, production=settings.app_env is AppEnv.PRODUCTION)],
+        middleware=[
+            # outermost: the request's span covers everything the app does for it
+            *([Middleware(TraceRequests)] if tracing.setup("sis-sync-api") else []),
+            Middleware(ResponseHeaders, production=settings.app_env is AppEnv.PRODUCTION),
+        ],
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.services = holder
+    app.state.metrics_registry = registry(settings)
     return app
 
 

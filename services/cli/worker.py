@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import dramatiq.cli
 
 from libs.etl.phase import Queue
 from libs.logs import configure_logging
+from libs.metrics.counters import enable_multiprocess
 from libs.settings import load_settings
 
 QUEUES = [queue.value for queue in Queue]
@@ -50,6 +54,13 @@ def run(args: argparse.Namespace) -> int:
     # add up to a second to every hop of a run's phase chain.
     os.environ.setdefault("dramatiq_worker_timeout", str(settings.worker_poll_ms))
     configure_logging(settings)
-    # this process becomes the dramatiq master: signals (SIGTERM from an orchestrator) reach it directly
-    parsed = dramatiq.cli.make_argument_parser().parse_args(command(args))  # type: ignore[no-untyped-call]
-    return int(dramatiq.cli.main(parsed) or 0)  # type: ignore[no-untyped-call]
+    # the pool's processes count into files here, and its metrics server sums them; a fresh
+    # directory per pool, so a restart starts from zero and pools on one host stay apart
+    directory = Path(tempfile.mkdtemp(prefix="sis-sync-metrics-"))
+    enable_multiprocess(directory)
+    try:
+        # this process becomes the dramatiq master: signals (SIGTERM from an orchestrator) reach it directly
+        parsed = dramatiq.cli.make_argument_parser().parse_args(command(args))  # type: ignore[no-untyped-call]
+        return int(dramatiq.cli.main(parsed) or 0)  # type: ignore[no-untyped-call]
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)

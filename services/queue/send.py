@@ -14,11 +14,14 @@ from collections.abc import Iterable
 import dramatiq
 import redis
 
+from libs import tracing
 from libs.etl.phase import Next
 
 # message option: the step keeps a CPU busy, so a worker process takes one such message at a
 # time and leaves the next to another process (services/queue/consumer.py)
 CPU_BOUND = "sis_cpu_bound"
+# message option: the W3C trace context of the span that sent it, when tracing is on (libs/tracing.py)
+TRACE = "sis_trace"
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,7 @@ def send(messages: Iterable[Next], broker: dramatiq.Broker | None = None, *, pat
     `patience` seconds (OUTAGE_GRACE_SECONDS in the workers) before the error goes up.
     """
     broker = broker or dramatiq.get_broker()
+    trace = tracing.carrier()
     for message in messages:
         _enqueue(
             broker,
@@ -39,7 +43,7 @@ def send(messages: Iterable[Next], broker: dramatiq.Broker | None = None, *, pat
                 actor_name=message.actor,
                 args=message.args,
                 kwargs={},
-                options={CPU_BOUND: True} if message.cpu_bound else {},
+                options=({CPU_BOUND: True} if message.cpu_bound else {}) | ({TRACE: trace} if trace else {}),
             ),
             patience,
         )

@@ -26,6 +26,8 @@ import httpx
 from libs.connectors.errors import ProviderUnavailable, RateLimited, short_reason
 from libs.connectors.http.budget import RequestBudget
 from libs.connectors.pauses import pause
+from libs.logs import run_field
+from libs.metrics import counters
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -142,6 +144,7 @@ class HttpSession:
                 except httpx.TransportError as exc:
                     retried += time.monotonic() - started if attempt > 1 else 0.0
                     self.stats.network_errors += 1
+                    counters.source_request("network_error", run_field("tenant_id"))
                     if is_tls_verification_error(exc):
                         # an untrusted certificate does not get better with waiting: fail now
                         raise ProviderUnavailable(
@@ -153,12 +156,14 @@ class HttpSession:
                         raise ProviderUnavailable(
                             f"Could not reach {self._source} after {attempt} attempts: {_describe_transport(exc)}{note}"
                         ) from exc
+                    counters.source_retry("network_error", run_field("tenant_id"))
                     waited += self._wait(delay)
                     retried += delay
                     continue
                 retried += time.monotonic() - started if attempt > 1 else 0.0
                 status = response.status_code
                 self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
+                counters.source_request(_outcome(status), run_field("tenant_id"))
                 if status not in RETRY_STATUSES:
                     return response
                 if status == 429:
@@ -183,6 +188,7 @@ class HttpSession:
                 if status == 429 and self.budget is not None and hinted is not None:
                     # only a wait this session takes itself holds the other workers too
                     self.budget.pause(hinted)
+                counters.source_retry(_outcome(status), run_field("tenant_id"))
                 waited += self._wait(delay)
                 retried += delay
         finally:
@@ -238,6 +244,14 @@ class HttpSession:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _outcome(status: int) -> str:
+    if status == 429:
+        return "rate_limited"
+    if status >= 500:
+        return "server_error"
+    return "client_error" if status >= 400 else "ok"
 
 
 def is_tls_verification_error(exc: BaseException) -> bool:
