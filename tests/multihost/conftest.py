@@ -50,13 +50,6 @@ SKEWED = "c"
 HOST_TMP = "/tmp"  # noqa: S108 - a worker host's private tmpfs
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(str(item.fspath)).parents:
-            item.add_marker(pytest.mark.multihost)
-
-
 @dataclass
 class Cluster:
     hosts: dict[str, Host]
