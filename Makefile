@@ -27,6 +27,7 @@ $(STAMP): pyproject.toml $(LOCK_DEV)
 lock: $(STAMP)
 	$(PIP_COMPILE) -o requirements.lock pyproject.toml
 	$(PIP_COMPILE) --extra dev --extra embedded -o $(LOCK_DEV) pyproject.toml
+	$(PIP_COMPILE) --only-build-deps --build-deps-for wheel -o requirements-build.lock pyproject.toml
 
 install: $(STAMP)
 
