@@ -8,6 +8,7 @@ it out (the `multihost` marker, deselected in pyproject.toml's addopts).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -29,6 +30,7 @@ from tests.multihost.hosts import (
     PG_PORT,
     PREFIX,
     REDIS_PORT,
+    SFTP_PORT,
     SIM_PORT,
     SUBNET,
     Host,
@@ -60,6 +62,7 @@ class Cluster:
     logs: Path
     clean_run_id: uuid.UUID | None = None
     clean_run_log: list[str] = field(default_factory=list)  # the worker hosts' lines of the clean run
+    sftp_config: dict[str, object] = field(default_factory=dict)  # a ONEROSTER_CSV config for host A's SFTP drop
 
     @property
     def a(self) -> Host:
@@ -168,12 +171,17 @@ def _start(network: Network, base: Path, logs: Path) -> Cluster:
     a.run(*cli("migrate"), env=dict(remote_env, DATA_DIR=str(base / "a-data")))
     simulate = cli("simulate", "oneroster", "--host", a.address, "--port", str(SIM_PORT), "--latency-ms", "30")
     a.start("simulator", simulate)
+    # the same district as a OneRoster CSV package on an SFTP drop: each extract step downloads it
+    # into its own host's DATA_DIR
+    sftp = ["simulate", "sftp", "--size", "S", "--host", a.address, "--port", str(SFTP_PORT)]
+    a.start("sftp", cli(*sftp, "--password", "multihost-sftp", "--out", str(base / "sftp")))
     api_env = dict(remote_env, HOST=a.address, PORT=str(API_PORT), DATA_DIR=str(base / "a-data"))
     a.start("api", cli("api"), env=api_env)
     a.start("scheduler", cli("scheduler"), env=dict(remote_env, DATA_DIR=str(base / "a-data")))
     wait_for(lambda: _http_ok(a, f"http://{a.address}:{API_PORT}/readyz"), timeout=90, what="host A's API")
     wait_for(lambda: _http_ok(a, f"http://{a.address}:{SIM_PORT}/_sim/stats"), timeout=120, what="the SIS simulator")
 
+    sftp_config = wait_for(lambda: _printed_config(a.output("sftp")), timeout=120, what="the SFTP drop")
     settings = load_settings(
         database_url=f"postgresql://postgres@/sis?host={pg_socket}&port={PG_PORT}",
         redis_url=f"unix://{redis_socket}",
@@ -185,10 +193,18 @@ def _start(network: Network, base: Path, logs: Path) -> Cluster:
     )
     assert settings.database_url is not None
     db = make_engine(settings.database_url)
-    cluster = Cluster(hosts, settings, remote_env, db, Syncs(settings, db), logs)
+    cluster = Cluster(hosts, settings, remote_env, db, Syncs(settings, db), logs, sftp_config=sftp_config)
     for worker in ("b", "c"):
         cluster.start_workers(worker)
     return cluster
+
+
+def _printed_config(output: str) -> dict[str, object] | None:
+    if "Press Ctrl-C" not in output:
+        return None
+    printed = output.split("provider config (ONEROSTER_CSV):", 1)[1].split("Press Ctrl-C", 1)[0]
+    config: dict[str, object] = json.loads(printed)
+    return config
 
 
 def _pg_answers(conninfo: str) -> bool:

@@ -162,6 +162,26 @@ def test_a_worker_host_killed_mid_run_the_other_finishes_within_the_lease(
     assert roster_snapshot(cluster.db, tenant) == clean_roster
 
 
+def test_a_csv_package_on_sftp_is_fetched_by_each_extract_step_on_its_own_host(
+    cluster: Cluster, clean_roster: Roster
+) -> None:
+    # No host can read another's files: were an extract step to count on a package another
+    # host downloaded (at plan, or in the other step), this run would fail.
+    provider_id = create_provider(
+        cluster.db,
+        cluster.settings,
+        provider_type=ProviderType.ONEROSTER_CSV,
+        tenant_id="district-sftp",
+        config=cluster.sftp_config,
+    )
+    run = cluster.syncs.run(provider_id, timeout=300)
+    assert run["status"] == SyncStatus.SUCCESS, run["error_message"]
+    extract = [s for s in steps(cluster.db, run["id"]) if s["step"].startswith("extract:")]
+    assert {host_of(s) for s in extract} == WORKER_HOSTS, [(s["step"], s["worker"]) for s in extract]
+    counts = {table: len(rows) for table, rows in roster_snapshot(cluster.db, "district-sftp").items()}
+    assert counts == {table: len(rows) for table, rows in clean_roster.items()}
+
+
 @pytest.fixture(scope="module")
 def clean_roster(cluster: Cluster) -> Roster:
     """A district synced with both hosts up: the roster every other run must reproduce."""
