@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 
 from libs.db.crypto import generate_key
 from libs.db.engine import make_engine
+from libs.redis_client import probe
 from libs.settings import Settings, load_settings
 from tests.multihost.hosts import (
     API_PORT,
@@ -74,7 +75,17 @@ class Cluster:
         env = dict(self.remote_env, HOME=f"{HOST_TMP}/home", TMPDIR=HOST_TMP, DATA_DIR=f"{HOST_TMP}/data")
         argv = cli("worker", "--processes", "1", "--threads", "2", "--shutdown-timeout", "5000")
         offset = CLOCK_OFFSET if host == SKEWED else None
+        before = self.live_workers()
         worker.start("worker", worker_host_argv(worker.hostname, argv, clock_offset=offset), env=env)
+        wait_for(lambda: self.live_workers() > before, timeout=90, what=f"{worker.hostname}'s worker to consume")
+
+    def live_workers(self) -> int:
+        """Worker processes whose broker heartbeat is fresh (by Redis's clock, which they stamp with)."""
+        with probe(self.settings) as client:
+            seconds, micros = client.time()
+            now_ms = int(seconds) * 1000 + int(micros) // 1000
+            key = f"{self.settings.redis_namespace}:dramatiq:__heartbeats__"
+            return int(client.zcount(key, now_ms - 3_000, "+inf"))
 
     def base_url(self) -> str:
         return f"http://{self.a.address}:{SIM_PORT}/ims/oneroster/v1p1"

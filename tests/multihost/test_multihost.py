@@ -132,8 +132,28 @@ def test_a_skewed_clock_hands_no_message_to_another_host(cluster: Cluster, clean
         assert " ERROR " not in line, line
 
 
-def test_a_worker_host_killed_mid_run_the_other_finishes_within_the_lease(
+def test_a_csv_package_on_sftp_is_fetched_by_each_extract_step_on_its_own_host(
     cluster: Cluster, clean_roster: Roster
+) -> None:
+    # No host can read another's files: were an extract step to count on a package another
+    # host downloaded (at plan, or in the other step), this run would fail.
+    provider_id = create_provider(
+        cluster.db,
+        cluster.settings,
+        provider_type=ProviderType.ONEROSTER_CSV,
+        tenant_id="district-sftp",
+        config=cluster.sftp_config,
+    )
+    run = cluster.syncs.run(provider_id, timeout=300)
+    assert run["status"] == SyncStatus.SUCCESS, (run["error_message"], steps(cluster.db, run["id"]))
+    extract = [s for s in steps(cluster.db, run["id"]) if s["step"].startswith("extract:")]
+    assert {host_of(s) for s in extract} == WORKER_HOSTS, [(s["step"], s["worker"]) for s in extract]
+    counts = {table: len(rows) for table, rows in roster_snapshot(cluster.db, "district-sftp").items()}
+    assert counts == {table: len(rows) for table, rows in clean_roster.items()}
+
+
+def test_a_worker_host_killed_mid_run_the_other_finishes_within_the_lease(
+    cluster: Cluster, clean_roster: Roster, request: pytest.FixtureRequest
 ) -> None:
     victim, survivor = cluster.hosts["b"], cluster.hosts["c"]
     tenant = "district-kill"
@@ -145,6 +165,7 @@ def test_a_worker_host_killed_mid_run_the_other_finishes_within_the_lease(
         return busy and any(s["status"] == "done" and s["step"].startswith("extract:") for s in now)
 
     wait_for(victim_busy, timeout=120, what=f"{victim.hostname} to be in the middle of the run")
+    request.addfinalizer(lambda: cluster.start_workers("b"))  # back, for whatever runs next
     killed_at = time.monotonic()
     assert victim.kill_all()
     assert not victim.pids()
@@ -160,26 +181,6 @@ def test_a_worker_host_killed_mid_run_the_other_finishes_within_the_lease(
         assert after[step]["status"] == "done"
         assert host_of(after[step]) == survivor.hostname, (step, after[step]["worker"])
     assert roster_snapshot(cluster.db, tenant) == clean_roster
-
-
-def test_a_csv_package_on_sftp_is_fetched_by_each_extract_step_on_its_own_host(
-    cluster: Cluster, clean_roster: Roster
-) -> None:
-    # No host can read another's files: were an extract step to count on a package another
-    # host downloaded (at plan, or in the other step), this run would fail.
-    provider_id = create_provider(
-        cluster.db,
-        cluster.settings,
-        provider_type=ProviderType.ONEROSTER_CSV,
-        tenant_id="district-sftp",
-        config=cluster.sftp_config,
-    )
-    run = cluster.syncs.run(provider_id, timeout=300)
-    assert run["status"] == SyncStatus.SUCCESS, run["error_message"]
-    extract = [s for s in steps(cluster.db, run["id"]) if s["step"].startswith("extract:")]
-    assert {host_of(s) for s in extract} == WORKER_HOSTS, [(s["step"], s["worker"]) for s in extract]
-    counts = {table: len(rows) for table, rows in roster_snapshot(cluster.db, "district-sftp").items()}
-    assert counts == {table: len(rows) for table, rows in clean_roster.items()}
 
 
 @pytest.fixture(scope="module")
