@@ -48,7 +48,8 @@ from tests.support.workers import Syncs
 ROOT = Path(__file__).resolve().parents[2]
 # the lease the run must finish within after a host dies; short, so the test proves it quickly
 LEASE_MS = 90_000
-CLOCK_OFFSET = "-120s"
+CLOCK_OFFSET_SECONDS = -120.0
+SKEWED_CLOCK = Path(__file__).with_name("skewed_clock")  # its sitecustomize moves the clock
 SKEWED = "c"
 HOST_TMP = "/tmp"  # noqa: S108 - a worker host's private tmpfs
 
@@ -71,13 +72,19 @@ class Cluster:
 
     def start_workers(self, host: str) -> None:
         worker = self.hosts[host]
-        # inside the host's own tmpfs (hosts.worker_host_argv), not the test machine's /tmp
-        env = dict(self.remote_env, HOME=f"{HOST_TMP}/home", TMPDIR=HOST_TMP, DATA_DIR=f"{HOST_TMP}/data")
         argv = cli("worker", "--processes", "1", "--threads", "2", "--shutdown-timeout", "5000")
-        offset = CLOCK_OFFSET if host == SKEWED else None
         before = self.live_workers()
-        worker.start("worker", worker_host_argv(worker.hostname, argv, clock_offset=offset), env=env)
+        worker.start("worker", worker_host_argv(worker.hostname, argv), env=self.host_env(host))
         wait_for(lambda: self.live_workers() > before, timeout=90, what=f"{worker.hostname}'s worker to consume")
+
+    def host_env(self, host: str) -> dict[str, str]:
+        """A worker host's environment: host A's addresses, and HOME, TMPDIR and DATA_DIR inside
+        its own tmpfs (hosts.worker_host_argv), not the test machine's /tmp; C's clock is off."""
+        env = dict(self.remote_env, HOME=f"{HOST_TMP}/home", TMPDIR=HOST_TMP, DATA_DIR=f"{HOST_TMP}/data")
+        if host == SKEWED:
+            env["PYTHONPATH"] = f"{SKEWED_CLOCK}{os.pathsep}{env['PYTHONPATH']}"
+            env["SIS_CLOCK_OFFSET_SECONDS"] = str(CLOCK_OFFSET_SECONDS)
+        return env
 
     def live_workers(self) -> int:
         """Worker processes whose broker heartbeat is fresh (by Redis's clock, which they stamp with)."""

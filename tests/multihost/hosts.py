@@ -42,7 +42,7 @@ def netns_available() -> str | None:
     """Why the test cannot run here, or None."""
     if os.geteuid() != 0:
         return "needs root (network namespaces)"
-    for tool in ("ip", "unshare", "runuser", "redis-server", "faketime"):
+    for tool in ("ip", "unshare", "runuser", "redis-server"):
         if shutil.which(tool) is None:
             return f"{tool} is not installed"
     if not postgres_bin():
@@ -179,11 +179,10 @@ class Network:
             subprocess.run(["ip", "netns", "del", host.name], capture_output=True, check=False)
 
 
-def worker_host_argv(hostname: str, argv: Sequence[str], *, clock_offset: str | None = None) -> list[str]:
+def worker_host_argv(hostname: str, argv: Sequence[str]) -> list[str]:
     """A command run as its own machine: own hostname, own empty /tmp holding HOME and DATA_DIR,
-    and optionally a clock that is off (libfaketime, inherited by every forked worker process)."""
+    (a clock that is off comes with its environment: conftest.Cluster.host_env)."""
     script = 'hostname "$0" && mount -t tmpfs -o mode=1777 tmpfs /tmp && mkdir -p /tmp/home /tmp/data && exec "$@"'
-    clock = ["faketime", "-f", clock_offset] if clock_offset else []
     return [
         "unshare",
         "--uts",
@@ -195,7 +194,6 @@ def worker_host_argv(hostname: str, argv: Sequence[str], *, clock_offset: str | 
         "-c",
         script,
         hostname,
-        *clock,
         *argv,
     ]
 
