@@ -8,6 +8,8 @@ are the sum over finished steps, so a cancelled run reports exactly what it appl
 from __future__ import annotations
 
 import json
+import os
+import socket
 import uuid
 from collections.abc import Iterable
 from typing import Any, TypeVar
@@ -31,17 +33,26 @@ def create(conn: Connection, run_id: uuid.UUID | str, steps: Iterable[tuple[str,
         )
 
 
+def worker_identity() -> str:
+    """ "<host>/<pid>" of this process: which machine (pod, container) and which worker process
+    ran a step, so an operator (and the multi-host test) sees how a run spread over the pools.
+    Asked each time: a worker's processes are forked after import."""
+    return f"{socket.gethostname()}/{os.getpid()}"
+
+
 def mark_running(conn: Connection, run_id: uuid.UUID | str, step: str) -> None:
     conn.execute(
         text(
             """
-            INSERT INTO sis_sync_run_steps (run_id, step, status, started_at) VALUES (:r, :s, 'running', now())
+            INSERT INTO sis_sync_run_steps (run_id, step, status, started_at, worker)
+            VALUES (:r, :s, 'running', now(), :w)
             ON CONFLICT (run_id, step) DO UPDATE
-               SET status = 'running', started_at = coalesce(sis_sync_run_steps.started_at, now())
+               SET status = 'running', started_at = coalesce(sis_sync_run_steps.started_at, now()),
+                   worker = EXCLUDED.worker
              WHERE sis_sync_run_steps.status IN ('pending', 'running')
             """
         ),
-        {"r": run_id, "s": step},
+        {"r": run_id, "s": step, "w": worker_identity()},
     )
 
 
@@ -52,18 +63,18 @@ def complete(
     row = conn.execute(
         text(
             """
-            INSERT INTO sis_sync_run_steps (run_id, step, status, records, detail, started_at, finished_at)
-            VALUES (:r, :s, 'done', :n, CAST(:d AS jsonb), now(), clock_timestamp())
+            INSERT INTO sis_sync_run_steps (run_id, step, status, records, detail, started_at, finished_at, worker)
+            VALUES (:r, :s, 'done', :n, CAST(:d AS jsonb), now(), clock_timestamp(), :w)
             ON CONFLICT (run_id, step) DO UPDATE
                SET status = 'done', records = EXCLUDED.records,
                    detail = sis_sync_run_steps.detail || EXCLUDED.detail,
                    started_at = coalesce(sis_sync_run_steps.started_at, EXCLUDED.started_at),
-                   finished_at = EXCLUDED.finished_at
+                   finished_at = EXCLUDED.finished_at, worker = EXCLUDED.worker
              WHERE sis_sync_run_steps.status <> 'done'
             RETURNING step
             """
         ),
-        {"r": run_id, "s": step, "n": records, "d": _json(detail)},
+        {"r": run_id, "s": step, "n": records, "d": _json(detail), "w": worker_identity()},
     ).first()
     return row is not None
 

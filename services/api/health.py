@@ -17,7 +17,7 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-def _check_database(settings: Settings) -> str | None:
+def check_database(settings: Settings) -> str | None:
     try:
         with get_engine(settings).connect() as conn:
             conn.execute(text("SELECT 1"))
@@ -26,7 +26,7 @@ def _check_database(settings: Settings) -> str | None:
     return None
 
 
-def _check_redis(settings: Settings) -> str | None:
+def check_redis(settings: Settings) -> str | None:
     if settings.redis_url is None:
         return "REDIS_URL is not set"
     try:
@@ -40,7 +40,7 @@ def _check_redis(settings: Settings) -> str | None:
 async def readyz(request: Request) -> JSONResponse:
     settings: Settings = request.app.state.settings
     database, redis_error = await asyncio.gather(
-        asyncio.to_thread(_check_database, settings), asyncio.to_thread(_check_redis, settings)
+        asyncio.to_thread(check_database, settings), asyncio.to_thread(check_redis, settings)
     )
     checks = {"database": database or "ok", "redis": redis_error or "ok"}
     ok = database is None and redis_error is None

@@ -2,21 +2,59 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import CurrentMessage
 
 from libs.etl.phase import Queue
 from libs.settings import Settings
+from services.queue.clock import RedisClock
 from services.queue.consumer import FairConsumer
 
 
 class SyncBroker(RedisBroker):
-    """The Redis broker with a consumer that gives CPU-bound steps one process each."""
+    """The Redis broker with a consumer that gives CPU-bound steps one process each, on the
+    Redis server's clock (services/queue/clock.py)."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)  # type: ignore[no-untyped-call]
+        self.clock = RedisClock(self.client)
 
     @property
     def consumer_class(self) -> type[FairConsumer]:
         return FairConsumer
+
+    def _dispatch(self, command: str) -> Callable[..., Any]:
+        # dramatiq 2.x's RedisBroker._dispatch, with the timestamp from the shared clock instead
+        # of this host's (heartbeats, dead-worker detection, acknowledgement times)
+        dispatch = self.scripts["dispatch"]
+        keys = [self.namespace]
+
+        def do_dispatch(queue_name: str, *args: Any) -> Any:
+            return dispatch(
+                args=[
+                    command,
+                    self.clock.now_ms(),
+                    queue_name,
+                    self.broker_id,
+                    self.heartbeat_timeout,
+                    self.dead_message_ttl,
+                    self._should_do_maintenance(command),
+                    self._max_unpack_size(),  # type: ignore[no-untyped-call]
+                    *args,
+                ],
+                keys=keys,
+            )
+
+        return do_dispatch
+
+    def queue_key(self, queue_name: str) -> str:
+        """The Redis list holding a queue's waiting message ids (what KEDA scales the pools on):
+        the dispatch script's `namespace .. ":" .. queue_name`."""
+        return f"{self.namespace}:{queue_name}"
 
     def close(self) -> None:
         # dramatiq's RedisBroker.close leaves its connection pool open: an API or scheduler that
@@ -30,7 +68,7 @@ def build_broker(settings: Settings) -> RedisBroker:
         raise RuntimeError("REDIS_URL is not set")
     # A short heartbeat timeout makes Redis hand a dead worker's messages to a live one in
     # seconds instead of minutes; every phase is idempotent, so a redelivery is harmless.
-    broker = SyncBroker(  # type: ignore[no-untyped-call]
+    broker = SyncBroker(
         url=settings.redis_url,
         namespace=f"{settings.redis_namespace}:dramatiq",
         heartbeat_timeout=settings.broker_heartbeat_timeout_ms,

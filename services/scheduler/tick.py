@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import dramatiq
+from sqlalchemy import text
 
 from libs.db.engine import get_engine
 from libs.etl import pipeline, runs
-from libs.etl.schedule import utcnow
 from libs.settings import Settings
 from libs.webhooks import events as webhook_events
 from libs.webhooks import outbox, stale
@@ -38,8 +38,10 @@ class TickReport:
 def tick(settings: Settings, *, now: datetime | None = None, broker: dramatiq.Broker | None = None) -> TickReport:
     engine = get_engine(settings)
     report = TickReport()
-    now = now or utcnow()
     with engine.begin() as conn:
+        # the database's clock, which every replica shares: a scheduler host whose clock is off
+        # fires nothing early or late
+        now = now or conn.execute(text("SELECT now()")).scalar_one()
         report.fired = fire_due(conn, now)
     log_fired(report.fired)
     # A created scheduled run needs no start_sync: admission just below is what that message

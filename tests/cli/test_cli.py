@@ -69,3 +69,19 @@ def test_the_dev_kit_commands_take_their_options_from_the_dev_kit(
         main([command, "--help"])
     assert stopped.value.code == 0
     assert capsys.readouterr().out.startswith(f"usage: sis-sync {command} [-h]")
+
+
+def test_ready_answers_0_when_postgres_and_redis_answer_and_1_naming_the_one_that_does_not(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], database_url: str, redis_url: str
+) -> None:
+    # the probe of the scheduler and the workers (deploy/k8s, deploy/docker-compose.yml)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    assert main(["ready"]) == 0
+    assert '"status": "ok"' in capsys.readouterr().out
+    # a port nothing listens on: refused at once
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    assert main(["ready"]) == 1
+    out = capsys.readouterr().out
+    assert '"database": "ok"' in out
+    assert '"redis": "ConnectionError"' in out

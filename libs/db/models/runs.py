@@ -100,6 +100,8 @@ class SisSyncRunStep(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    # "<host>/<pid>" of the worker that last took the step (steps.worker_identity)
+    worker: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'running', 'done', 'failed', 'skipped', 'cancelled')", name="status"),
