@@ -37,6 +37,8 @@ _IPV6 = "|".join(
 _HOST = rf"(?:{_LABEL}(?:\.{_LABEL})*\.?|\[(?:{_IPV6})\])"
 HOST_URL_PATTERN = rf"^https?://{_HOST}{_PORT}/?$"
 BASE_URL_PATTERN = rf"^https?://{_HOST}{_PORT}(?:/[^\x00-\x20\x7f?#]*)?$"
+# a receiver's endpoint: a path and a query (which some receivers route on), no fragment
+ENDPOINT_URL_PATTERN = rf"^https?://{_HOST}{_PORT}(?:[/?][^\x00-\x20\x7f#]*)?$"
 
 
 class Text:
@@ -95,5 +97,27 @@ HostUrl = Annotated[
     Text(HOST_URL_PATTERN, "must be scheme and host only, such as https://api.clever.com"),
 ]
 BaseUrl = Annotated[str, AfterValidator(url_credentials_refused), Text(BASE_URL_PATTERN, f"must be {_URL_HINT}")]
+# a bearer token as it goes into an Authorization header: RFC 6750's b64token, ASCII only (a
+# header cannot carry other characters, so any other token could never be sent)
+BEARER_TOKEN_PATTERN = r"^[A-Za-z0-9._~+/-]+=*$"  # noqa: S105 - a rule, not a secret
+BearerToken = Annotated[
+    str,
+    Text(
+        BEARER_TOKEN_PATTERN,
+        "must be a bearer token: ASCII letters, digits and - . _ ~ + / (then = padding), as RFC 6750 allows",
+    ),
+]
 
-__all__ = ["CONTROL", "CONTROL_MESSAGE", "BaseUrl", "HostUrl", "Line", "Lines", "Text", "url_credentials_refused"]
+__all__ = [
+    "BEARER_TOKEN_PATTERN",
+    "CONTROL",
+    "CONTROL_MESSAGE",
+    "ENDPOINT_URL_PATTERN",
+    "BaseUrl",
+    "BearerToken",
+    "HostUrl",
+    "Line",
+    "Lines",
+    "Text",
+    "url_credentials_refused",
+]

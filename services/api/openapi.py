@@ -131,7 +131,9 @@ def _optional_secrets(defs: dict[str, Any], name: str, secrets: list[str]) -> di
             nested.setdefault(head, []).append(rest)
             continue
         props = schema["properties"]
-        props[head] = {"anyOf": [props[head], {"type": "null"}]} if "anyOf" not in props[head] else props[head]
+        # the mask sent back from a read keeps the stored secret, whatever the secret's own rule
+        options = props[head]["anyOf"] if "anyOf" in props[head] else [props[head], {"type": "null"}]
+        props[head] = {"anyOf": [*options, {"const": masking.MASK}]}
         props[masking.flag_name(head)] = {"description": "ignored (sent back from a read)"}
         schema["required"] = [r for r in schema.get("required", []) if r != head]
         # a rule that names a secret holds for the config after the stored secrets are filled in

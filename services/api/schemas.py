@@ -26,7 +26,7 @@ Schedule = Annotated[str, Text(schedule.SCHEDULE_PATTERN), Field(max_length=120)
 TimeZone = Annotated[str, WithJsonSchema({"type": "string", "enum": sorted(schedule.zone_names())})]
 
 
-def _no_null(schema: dict[str, Any]) -> None:
+def no_null(schema: dict[str, Any]) -> None:
     """A field that may be left out but not sent as null (the handler refuses it): no null in the schema."""
     options = [o for o in schema.pop("anyOf") if o.get("type") != "null"]
     schema.update(options[0])
@@ -64,17 +64,17 @@ class ProviderCreate(ApiModel):
 class ProviderUpdate(ApiModel):
     """Every field is optional; absent fields keep their value, secret config fields too."""
 
-    name: Line | None = Field(default=None, min_length=1, max_length=200, json_schema_extra=_no_null)
+    name: Line | None = Field(default=None, min_length=1, max_length=200, json_schema_extra=no_null)
     config: dict[str, Any] | None = Field(
         default=None,
         description="The new config. Secret fields that are absent, null or the mask keep the stored secret.",
-        json_schema_extra=_no_null,
+        json_schema_extra=no_null,
     )
-    enabled: bool | None = Field(default=None, json_schema_extra=_no_null)
+    enabled: bool | None = Field(default=None, json_schema_extra=no_null)
     sync_schedule: Schedule | None = Field(default=None, description="null removes the schedule")
-    schedule_timezone: TimeZone | None = Field(default=None, json_schema_extra=_no_null)
+    schedule_timezone: TimeZone | None = Field(default=None, json_schema_extra=no_null)
     options: ProviderOptions | None = Field(
-        default=None, description="Only the options given change", json_schema_extra=_no_null
+        default=None, description="Only the options given change", json_schema_extra=no_null
     )
 
 

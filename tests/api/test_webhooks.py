@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -109,6 +110,10 @@ def test_a_district_admin_sees_and_touches_only_their_own_tenant_s_webhooks(
         ({"url": "https://user:pw@example.com/x"}, "url", "user name or password"),
         ({"url": "https://example.com:99999/x"}, "url", "invalid port"),
         ({"url": "https://" + "a" * 2050}, "url", "2048"),
+        # what the document's pattern refuses past the usual mistakes: no URL a receiver could not be
+        ({"url": "https://hooks.example.com/in#part"}, "url", "no fragment"),
+        ({"url": "https://hooks example.com/in"}, "url", "no fragment, spaces"),
+        ({"url": "https://hooks.example.com/in box"}, "url", "no fragment, spaces"),
         ({"events": []}, "events", "at least 1"),
         ({"events": ["run.exploded"]}, "events.0", "run.succeeded"),
         ({"events": ["run.failed", "run.failed"]}, "events", "twice"),
@@ -124,6 +129,23 @@ def test_bad_input_is_refused_naming_the_field(
     error = response.json()["errors"][0]
     assert error["field"] == field
     assert words in error["detail"]
+
+
+def test_the_document_states_what_the_server_accepts(client: TestClient, admin_a: dict[str, str]) -> None:
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    for name in ("WebhookCreate", "WebhookUpdate"):
+        url, events = schemas[name]["properties"]["url"], schemas[name]["properties"]["events"]
+        assert events["uniqueItems"] is True
+        pattern = re.compile(url["pattern"])
+        for good in ("https://hooks.example.com/in?route=sis", "http://[::1]:8080", "https://10.0.0.1/"):
+            assert pattern.search(good), good
+        for bad in ("", "https://", "https://h.example/#x", "https://user@h.example/", "ftp://h.example/"):
+            assert not pattern.search(bad), bad
+    # what the pattern accepts, the server does (a query stays part of the URL)
+    hook = {**HOOK, "url": "http://127.0.0.1:9/in?route=sis"}
+    created = client.post(f"/api/v1/tenants/{TENANT_A}/webhooks", json=hook, headers=admin_a)
+    assert created.status_code == 201, created.text
+    assert created.json()["url"] == hook["url"]
 
 
 def test_patch_refuses_null_and_bad_values(client: TestClient, admin_a: dict[str, str]) -> None:

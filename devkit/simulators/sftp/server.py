@@ -153,14 +153,14 @@ class _Login(paramiko.ServerInterface):
     def check_auth_password(self, username: str, password: str) -> int:
         if (
             self.password is not None
-            and hmac.compare_digest(username, self.username)
+            and hmac.compare_digest(username.encode(), self.username.encode())
             and hmac.compare_digest(password.encode(), self.password.encode())
         ):
             return AUTH_SUCCESSFUL
         return AUTH_FAILED
 
     def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
-        if hmac.compare_digest(username, self.username) and key.asbytes() in self.authorized:
+        if hmac.compare_digest(username.encode(), self.username.encode()) and key.asbytes() in self.authorized:
             return AUTH_SUCCESSFUL
         return AUTH_FAILED
 

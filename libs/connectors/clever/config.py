@@ -7,7 +7,7 @@ from typing import ClassVar, Self
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from libs.connectors.base import ProviderConfig
-from libs.text import HostUrl, Line
+from libs.text import BearerToken, HostUrl, Line
 
 # Clever allows 1200 requests per minute per token; we stay 10% below so that clock skew
 # between our budget and Clever's fixed window never costs a 429
@@ -41,7 +41,9 @@ class CleverConfig(ProviderConfig):
     client_id: Line | None = Field(default=None, alias="clientId", min_length=1, max_length=200)
     client_secret: Line | None = Field(default=None, alias="clientSecret", repr=False, min_length=1, max_length=500)
     district_id: Line = Field(alias="districtId", min_length=1, max_length=64)
-    access_token: Line | None = Field(default=None, alias="accessToken", repr=False, min_length=1, max_length=2000)
+    access_token: BearerToken | None = Field(
+        default=None, alias="accessToken", repr=False, min_length=1, max_length=2000
+    )
     # where the Data API and the OAuth endpoints live (a simulator, a proxy); normally Clever's
     api_url: HostUrl = Field(default="https://api.clever.com", alias="apiUrl", max_length=300)
     oauth_url: HostUrl = Field(default="https://clever.com", alias="oauthUrl", max_length=300)

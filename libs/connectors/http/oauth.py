@@ -10,6 +10,7 @@ Neither class ever puts a secret, a signature or a token into an exception messa
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Generator
@@ -21,7 +22,9 @@ from oauthlib.oauth1 import SIGNATURE_HMAC_SHA1, SIGNATURE_HMAC_SHA256, SIGNATUR
 from oauthlib.oauth1 import Client as OAuth1Client
 
 from libs.connectors.errors import AuthError, NotFoundError, ProtocolError, error_code, short_reason
+from libs.text import BEARER_TOKEN_PATTERN
 
+_BEARER_TOKEN = re.compile(BEARER_TOKEN_PATTERN).fullmatch
 _SIGNATURE_METHODS = {"HMAC-SHA256": SIGNATURE_HMAC_SHA256, "HMAC-SHA1": SIGNATURE_HMAC_SHA1}
 
 
@@ -100,6 +103,9 @@ def parse_token_response(response: httpx.Response, token_url: str, *, now: float
     value = body.get("access_token") if isinstance(body, dict) else None
     if not isinstance(value, str) or not value:
         raise ProtocolError(f"The token endpoint {token_url} answered without an access_token")
+    if not _BEARER_TOKEN(value):
+        # it could not go into an Authorization header (RFC 6750 b64token: ASCII only)
+        raise ProtocolError(f"The token endpoint {token_url} issued an access_token that is no bearer token")
     token_type = str(body.get("token_type") or "bearer").lower()
     if token_type != "bearer":  # noqa: S105 - a token type name, not a secret
         raise ProtocolError(f"The token endpoint {token_url} issued a {token_type!r} token, not a bearer token")

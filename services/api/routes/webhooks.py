@@ -3,26 +3,44 @@ log and a test event. The signing secret is in the create response only; later r
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, JsonValue, field_validator
 from sqlalchemy import Connection
 
 from libs.audit import record
 from libs.connectors.egress import EgressPolicy, Unresolvable
 from libs.connectors.errors import EgressRefused
+from libs.text import ENDPOINT_URL_PATTERN
 from libs.webhooks import events, store
 from libs.webhooks.events import WebhookEvent
 from services.api.endpoint import Call, operation
 from services.api.problems import ApiError, field_error, invalid, not_found
-from services.api.schemas import ApiModel, QueryModel
+from services.api.schemas import ApiModel, QueryModel, no_null
 from services.api.security import require_platform_admin, require_tenant
 
 TAG = "webhooks"
 MASK = "********"
+
+
+_ENDPOINT_URL = re.compile(ENDPOINT_URL_PATTERN).match
+_URL_SCHEMA: dict[str, JsonValue] = {"pattern": ENDPOINT_URL_PATTERN}
+_EVENTS_SCHEMA: dict[str, JsonValue] = {"uniqueItems": True}
+
+
+def _changed(rule: dict[str, JsonValue]) -> Callable[[dict[str, Any]], None]:
+    """The schema of a field a PATCH may leave out but not null (update_webhook refuses null)."""
+
+    def apply(schema: dict[str, Any]) -> None:
+        no_null(schema)
+        schema.update(rule)
+
+    return apply
 
 
 def _check_url(value: str) -> str:
@@ -36,6 +54,12 @@ def _check_url(value: str) -> str:
         parts.port  # noqa: B018 - a port out of range raises here
     except ValueError as exc:
         raise ValueError(f"has an invalid port ({exc})") from None
+    if _ENDPOINT_URL(value) is None:
+        # the rule the document states (`pattern`); the checks above only name the usual mistakes
+        raise ValueError(
+            "must be an http(s) URL with a DNS name, an IPv4 address or an [IPv6] address, an optional port, "
+            "path and query, and no fragment, spaces or control characters"
+        )
     return value
 
 
@@ -46,8 +70,10 @@ def _check_events(value: list[WebhookEvent]) -> list[WebhookEvent]:
 
 
 class WebhookCreate(ApiModel):
-    url: str = Field(max_length=2048, description="http(s) URL the events are POSTed to")
-    events: list[WebhookEvent] = Field(min_length=1, description="the events this webhook receives")
+    url: str = Field(max_length=2048, description="http(s) URL the events are POSTed to", json_schema_extra=_URL_SCHEMA)
+    events: list[WebhookEvent] = Field(
+        min_length=1, description="the events this webhook receives, each once", json_schema_extra=_EVENTS_SCHEMA
+    )
     enabled: bool = True
 
     _url = field_validator("url")(_check_url)
@@ -55,9 +81,9 @@ class WebhookCreate(ApiModel):
 
 
 class WebhookUpdate(ApiModel):
-    url: str | None = Field(default=None, max_length=2048)
-    events: list[WebhookEvent] | None = Field(default=None, min_length=1)
-    enabled: bool | None = None
+    url: str | None = Field(default=None, max_length=2048, json_schema_extra=_changed(_URL_SCHEMA))
+    events: list[WebhookEvent] | None = Field(default=None, min_length=1, json_schema_extra=_changed(_EVENTS_SCHEMA))
+    enabled: bool | None = Field(default=None, json_schema_extra=no_null)
 
     _url = field_validator("url")(lambda v: v if v is None else _check_url(v))
     _events = field_validator("events")(lambda v: v if v is None else _check_events(v))

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from libs.connectors.base import ExtractStep
-from libs.connectors.errors import AuthError, NotFoundError
+from libs.connectors.errors import AuthError, NotFoundError, ProtocolError
 from libs.connectors.http.oauth import ClientCredentials, Token
 from libs.connectors.oneroster_api.connector import OneRosterApiConnector
 from libs.enums import EntityType
@@ -101,6 +101,20 @@ def test_refused_client_credentials_are_an_auth_error_without_the_secret(
     with pytest.raises(AuthError, match="refused the client id and secret") as caught:
         list(connector.extract(TERMS))
     assert "wrong-secret" not in str(caught.value)
+
+
+def test_a_token_that_cannot_go_into_a_header_is_a_protocol_error(
+    server: FakeServer, make_connector: Callable[..., OneRosterApiConnector]
+) -> None:
+    server.hook = lambda request: (
+        httpx.Response(200, json={"access_token": "tok-€", "token_type": "Bearer"})
+        if request.url.path.endswith("/token")
+        else None
+    )
+    connector = make_connector(auth="oauth2")
+
+    with pytest.raises(ProtocolError, match="issued an access_token that is no bearer token"):
+        list(connector.extract(TERMS))
 
 
 def test_a_missing_token_endpoint_names_the_token_url(
