@@ -411,7 +411,15 @@ def test_keyboard_only_add_provider_run_cancel_with_confirmation_and_the_errors_
     expect(dialog.locator("[data-test-result]")).to_contain_text("Connection works", timeout=30_000)
     _tab_until(page, "el => el.textContent.trim() === 'Save provider'")
     page.keyboard.press("Enter")
-    page.wait_for_url(re.compile(r"/providers/[0-9a-f-]{36}$"))
+    try:
+        page.wait_for_url(re.compile(r"/providers/[0-9a-f-]{36}$"))
+    except Exception as exc:
+        said = (
+            page.locator("#toasts").inner_text()
+            + " | "
+            + dialog.locator(".field-error:visible").all_inner_texts().__str__()
+        )
+        raise AssertionError(f"not saved: {said}") from exc
     provider_url = page.url
 
     assert browser_settings.database_url is not None

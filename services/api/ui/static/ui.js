@@ -351,7 +351,8 @@
         }
       }, 250);
     };
-    cron.addEventListener("focus", () => {
+    // typing a cron chooses "Custom"; passing through the field with Tab changes nothing
+    cron.addEventListener("input", () => {
       const custom = fieldset.querySelector('input[name="schedule"][value="custom"]');
       if (custom && !custom.checked) {
         custom.checked = true;
