@@ -188,6 +188,12 @@ class SyncStatusOut(ApiModel):
     waiting_for: str | None = Field(
         default=None, description='what a PENDING run waits for, e.g. "a free slot (2 of 2 in use)"'
     )
+    last_progress_at: datetime | None = Field(
+        default=None, description="when the active run last reported progress (its heartbeat or a new phase)"
+    )
+    resend_after_seconds: float | None = Field(
+        default=None, description="how long a quiet run may go before the scheduler re-sends its phase message"
+    )
 
 
 class RunSummary(ApiModel):

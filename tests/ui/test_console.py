@@ -196,6 +196,13 @@ def seed(db: Engine, settings: Settings) -> Seeded:
     for i in range(settings.max_concurrent_syncs):
         busy = provider(f"Busy feed {i}", tenant=TENANT_B)
         _run(db, busy, TENANT_B, "IN_PROGRESS", ago=timedelta(minutes=2), seconds=None)
+    with db.begin() as conn:  # the first busy run has reported nothing for four minutes
+        conn.execute(
+            text(
+                "UPDATE sis_sync_runs SET heartbeat_at = now() - interval '4 minutes', "
+                "dispatched_at = now() - interval '4 minutes' WHERE status = 'IN_PROGRESS'"
+            )
+        )
     _run(db, waiting, TENANT_A, "PENDING", ago=timedelta(minutes=1), seconds=None)
     return Seeded(nightly, waiting, errored)
 
@@ -254,6 +261,14 @@ def test_every_page_reads_well_at_desktop_and_phone_width(
     page.goto(f"{UI}/providers/{seeded.waiting}")
     slots = browser_settings.max_concurrent_syncs
     expect(page.locator("[data-waiting]")).to_have_text(f"Waiting for a free slot ({slots} of {slots} in use)")
+
+    # a run in progress that reports nothing says so, and what happens next
+    page2, _ = browse(DESKTOP)
+    sign_in(page2, platform)
+    page2.goto(f"{UI}/fleet?q=Busy")
+    page2.get_by_role("link", name="Busy feed 0").click()
+    expect(page2.locator("[data-stuck]")).to_contain_text(re.compile(r"No progress for \d+ min \d\d s\."))
+    expect(page2.locator("[data-stuck]")).to_contain_text("the scheduler sends the step again")
 
     # the provider page: the glance header, the tabs, the timeline with axes, dates and colours
     page.goto(f"{UI}/providers/{seeded.nightly}")

@@ -295,7 +295,7 @@ def test_the_errors_view_groups_by_code_and_entity_with_titles_fixes_filters_and
     first = html.index("Refers to a record the feed does not have")
     assert html.index("A required value is empty") > first
     assert "Make sure the referenced school, class or user is exported too" in html
-    assert '<td class="num">3</td>' in html
+    assert '<td class="num" data-label="Count">3</td>' in html
     assert "Brand new code" in html  # a code this UI does not know reads as words
     assert "user id" in html
     assert "user_external_id</td>" not in html

@@ -135,7 +135,8 @@ def sync_status(call: Call) -> SyncStatusOut:
         row = load_visible(call, conn, call.path["providerId"])
         active = conn.execute(
             text(
-                "SELECT id, status, phase, started_at, cancel_requested_at FROM sis_sync_runs "
+                "SELECT id, status, phase, started_at, cancel_requested_at, "
+                "greatest(heartbeat_at, dispatched_at) AS progressed_at FROM sis_sync_runs "
                 "WHERE provider_id = :p AND status IN ('PENDING', 'IN_PROGRESS')"
             ),
             {"p": row.id},
@@ -168,6 +169,8 @@ def sync_status(call: Call) -> SyncStatusOut:
         cancel_requested=bool(active and active.cancel_requested_at),
         progress=progress,
         waiting_for=waiting,
+        last_progress_at=active.progressed_at if active is not None and active.status == "IN_PROGRESS" else None,
+        resend_after_seconds=call.services.settings.resend_after_seconds if active is not None else None,
     )
 
 

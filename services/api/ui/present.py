@@ -92,6 +92,13 @@ def when(value: datetime | None, zone: str, *, now: datetime | None = None, empt
     return Markup('<time datetime="{}" title="{}">{}</time>').format(value.isoformat(), exact, text)
 
 
+def quiet_seconds(since: datetime | None, now: datetime | None = None) -> float | None:
+    """Seconds since a run last reported progress; None when it has not started."""
+    if since is None:
+        return None
+    return max(((now or datetime.now(UTC)) - since).total_seconds(), 0.0)
+
+
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return "—"
@@ -311,7 +318,9 @@ def chart(
             y = top + plot_h - plot_h * records[i] / top_records
             points.append({"x": round(x + slot / 2, 1), "y": round(y, 1)})
     y_ticks = [Tick(round(top + plot_h * (1 - f), 1), duration(top_seconds * f) if f else "0") for f in (0, 0.5, 1)]
-    r_ticks = [Tick(round(top + plot_h * (1 - f), 1), f"{round(top_records * f):,}") for f in (0, 0.5, 1)]
+    # a half-way tick only where it is a whole number of records of its own
+    fractions = (0, 0.5, 1) if top_records >= 2 else (0, 1)
+    r_ticks = [Tick(round(top + plot_h * (1 - f), 1), f"{round(top_records * f):,}") for f in fractions]
     every = max(1, math.ceil(len(shown) / 5))
     x_ticks = [
         Tick(round(start + i * slot + slot / 2, 1), local_time(run.requested_at, zone).strftime("%b %-d %H:%M"))

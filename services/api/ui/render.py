@@ -40,6 +40,7 @@ def environment() -> Environment:
         utc=present.utc_text,
         zoned=present.zoned_text,
         when=present.when,
+        quiet_seconds=present.quiet_seconds,
         provider_state=present.provider_state,
         state_words=present.state_words,
         states=present.STATES,
