@@ -247,6 +247,8 @@ def test_every_page_reads_well_at_desktop_and_phone_width(
             page, watch = signed[token]
             page.goto(f"{UI}{path}")
             page.wait_for_load_state("networkidle")
+            if "#" in path:  # the tab the address names is the one shown
+                expect(page.locator(f"#{path.split('#')[1]}")).to_be_visible()
             assert_accessible(page, f"{name} at {size} width")
             if size == "phone":
                 _no_overflow(page, name)

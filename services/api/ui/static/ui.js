@@ -588,9 +588,14 @@
         select((moves[event.key] + tabs.length) % tabs.length, true);
       });
     });
-    // the panel the address names, or the one holding the element it names
-    const target = location.hash.length > 1 ? document.getElementById(decodeURIComponent(location.hash.slice(1))) : null;
-    select(Math.max(target ? panels.findIndex((panel) => panel.contains(target)) : 0, 0), false);
+    // the panel the address names, or the one holding the element it names (also when a link
+    // on the page changes the address)
+    function fromAddress() {
+      const target = location.hash.length > 1 ? document.getElementById(decodeURIComponent(location.hash.slice(1))) : null;
+      select(Math.max(target ? panels.findIndex((panel) => panel.contains(target)) : 0, 0), false);
+    }
+    window.addEventListener("hashchange", fromAddress);
+    fromAddress();
   }
 
   // ---- sign-in link: the token travels in the fragment, which never reaches a server log --------
