@@ -19,12 +19,15 @@ LOCK_DEV := requirements-dev.lock
 PIP_COMPILE = $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
 	--no-emit-index-url --no-emit-find-links
 
+# pip prints each package as it goes: the first install takes a minute or two, and says so
 $(STAMP): pyproject.toml $(LOCK_DEV)
+	@echo "==> installing sis-sync into $(VENV) (the first time takes a minute or two)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK_DEV)
+	$(BIN)/python -m pip install --progress-bar on --require-hashes -r $(LOCK_DEV)
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(BIN)/python -m pip check
 	touch $(STAMP)
+	@echo "==> installed"
 
 lock: $(STAMP)
 	$(PIP_COMPILE) -o requirements.lock pyproject.toml

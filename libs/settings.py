@@ -13,7 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from libs.auth import MAX_TTL_SECONDS
@@ -59,6 +59,7 @@ class Settings(BaseSettings):
         case_sensitive=False,
         extra="ignore",
         frozen=True,
+        populate_by_name=True,
     )
 
     database_url: str | None = Field(default=None, description="postgresql:// URL of the service database")
@@ -69,7 +70,9 @@ class Settings(BaseSettings):
     log_level: LogLevel = LogLevel.INFO
     # unset: json in production, text elsewhere
     log_format: LogFormat | None = None
-    app_env: AppEnv = AppEnv.PRODUCTION
+    # NODE_ENV is another name for it (the product spec's environment block sets that one);
+    # APP_ENV wins when both are set
+    app_env: AppEnv = Field(default=AppEnv.PRODUCTION, validation_alias=AliasChoices("app_env", "node_env"))
     max_concurrent_syncs: int = Field(default=2, ge=1, le=1000)
     # under the global cap: one district's slow or hanging source cannot hold every slot
     max_concurrent_syncs_per_tenant: int = Field(default=1, ge=1, le=1000)
@@ -219,6 +222,8 @@ def _describe(error: ValidationError) -> str:
     for item in error.errors():
         location = [str(part) for part in item["loc"]]
         name = location[0].upper() if location else "configuration"
+        if name in ("APP_ENV", "NODE_ENV"):
+            name = "APP_ENV (or NODE_ENV)"
         message = str(item["msg"]).removeprefix("Value error, ")
         value = item.get("input")
         if location and not isinstance(value, dict) and "KEY" not in name and "SECRET" not in name:

@@ -15,6 +15,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "REDIS_URL",
         "PORT",
         "APP_ENV",
+        "NODE_ENV",
         "MAX_CONCURRENT_SYNCS",
         "SYNC_LOCK_TIMEOUT",
         "CONFIG_ENCRYPTION_KEYS",
@@ -97,3 +98,21 @@ def test_secrets_are_not_in_the_settings_repr(monkeypatch: pytest.MonkeyPatch) -
     text = repr(load_settings())
     assert key not in text
     assert "jwt-secret-value" not in text
+
+
+def test_node_env_is_another_name_for_app_env_and_app_env_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("APP_ENV")
+    monkeypatch.setenv("NODE_ENV", "development")
+    assert load_settings().app_env is AppEnv.DEVELOPMENT
+    # an argument still wins over the environment, as for every other setting
+    assert load_settings(app_env="test").app_env is AppEnv.TEST
+    monkeypatch.setenv("APP_ENV", "test")
+    assert load_settings().app_env is AppEnv.TEST
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.setenv("NODE_ENV", "test")
+    with pytest.raises(SettingsError, match="CONFIG_ENCRYPTION_KEYS"):
+        load_settings()
+    monkeypatch.delenv("APP_ENV")
+    monkeypatch.setenv("NODE_ENV", "staging")
+    with pytest.raises(SettingsError, match="NODE_ENV"):
+        load_settings()

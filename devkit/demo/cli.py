@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 
 from devkit.demo.seed import TENANT, SeedError, seed
-from devkit.demo.seeders import start_sources
+from devkit.demo.seeders import describe, start_sources
 from devkit.demo.stack import DemoStack
 from libs.auth import Role
 from libs.logs import configure_logging
-from libs.settings import AppEnv, load_settings
-from services.cli.token import login_url, mint
+from services.cli.token import development_default, login_url, mint
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -21,7 +19,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = load_settings(app_env=AppEnv.DEVELOPMENT) if "APP_ENV" not in os.environ else load_settings()
+    settings = development_default()
     configure_logging(settings)
     stack = DemoStack(settings)
     # Ctrl-C and SIGTERM both stop children, then the embedded servers (a parent shell may
@@ -33,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
         stack.start_servers()
         stack.start_processes(port=port)
         print("starting the simulated SIS sources (an S-tier district)")
-        stack.sources = start_sources(settings.data_dir / "demo")
+        stack.sources = start_sources(settings.data_dir / "demo", base_port=port)
         seeder = mint(settings, role=Role.DISTRICT_ADMIN, tenant=TENANT, sub="demo-setup", ttl=600)
         try:
             seeded = seed(f"http://127.0.0.1:{port}", seeder, stack.sources)
@@ -43,6 +41,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"\nsis-sync demo is up. Tenant {TENANT} has {len(seeded)} providers, each running a first sync:")
         for item in seeded:
             print(f"  - {item.name} ({item.provider_type})")
+        print("\nThe simulated sources, with fixed development credentials (add a provider of your own against them):")
+        for source in stack.sources:
+            print("\n".join(f"  {line}" for line in describe(source)))
         token = mint(settings, role=Role.DISTRICT_ADMIN, tenant=TENANT, sub="demo-admin")
         link = login_url(settings, token, port=port)
         print(f"\nOpen the District Admin UI (this link signs you in for up to 12 hours):\n\n  {link}\n")

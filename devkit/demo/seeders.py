@@ -2,12 +2,13 @@
 serving the same generated S-tier district on a port of 127.0.0.1.
 
 Simulators run in the demo process (threads), so stopping the demo stops them. A source whose
-connector is not part of this build is simply left out.
+connector is not part of this build is simply left out. Each listens on a fixed port after the
+API's (3001 to 3004 beside the default 3000) with fixed development credentials, so an admin can
+add a provider of their own against them, and the README's examples point at them.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,12 @@ from libs.enums import ProviderType
 
 DEMO_TIER = "S"
 DEMO_SEED = 1
+# fixed development credentials of every simulated source (the demo is loopback-only)
+CLIENT_ID = "demo-client"
+CLIENT_SECRET = "demo-secret"  # noqa: S105 - published development credential of the simulators
+SFTP_PASSWORD = "demo-password"  # noqa: S105
+# each source's port, as an offset from the demo API's port
+PORT_OFFSETS = {"clever": 1, "oneroster": 2, "classlink": 3, "sftp": 4}
 
 
 @dataclass
@@ -36,6 +43,8 @@ class Source:
     name: str
     config: dict[str, Any]
     stop: Callable[[], None]
+    # where it listens, for the demo's welcome text (empty for a local folder)
+    url: str = ""
 
 
 @dataclass
@@ -43,7 +52,12 @@ class DemoData:
     """What every seeder shares: the district (built once) and a folder for files."""
 
     root: Path
+    # the API's port: each source listens at a fixed offset from it (0: any free port)
+    base_port: int = 0
     _district: District | None = None
+
+    def port(self, source: str) -> int:
+        return self.base_port + PORT_OFFSETS[source] if self.base_port else 0
 
     @property
     def district(self) -> District:
@@ -64,16 +78,17 @@ class DemoData:
 
 
 def clever(data: DemoData) -> Source:
-    sim = CleverSimulator(data.district, client_id="demo-client", client_secret=secrets.token_urlsafe(16))
-    server = ThreadedServer(create_app(sim)).start()
-    return Source(ProviderType.CLEVER, "Clever (simulated)", sim.provider_config(server.url), server.stop)
+    sim = CleverSimulator(data.district, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+    server = ThreadedServer(create_app(sim), port=data.port("clever")).start()
+    config = sim.provider_config(server.url)
+    return Source(ProviderType.CLEVER, "Clever (simulated)", config, server.stop, server.url)
 
 
-def _oneroster(data: DemoData, flavour: Flavour) -> tuple[dict[str, Any], Callable[[], None]]:
-    options = SimulatorOptions(flavour=flavour, client_secret=secrets.token_urlsafe(16))
+def _oneroster(data: DemoData, flavour: Flavour) -> tuple[dict[str, Any], Callable[[], None], str]:
+    options = SimulatorOptions(flavour=flavour, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
     sim = OneRosterSimulator(Roster.from_district(data.district), options)
-    server = ThreadedServer(sim.app).start()
-    return sim.provider_config(server.url), server.stop
+    server = ThreadedServer(sim.app, port=data.port("classlink" if flavour == "classlink" else "oneroster")).start()
+    return sim.provider_config(server.url), server.stop, server.url
 
 
 def oneroster_api(data: DemoData) -> Source:
@@ -87,10 +102,11 @@ def classlink(data: DemoData) -> Source:
 def sftp_csv(data: DemoData) -> Source:
     served = data.package("sftp", zip=True)
     host_key = load_or_create_host_key(data.root / "sftp-host-key")
-    sim = SftpSimulator(served, password=secrets.token_urlsafe(16), host_key=host_key).start()
+    sim = SftpSimulator(served, password=SFTP_PASSWORD, host_key=host_key, port=data.port("sftp")).start()
     config: dict[str, Any] = sim.provider_config("/")
     config["stableSeconds"] = 0
-    return Source(ProviderType.ONEROSTER_CSV, "OneRoster CSV on SFTP (simulated)", config, sim.stop)
+    url = f"sftp://{sim.username}@{sim.host}:{sim.port}/"
+    return Source(ProviderType.ONEROSTER_CSV, "OneRoster CSV on SFTP (simulated)", config, sim.stop, url)
 
 
 def local_csv(data: DemoData) -> Source:
@@ -113,9 +129,9 @@ def available() -> list[Callable[[DemoData], Source]]:
     return [seed for kind, seed in SEEDERS if kind in supported]
 
 
-def start_sources(root: Path) -> list[Source]:
+def start_sources(root: Path, base_port: int = 0) -> list[Source]:
     """Starts every available simulator; on a failure, stops the ones already started."""
-    data = DemoData(root)
+    data = DemoData(root, base_port)
     started: list[Source] = []
     try:
         for seed in available():
@@ -129,3 +145,17 @@ def start_sources(root: Path) -> list[Source]:
 def stop_sources(sources: list[Source]) -> None:
     for source in reversed(sources):
         source.stop()
+
+
+def describe(source: Source) -> list[str]:
+    """How to reach a source and sign in to it, in lines for the demo's welcome text."""
+    if not source.url:
+        return [f"{source.name}: folder {source.config.get('localPath')}"]
+    lines = [f"{source.name}: {source.url}"]
+    config = source.config.get("sftp") or source.config
+    for key in ("baseUrl", "districtId", "tenantId", "clientId", "clientSecret", "username", "password"):
+        if key in config:
+            lines.append(f"    {key}: {config[key]}")
+    if "hostKeyFingerprint" in config:
+        lines.append(f"    hostKeyFingerprint: {config['hostKeyFingerprint']}")
+    return lines

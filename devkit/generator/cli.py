@@ -64,7 +64,16 @@ def run(args: argparse.Namespace) -> int:
     if args.delta and state is base:
         print("sis-sync generate: --delta needs --churn, --rollover or --empty", file=sys.stderr)
         return 2
-    path = write_oneroster_csv(state, args.out, zip=args.zip, delta_from=base if args.delta else None)
+    counts = state.counts()
+    total = ", ".join(f"{counts[entity]:,} {entity.plural}" for entity in counts)
+    print(f"generating a {args.size} district ({total}) into {args.out}", flush=True)
+
+    def progress(name: str) -> None:
+        print(f"  {time.perf_counter() - started:5.1f} s  writing {name}", flush=True)
+
+    path = write_oneroster_csv(
+        state, args.out, zip=args.zip, delta_from=base if args.delta else None, progress=progress
+    )
     counts = state.counts()
     summary = ", ".join(f"{counts[entity]:,} {entity.plural}" for entity in counts)
     print(f"wrote {path}: {summary}")

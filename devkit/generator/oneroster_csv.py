@@ -208,14 +208,20 @@ def as_read_from_oneroster_csv(record: R) -> R:
 
 
 def write_oneroster_csv(
-    district: District, out: Path | str, *, zip: bool = False, delta_from: District | None = None
+    district: District,
+    out: Path | str,
+    *,
+    zip: bool = False,
+    delta_from: District | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> Path:
     """Write `district` as a OneRoster 1.1 package and return its path.
 
     Without `zip`, `out` is a directory that receives manifest.csv and the data files; with it,
     the package is the zip file `out` if it ends in .zip, else `out/oneroster.zip`. With
     `delta_from` (an ancestor state), only what changed since it is written, as a delta:
-    status and dateLastModified filled, removed records as `tobedeleted` rows.
+    status and dateLastModified filled, removed records as `tobedeleted` rows. `progress` is
+    called with each file's name as its writing starts.
     """
     out = Path(out)
     if delta_from is not None and not delta_from.is_ancestor_of(district):
@@ -239,7 +245,12 @@ def write_oneroster_csv(
             def open_file(name: str) -> IO[str]:
                 return stack.enter_context((target / name).open("w", encoding="utf-8", newline=""))
 
-        _write_package(district, delta_from, open_file)
+        def announced(name: str) -> IO[str]:
+            if progress is not None:
+                progress(name)
+            return open_file(name)
+
+        _write_package(district, delta_from, announced)
     return target
 
 

@@ -87,13 +87,15 @@ class Fire:
 def resolve(value: str) -> Schedule:
     """A preset name or a five-field cron expression -> the cron to store (and the preset name)."""
     if SCHEDULE_RE.fullmatch(value) is None:
-        raise ScheduleError(SCHEDULE_HINT)
+        problem = cron_field_problem(value)
+        raise ScheduleError(f"{problem}; {SCHEDULE_HINT}" if problem else SCHEDULE_HINT)
     text = " ".join(value.split())
     preset = PRESETS.get(text)
     if preset is not None:
         return Schedule(cron=preset.cron, preset=preset.name)
     if not croniter.is_valid(text):
-        raise ScheduleError(f"not a valid cron expression: {text!r}")
+        problem = cron_field_problem(text)
+        raise ScheduleError(f"not a valid cron expression: {text!r}" + (f" ({problem})" if problem else ""))
     try:
         croniter(text, utcnow(), max_years_between_matches=MAX_YEARS_BETWEEN_FIRES).get_next(datetime)
     except CroniterBadDateError:
@@ -101,6 +103,30 @@ def resolve(value: str) -> Schedule:
             f"cron expression {text!r} never fires: no time matches it within {MAX_YEARS_BETWEEN_FIRES} years"
         ) from None
     return Schedule(cron=text, preset=None)
+
+
+# the five fields of a cron expression, in order, with the values each takes
+CRON_FIELDS = (
+    ("minute", "0-59"),
+    ("hour", "0-23"),
+    ("day of month", "1-31"),
+    ("month", "1-12"),
+    ("day of week", "0-7, 0 and 7 are Sunday"),
+)
+
+
+def cron_field_problem(text: str) -> str:
+    """ "the hour field '25' is not valid (0-23)": the first field that is wrong on its own, so an
+    admin knows what to fix; empty for a preset-like word or when no single field is to blame."""
+    parts = text.split()
+    if len(parts) < 2:
+        return ""
+    if len(parts) != len(CRON_FIELDS):
+        return f"a cron expression has 5 fields, this one has {len(parts)}"
+    for (name, values), number, part in zip(CRON_FIELDS, _FIELDS, parts, strict=True):
+        if re.fullmatch(_cron_field(number), part) is None:
+            return f"the {name} field {part!r} is not valid ({values})"
+    return ""
 
 
 def preset_of(cron: str | None) -> str | None:

@@ -185,6 +185,15 @@ class SyncStatusOut(ApiModel):
     started_at: datetime | None
     cancel_requested: bool
     progress: Progress | None
+    waiting_for: str | None = Field(
+        default=None, description='what a PENDING run waits for, e.g. "a free slot (2 of 2 in use)"'
+    )
+    last_progress_at: datetime | None = Field(
+        default=None, description="when the active run last reported progress (its heartbeat or a new phase)"
+    )
+    resend_after_seconds: float | None = Field(
+        default=None, description="how long a quiet run may go before the scheduler re-sends its phase message"
+    )
 
 
 class RunSummary(ApiModel):
@@ -254,6 +263,22 @@ class ErrorsQuery(QueryModel):
     limit: int = Field(default=100, ge=1, le=1000)
     offset: int = Field(default=0, ge=0, le=100_000_000)
     format: Literal["json", "csv"] = Field(default="json", description="csv: download every error of the run")
+    code: str | None = Field(default=None, max_length=64, description="only errors with this code")
+    entity_type: str | None = Field(default=None, max_length=32, description="only errors of this entity type")
+    q: str | None = Field(
+        default=None, max_length=200, description="only errors whose external id, field or message contains this"
+    )
+
+
+class ErrorGroup(ApiModel):
+    code: str
+    entity_type: str | None
+    count: int
+
+
+class ErrorGroupList(ApiModel):
+    groups: list[ErrorGroup] = Field(description="errors counted by code and entity type, largest first")
+    total: int
 
 
 # ---- connection tests --------------------------------------------------------------------

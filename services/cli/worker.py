@@ -24,8 +24,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--queues", "-Q", nargs="+", choices=QUEUES, default=list(QUEUES), help="queues to consume (default: all)"
     )
-    parser.add_argument("--processes", "-p", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--threads", "-t", type=int, default=4)
+    parser.add_argument(
+        "--processes", "-p", type=int, default=os.cpu_count() or 1, help="worker processes (default: one per CPU)"
+    )
+    parser.add_argument("--threads", "-t", type=int, default=4, help="threads per process (default 4)")
     parser.add_argument(
         "--shutdown-timeout", type=int, default=600_000, help="ms to let running phases finish on SIGTERM"
     )

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from libs.auth import decode_token
 from libs.settings import decode_key
 from services.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -85,3 +89,28 @@ def test_ready_answers_0_when_postgres_and_redis_answer_and_1_naming_the_one_tha
     out = capsys.readouterr().out
     assert '"database": "ok"' in out
     assert '"redis": "ConnectionError"' in out
+
+
+def test_token_works_in_a_fresh_checkout_as_documented(tmp_path: Path) -> None:
+    # what the README, docs/ui.md and the sign-in page say to run: no APP_ENV, no secret; the
+    # token is signed with the development secret `make demo` keeps under DATA_DIR (./.data)
+    env = {"PATH": os.environ["PATH"], "DATA_DIR": str(tmp_path / "data")}
+    command = [sys.executable, "-m", "services.cli", "token", "--tenant", "demo-district", "--login-url"]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, cwd=ROOT, check=False)
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip().split("#token=", 1)[1]
+    secret = (tmp_path / "data" / "dev-jwt.secret").read_text().strip()
+    assert decode_token(token, secret).tenant_id == "demo-district"
+    assert "development secret" in result.stderr
+    # an explicit production environment still refuses to mint without its secret
+    result = subprocess.run(
+        command,
+        env={**env, "NODE_ENV": "production"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "is required when APP_ENV=production" in result.stderr

@@ -20,6 +20,7 @@ from devkit.demo.seed import TENANT
 from devkit.demo.seeders import available
 from devkit.demo.stack import DemoStack
 from libs.settings import Settings
+from tests.demo.examples import examples, for_demo
 from tests.support.workers import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -83,6 +84,45 @@ def _alive(pid: int, started: int) -> bool:
     stat = _stat(pid)
     # the same start time tells a recycled pid apart; a zombie has exited, only its entry remains
     return stat is not None and stat[2] == started and stat[1] != "Z"
+
+
+def run_examples(port: int, data_dir: Path, work: Path) -> None:
+    work.mkdir()
+    env = {
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}/usr/bin:/bin",
+        # `sis-sync token` signs with the demo's development secret, as from the project root
+        "DATA_DIR": str(data_dir),
+        "TMPDIR": str(work),
+        # the API's port, which sign-in links name
+        "PORT": str(port),
+    }
+    ran = examples()
+    assert len(ran) >= 5, ran
+    outputs = {}
+    for example in ran:
+        script = for_demo(example.script, port)
+        # the webhook example subscribes a public URL: a closed loopback port stands in for it
+        script = script.replace("https://hooks.example.org/sis", "http://127.0.0.1:9/sis")
+        result = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            env=env,
+            cwd=work,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        assert result.returncode == 0, f"{example.where}:\n{script}\n{result.stdout}\n{result.stderr}"
+        outputs[example.where] = result.stdout
+    everything = "\n".join(outputs.values())
+    # the README's API example synced the demo's simulated Clever and cancelled that sync
+    assert '"name":"Clever Integration"' in everything
+    assert '"apiUrl":"http://localhost:' in everything
+    assert '"isRunning":true' in everything
+    assert "demo-secret" not in everything  # masked in every answer
+    assert f"http://localhost:{port}/integrations/sis/login#token=" in everything
+    assert (work / "day2" / "churn.json").is_file()
+    assert "writing users.csv" in everything
 
 
 def test_the_demo_on_embedded_servers_syncs_every_source_and_ctrl_c_leaves_nothing_running(tmp_path: Path) -> None:
@@ -152,6 +192,22 @@ def test_the_demo_on_embedded_servers_syncs_every_source_and_ctrl_c_leaves_nothi
 
         statuses = wait_until(finished, timeout=300, interval=1, what="the first syncs of the demo")
         assert statuses == ["SUCCESS"] * len(providers), log.read_text()[-3000:]
+        output = log.read_text()
+        # the simulators' URLs and fixed development credentials, to add a provider of one's own
+        for line in (
+            f"Clever (simulated): http://127.0.0.1:{port + 1}",
+            f"OneRoster API (simulated): http://127.0.0.1:{port + 2}",
+            f"ClassLink (simulated): http://127.0.0.1:{port + 3}",
+            f"OneRoster CSV on SFTP (simulated): sftp://sis-sync@127.0.0.1:{port + 4}/",
+            "clientId: demo-client",
+            "clientSecret: demo-secret",
+            "password: demo-password",
+            "hostKeyFingerprint: SHA256:",
+        ):
+            assert line in output, output
+
+        # every shell example of the README and docs, as written, on the demo's ports
+        run_examples(port, data_dir, tmp_path / "examples")
         sftp_ports = [p["config"]["sftp"]["port"] for p in providers if "sftp" in p["config"]]
         assert sftp_ports
         assert all(_listening(p) for p in sftp_ports)

@@ -70,3 +70,21 @@ def test_mode_is_incremental_only_while_the_last_full_sync_is_recent() -> None:
     assert schedule.choose_mode(on, now - timedelta(days=8), now) is SyncMode.FULL
     assert schedule.choose_mode(on, None, now) is SyncMode.FULL
     assert schedule.choose_mode(ProviderOptions(), now, now) is SyncMode.FULL
+
+
+@pytest.mark.parametrize(
+    ("cron", "said"),
+    [
+        ("0 25 * * *", "the hour field '25' is not valid (0-23)"),
+        ("61 1 * * *", "the minute field '61' is not valid (0-59)"),
+        ("0 1 32 * *", "the day of month field '32' is not valid (1-31)"),
+        ("0 1 * 13 *", "the month field '13' is not valid (1-12)"),
+        ("0 1 * * 9", "the day of week field '9' is not valid (0-7, 0 and 7 are Sunday)"),
+        ("0 1 * *", "a cron expression has 5 fields, this one has 4"),
+    ],
+)
+def test_a_bad_cron_expression_names_the_field_to_fix(cron: str, said: str) -> None:
+    with pytest.raises(schedule.ScheduleError) as info:
+        schedule.resolve(cron)
+    assert str(info.value).startswith(said)
+    assert "five-field numeric cron expression" in str(info.value)

@@ -189,8 +189,9 @@ def test_a_district_admin_adds_a_csv_provider_runs_it_and_reads_the_run(
     status = page.locator("#status")
     expect(status.locator(".status-IN_PROGRESS, .status-PENDING").first).to_be_visible(timeout=30_000)
     screenshot(page, "provider-running")
-    expect(status.get_by_text("Idle")).to_be_visible(timeout=180_000)
+    expect(status.locator(".live-run")).to_have_count(0, timeout=180_000)
     expect(status.locator("[data-last-status]")).to_have_text("Success")
+    expect(status.locator("[data-state]")).to_have_text("Healthy")
     expect(page.locator("#toasts")).to_contain_text("Sync finished: Success")
     history = page.locator("#history")
     expect(history.get_by_role("link", name="Success")).to_be_visible()
@@ -199,6 +200,7 @@ def test_a_district_admin_adds_a_csv_provider_runs_it_and_reads_the_run(
     assert_accessible(page, "provider details")
 
     # the schedule: weekdays preset, five next runs in the provider's zone, saved
+    page.get_by_role("tab", name="Schedule").click()
     schedule = page.locator("#schedule-form")
     schedule.get_by_label("Time zone").fill("America/Chicago")
     schedule.get_by_role("radio", name=re.compile("Weekdays at 6 AM")).check()
@@ -206,13 +208,13 @@ def test_a_district_admin_adds_a_csv_provider_runs_it_and_reads_the_run(
     expect(preview).to_contain_text("Weekdays at 6 AM")
     expect(preview.locator("ol.next-runs li")).to_have_count(5)
     for item in preview.locator("ol.next-runs li").all_inner_texts():
-        assert "06:00" in item
-        assert "America/Chicago" in item
+        assert re.search(r" 06:00 C[SD]T · in \d+ (?:h|d|min)$", item), item
     schedule.get_by_role("button", name="Save schedule").click()
     expect(page.locator("#toasts")).to_contain_text("Schedule saved: Weekdays at 6 AM")
     screenshot(page, "provider-details")
 
     # edit the connection in the same step-by-step form, opened by keyboard, saved in place
+    page.get_by_role("tab", name="Connection").click()
     edit_opener = page.get_by_role("link", name="Edit connection")
     edit_opener.focus()
     page.keyboard.press("Enter")
@@ -233,6 +235,7 @@ def test_a_district_admin_adds_a_csv_provider_runs_it_and_reads_the_run(
     expect(page.locator("#provider-settings")).to_contain_text("Nightly OneRoster CSV (all schools)")
 
     # the sync options: a limit out of range is flagged beside its field before anything is sent
+    page.get_by_role("tab", name="Sync options").click()
     sync_options = page.locator("#sync-options")
     limit = sync_options.get_by_label("Deactivation limit")
     limit.fill("150")
@@ -248,15 +251,16 @@ def test_a_district_admin_adds_a_csv_provider_runs_it_and_reads_the_run(
     assert page.evaluate("window.__noReload") is True
 
     # a second run of the same package changes nothing, and the history shows both
+    page.get_by_role("tab", name="History").click()
     page.get_by_role("button", name="Run sync now").click()
     expect(history.get_by_role("link", name="Success")).to_have_count(2, timeout=180_000)
-    expect(status.get_by_text("Idle")).to_be_visible(timeout=30_000)
+    expect(status.locator(".live-run")).to_have_count(0, timeout=30_000)
     unchanged = history.locator("tbody tr").first
     expect(unchanged.locator("td.counts").nth(3)).to_contain_text("+0")
     expect(history.locator("figure.chart svg rect")).to_have_count(2)
     page.evaluate("document.getElementById('toasts').replaceChildren()")
     history_png = screenshot_path("sync-history")
-    history_section = page.locator("section:has(#history)")
+    history_section = page.locator("#history-panel")
     history_section.screenshot(path=str(history_png))
     box = history_section.bounding_box()
     assert box is not None
@@ -315,9 +319,13 @@ def test_a_district_admin_adds_a_csv_provider_runs_it_and_reads_the_run(
     expect(cell(row, "Schedule")).to_have_text(nightly_schedule, use_inner_text=True)
     expect(cell(row, "Schedule").locator("code")).to_have_text("0 6 * * 1-5")
     last_sync = cell(row, "Last sync").locator("time")
-    # the page shows the instant in the reader's own locale; the server's UTC text stays as its title
+    # one format: the provider's zone with its abbreviation and the time from now; UTC on hover
     assert datetime.fromisoformat(last_sync.get_attribute("datetime") or "") == nightly.last_sync
-    expect(last_sync).to_have_attribute("title", nightly.last_sync.strftime("%Y-%m-%d %H:%M UTC"))
+    expect(last_sync).to_have_attribute("title", nightly.last_sync.strftime("%Y-%m-%d %H:%M:%S UTC"))
+    chicago = nightly.last_sync.astimezone(ZoneInfo("America/Chicago"))
+    expect(last_sync).to_have_text(
+        re.compile(rf"^{chicago.strftime('%a %Y-%m-%d %H:%M %Z')} · (just now|\d+ min ago)$")
+    )
     expect(cell(row, "Last status")).to_have_text("Success")
     next_run = cell(row, "Next run").locator("time")
     assert datetime.fromisoformat(next_run.get_attribute("datetime") or "") == nightly.next_run_at
@@ -325,7 +333,7 @@ def test_a_district_admin_adds_a_csv_provider_runs_it_and_reads_the_run(
     assert (local.hour, local.minute) == (6, 0)
     assert local.weekday() < 5
     assert nightly.next_run_at > nightly.last_sync
-    expect(next_run).to_have_text(local.strftime("%a %Y-%m-%d 06:00 %Z"))
+    expect(next_run).to_have_text(re.compile(rf"^{local.strftime('%a %Y-%m-%d 06:00 %Z')} · in \d+ (h|d)$"))
 
     legacy = rows.filter(has_text="Legacy export (paused)")
     expect(cell(legacy, "Type")).to_have_text("OneRoster CSV")
@@ -374,7 +382,7 @@ def test_cancelling_a_running_sync_stops_it_and_the_page_says_so(
         status = page.locator("#status")
         expect(status.locator(".status-IN_PROGRESS")).to_be_visible(timeout=60_000)
         wait_until(lambda: _waiting_on_enrollments(stack), timeout=60, what="the run to wait for the lock")
-        cancel = page.get_by_role("button", name="Cancel sync")
+        cancel = page.get_by_role("button", name="Cancel sync…")
         expect(cancel).to_be_visible()
         expect(page.get_by_role("button", name="Run sync now")).to_be_hidden()
         # the running state: progress by phase, with the extract's counts per entity
@@ -383,11 +391,23 @@ def test_cancelling_a_running_sync_stops_it_and_the_page_says_so(
         expect(status.locator("progress")).to_be_visible()
         assert_accessible(page, "provider page with a sync running")
         screenshot(page, "provider-cancelling")
+        # cancel asks first: "Keep it running" changes nothing, "Cancel sync" sends it
         cancel.click()
+        confirm = page.get_by_role("dialog", name="Cancel the running sync?")
+        expect(confirm).to_be_visible()
+        expect(confirm.get_by_role("button", name="Keep it running")).to_be_focused()
+        assert_accessible(page, "cancel confirmation")
+        confirm.get_by_role("button", name="Keep it running").click()
+        expect(confirm).to_be_hidden()
+        expect(status.locator(".status-IN_PROGRESS")).to_be_visible()
+        with stack.connect() as conn:
+            assert conn.execute(text("SELECT cancel_requested_at FROM sis_sync_runs")).scalar_one() is None
+        cancel.click()
+        confirm.get_by_role("button", name="Cancel sync").click()
         expect(page.locator("#toasts")).to_contain_text("Cancel requested")
         # the run ends CANCELLED at once; its blocked step rolls back at its fence once released
         blocker.rollback()
-    expect(status.get_by_text("Idle")).to_be_visible(timeout=120_000)
+    expect(status.locator(".live-run")).to_have_count(0, timeout=120_000)
     expect(status.locator("[data-last-status]")).to_have_text("Cancelled")
     expect(page.locator("#history").get_by_role("link", name="Cancelled")).to_be_visible()
     expect(page.get_by_role("button", name="Run sync now")).to_be_visible()
@@ -395,6 +415,7 @@ def test_cancelling_a_running_sync_stops_it_and_the_page_says_so(
         assert conn.execute(text("SELECT status FROM sis_sync_runs")).scalar_one() == "CANCELLED"
 
     # delete, with its confirmation
+    page.get_by_role("tab", name="Delete").click()
     page.get_by_role("button", name="Delete provider…").click()
     confirm = page.get_by_role("dialog", name=re.compile("Delete “Slow feed”"))
     expect(confirm).to_be_visible()
@@ -429,7 +450,7 @@ def test_the_edit_form_of_an_sftp_provider_says_which_secrets_are_stored(
         name="District SFTP",
     )
     sign_in(page, mint("DISTRICT_ADMIN", TENANT_A))
-    page.goto(f"{UI}/providers/{provider_id}")
+    page.goto(f"{UI}/providers/{provider_id}#settings-panel")
     page.get_by_role("link", name="Edit connection").click()
     edit = page.get_by_role("dialog", name="Edit connection")
     password = edit.get_by_label("Password", exact=True)

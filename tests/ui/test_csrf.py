@@ -151,13 +151,16 @@ def test_every_post_form_on_every_ui_page_carries_the_sessions_csrf_token(
     platform_csrf = sign_in(platform, mint("PLATFORM_ADMIN", None, sub="ops"))
     pages["tenant picker"] = picker = platform.get(PREFIX)
     assert "Choose a tenant" in picker.text
+    # the fleet page is a platform admin's: a district admin's session gets the 403 page
+    pages[f"{PREFIX}/fleet"] = platform.get(f"{PREFIX}/fleet")
+    assert browser_client.get(f"{PREFIX}/fleet").status_code == 403
 
     reached: set[str] = set()
     for name, response in pages.items():
         if not response.headers.get("content-type", "").startswith("text/html"):
             continue
         assert response.status_code in (200, 404), f"{name}: {response.status_code}"
-        expected = platform_csrf if name == "tenant picker" else csrf
+        expected = platform_csrf if name in ("tenant picker", f"{PREFIX}/fleet") else csrf
         for action, tokens in post_forms(response.text):
             assert tokens == [expected], f"{name}: the form to {action} carries {tokens}, not the session's token"
             route = route_of(action, post_routes)

@@ -150,7 +150,7 @@ def test_adding_a_provider_without_javascript_shows_each_error_beside_its_field_
     response = browser_client.post(f"{UI}/providers/new", data=form)
     assert response.status_code == 422
     html = response.text
-    assert 'data-error-for="config.sftp.port">Input should be less than or equal to 65535' in html
+    assert 'data-error-for="config.sftp.port">Must be at most 65535.' in html
     assert 'data-error-for="config.remotePath">Must be an absolute path' in html or "must be an absolute path" in html
     assert "hunter2-very-secret" not in html
     assert 'value="sftp.example.org"' in html
@@ -198,9 +198,13 @@ def test_the_schedule_preview_lists_the_next_five_runs_in_the_providers_zone(
     html = browser_client.get(f"{UI}/schedule-preview?schedule=weekdays&timezone=America/Chicago").text
     assert "Weekdays at 6 AM" in html
     assert html.count("<li>") == 5
-    assert html.count("06:00</time>") == 5
+    # the one time format: the provider's zone with its abbreviation, the time from now, UTC on hover
+    assert len(re.findall(r" 06:00 C[SD]T · in \d+ (?:h|d|min)</time>", html)) == 5
+    assert html.count(':00:00 UTC">') == 5
     bad = browser_client.get(f"{UI}/schedule-preview?schedule=custom&cron=61+*+*+*+*&timezone=UTC").text
     assert "five-field numeric cron expression" in bad.lower()
+    # the message names the field that is wrong
+    assert "the minute field &#39;61&#39; is not valid (0-59)" in bad.lower()
 
 
 def test_a_runs_page_lists_its_record_errors_and_downloads_them_as_csv(
@@ -234,11 +238,13 @@ def test_a_runs_page_lists_its_record_errors_and_downloads_them_as_csv(
         )
     sign_in(browser_client, mint())
     history = browser_client.get(f"{UI}/providers/{provider_id}/history").text
-    assert f'href="{UI}/runs/{run_id}#errors">2</a>' in history
+    assert f'href="{UI}/runs/{run_id}/errors">2</a>' in history
     assert "1 min 15 s" in history
     page = browser_client.get(f"{UI}/runs/{run_id}").text
     assert "not an email address" in page
     assert 'Record errors <span class="muted">(2)</span>' in page
+    # the banner links to the errors view
+    assert f'<a href="{UI}/runs/{run_id}/errors" id="problem-errors-link">See the 2 record errors' in page
     csv = browser_client.get(f"{UI}/runs/{run_id}/errors.csv")
     assert csv.status_code == 200
     assert csv.headers["content-type"].startswith("text/csv")
@@ -246,6 +252,65 @@ def test_a_runs_page_lists_its_record_errors_and_downloads_them_as_csv(
     assert lines[0].startswith("id,entityType,externalId")
     assert len(lines) == 3
     assert "'=cmd()" in csv.text  # a formula is defused for spreadsheets
+
+
+def test_the_errors_view_groups_by_code_and_entity_with_titles_fixes_filters_and_search(
+    browser_client: TestClient, mint: Callable[..., str], db: Engine, ui_settings: Settings
+) -> None:
+    provider_id = create_provider(
+        db, ui_settings, provider_type=ProviderType.ONEROSTER_CSV, config={"localPath": "/x"}, tenant_id=TENANT_A
+    )
+    run_id = uuid.uuid4()
+    with db.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO sis_sync_runs (id, provider_id, tenant_id, status, trigger, is_manual, started_at, "
+                "completed_at) VALUES (:r, :p, :t, 'PARTIAL', 'manual', true, now(), now())"
+            ),
+            {"r": run_id, "p": provider_id, "t": TENANT_A},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO sis_sync_errors (run_id, entity_type, external_id, source, line, field, code, message) "
+                "VALUES (:r, 'enrollment', 'e-1', 'enrollments.csv', 2, 'user_external_id', 'orphan_reference', "
+                "'user_external_id ''u-9'' refers to no user of this feed'), "
+                "(:r, 'enrollment', 'e-2', 'enrollments.csv', 3, 'user_external_id', 'orphan_reference', "
+                "'user_external_id ''u-8'' refers to no user of this feed'), "
+                "(:r, 'enrollment', 'e_3', 'enrollments.csv', 4, 'class_external_id', 'orphan_reference', "
+                "'class_external_id ''c-1'' refers to no class of this feed'), "
+                "(:r, 'class', 'c-2', 'classes.csv', 5, 'school_external_id', 'orphan_reference', 'no school'), "
+                "(:r, 'user', 'u-1', 'users.csv', 6, 'given_name', 'missing_value', 'given_name is required'), "
+                "(:r, 'user', 'u-2', 'users.csv', 7, 'role', 'brand_new_code', 'something new')"
+            ),
+            {"r": run_id},
+        )
+    sign_in(browser_client, mint())
+    api = browser_client.get(f"/api/v1/runs/{run_id}/errors/summary", headers={"Authorization": f"Bearer {mint()}"})
+    assert api.json()["groups"][0] == {"code": "orphan_reference", "entityType": "enrollment", "count": 3}
+    assert api.json()["total"] == 6
+    page = browser_client.get(f"{UI}/runs/{run_id}/errors")
+    assert page.status_code == 200
+    html = page.text
+    # grouped, largest first, with a human title and a way to fix each
+    first = html.index("Refers to a record the feed does not have")
+    assert html.index("A required value is empty") > first
+    assert "Make sure the referenced school, class or user is exported too" in html
+    assert '<td class="num" data-label="Count">3</td>' in html
+    assert "Brand new code" in html  # a code this UI does not know reads as words
+    assert "user id" in html
+    assert "user_external_id</td>" not in html
+    # filtered by code and entity type, then searched (a literal search: _ is no wildcard)
+    only = browser_client.get(f"{UI}/runs/{run_id}/errors?code=orphan_reference&entityType=enrollment").text
+    assert "3 records match" in only
+    assert "e-1" in only
+    assert "c-2" not in only
+    found = browser_client.get(f"{UI}/runs/{run_id}/errors?q=u-9").text
+    assert "1 record matches" in found
+    assert "e-1" in found
+    assert "e-2" not in found
+    literal = browser_client.get(f"{UI}/runs/{run_id}/errors?q=e_3").text
+    assert "1 record matches" in literal
+    assert f'href="{UI}/runs/{run_id}/errors.csv" download' in html
 
 
 def test_a_run_that_linked_users_shows_the_links_in_the_history_the_run_page_and_the_api(
@@ -354,3 +419,30 @@ def test_a_running_sync_with_a_cancel_requested_says_what_it_waits_for(
     page = browser_client.get(f"{UI}/providers/{provider_id}").text
     assert "Cancel requested" in page
     assert "waiting for load (users) to stop" in page
+
+
+def test_a_port_out_of_range_gets_the_forms_words_not_the_validators(
+    browser_client: TestClient, mint: Callable[..., str]
+) -> None:
+    csrf = sign_in(browser_client, mint())
+    form = {
+        "csrf": csrf,
+        "tenantId": TENANT_A,
+        "providerType": "ONEROSTER_CSV",
+        "name": "District SFTP",
+        "ONEROSTER_CSV:source": "sftp",
+        "ONEROSTER_CSV:config.sftp.host": "sftp.example.org",
+        "ONEROSTER_CSV:config.sftp.port": "99999",
+        "ONEROSTER_CSV:config.sftp.username": "rostering",
+        "ONEROSTER_CSV:config.sftp.password": "secret-password",
+        "ONEROSTER_CSV:config.sftp.hostKeyFingerprint": "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s",
+        "ONEROSTER_CSV:config.remotePath": "/exports",
+        "schedule": "none",
+        "scheduleTimezone": "UTC",
+        "action": "test",
+    }
+    answer = browser_client.post(f"{UI}/providers/new", data=form, headers=JSON).json()
+    assert answer["ok"] is False
+    port = [e for e in answer["errors"] if e["field"] == "config.sftp.port"]
+    assert port == [{"field": "config.sftp.port", "message": "Must be at most 65535."}], answer
+    assert "Input should be" not in str(answer)

@@ -207,14 +207,66 @@ def _run(seconds: float, received: int, status: str = "SUCCESS") -> RunSummary:
     )
 
 
-def test_the_chart_gives_every_run_the_same_slot_oldest_first_scaled_to_the_longest() -> None:
+def test_the_chart_has_labelled_axes_status_colours_and_a_readable_bar_for_one_run() -> None:
     newest_first = [_run(10.0, 500), _run(40.0, 1000, "FAILURE")]
-    chart = present.chart(newest_first, width=608, height=108)
-    slot = (608 - 8) / 30
+    chart = present.chart(newest_first, "America/Chicago", width=720, height=230)
+    plot_w, plot_h = 720 - chart.left - chart.right, 230 - chart.top - chart.bottom
+    slot = plot_w / 12  # at least a dozen slots: two runs are two readable bars on the right
     assert [b["status"] for b in chart.bars] == ["FAILURE", "SUCCESS"]
-    assert chart.bars[1]["x"] - chart.bars[0]["x"] == round(slot, 1)
-    assert chart.bars[0]["h"] == 100.0  # the longest run fills the height
-    assert chart.bars[1]["h"] == 25.0
-    assert [p["y"] for p in chart.points] == [4.0, 54.0]  # 1000 records at the top, 500 half-way
-    assert (chart.max_seconds, chart.max_records) == (40.0, 1000)
-    assert "Failed, 40.0 s, 1,000 records" in chart.bars[0]["label"]
+    assert chart.bars[1]["x"] - chart.bars[0]["x"] == pytest.approx(slot, abs=0.2)
+    assert chart.bars[1]["x"] + chart.bars[1]["w"] <= 720 - chart.right
+    # the duration axis ends at a round 50 s; the longest run is 40/50 of the height
+    assert [t.label for t in chart.y_ticks] == ["0", "25.0 s", "50.0 s"]
+    assert chart.bars[0]["h"] == pytest.approx(plot_h * 0.8, abs=0.2)
+    assert [t.label for t in chart.r_ticks] == ["0", "500", "1,000"]
+    assert [t.label for t in chart.x_ticks] == ["Oct 31 19:00", "Oct 31 19:00"]  # start times in the zone
+    assert chart.zone in ("CST", "CDT")
+    assert "Failed, 40.0 s, 1,000 records received" in chart.bars[0]["label"]
+    assert chart.statuses == ["SUCCESS", "FAILURE"]
+
+
+def test_a_running_run_shows_its_time_so_far_and_leaves_the_records_scale_alone() -> None:
+    now = datetime(2026, 11, 26, 12, 5, tzinfo=UTC)
+    running = _run(0.0, 0, "IN_PROGRESS").model_copy(
+        update={"duration_seconds": None, "completed_at": None, "started_at": datetime(2026, 11, 26, 12, 0, tzinfo=UTC)}
+    )
+    chart = present.chart([running, _run(30.0, 800)], now=now)
+    assert chart.bars[1]["going"]
+    assert "5 min 00 s so far" in chart.bars[1]["label"]
+    assert chart.max_records == 800  # not "most 0" while a run is going
+    assert len(chart.points) == 1
+
+
+def test_one_time_format_zone_abbreviation_relative_time_and_utc_on_hover() -> None:
+    now = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
+    html = str(present.when(datetime(2026, 11, 26, 12, 0, tzinfo=UTC), "America/Chicago", now=now))
+    assert ">Thu 2026-11-26 06:00 CST · 3 h ago</time>" in html
+    assert 'title="2026-11-26 12:00:00 UTC"' in html
+    assert 'datetime="2026-11-26T12:00:00+00:00"' in html
+    assert present.relative(datetime(2026, 11, 26, 15, 20, tzinfo=UTC), now) == "in 20 min"
+    assert present.relative(datetime(2026, 11, 24, 15, 0, tzinfo=UTC), now) == "2 d ago"
+    assert present.relative(now, now) == "just now"
+    assert str(present.when(None, "UTC", empty="never")) == "never"
+
+
+def test_health_counts_the_last_30_days_and_state_puts_failing_first() -> None:
+    now = datetime.now(UTC)
+    runs = [_run(10.0, 5, "SUCCESS"), _run(12.0, 5, "FAILURE"), _run(11.0, 5, "SUCCESS")]
+    runs = [r.model_copy(update={"requested_at": now}) for r in runs]
+    old = _run(1.0, 1, "FAILURE").model_copy(update={"requested_at": datetime(2020, 1, 1, tzinfo=UTC)})
+    health = present.health([*runs, old], now)
+    assert (health.finished, health.succeeded, health.rate, health.median_seconds) == (3, 2, 67, 11.0)
+    assert present.health([], now).rate is None
+    assert present.provider_state(True, None, "FAILURE", None) == "failing"
+    assert present.provider_state(True, now, "SUCCESS", None) == "stale"
+    assert present.provider_state(True, None, "HELD", None) == "held"
+    assert present.provider_state(False, None, "SUCCESS", None) == "paused"
+    assert present.provider_state(True, None, "SUCCESS", "PENDING") == "waiting"
+    assert present.provider_state(True, None, "SUCCESS", "IN_PROGRESS") == "running"
+    assert present.provider_state(True, None, "PARTIAL", None) == "partial"
+    assert present.provider_state(True, None, "SUCCESS", None) == "healthy"
+    assert present.provider_state(True, None, "SOMETHING_NEW", None) == "healthy"
+    # a status this UI does not know yet reads as words, and never breaks a page
+    assert present.status_word("HELD") == "Held for review"
+    assert present.status_word("WAITING_FOR_REVIEW") == "Waiting for review"
+    assert present.state_words("unknown_state")[0] == "Unknown_state"

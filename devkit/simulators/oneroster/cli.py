@@ -20,22 +20,26 @@ from devkit.simulators.serving import serve_forever
 
 
 def register(parser: Any) -> None:
-    parser.add_argument("--flavour", choices=["generic", "classlink"], default="generic")
+    parser.add_argument(
+        "--flavour", choices=["generic", "classlink"], default="generic", help="a generic OneRoster server or ClassLink"
+    )
     parser.add_argument("--size", default="S", help="district tier from the generator: S, M, L or XL (default S)")
     parser.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8400)
-    parser.add_argument("--client-id", default=SimulatorOptions.client_id)
-    parser.add_argument("--client-secret", default=SimulatorOptions.client_secret)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8400, help="port to listen on (default 8400)")
+    parser.add_argument("--client-id", default=SimulatorOptions.client_id, help="OAuth client id it accepts")
+    parser.add_argument(
+        "--client-secret", default=SimulatorOptions.client_secret, help="OAuth client secret it accepts"
+    )
     parser.add_argument("--auth", choices=["any", "oauth1", "oauth2"], default="any", help="generic flavour only")
     parser.add_argument("--max-limit", type=int, default=1000, help="page size the server clamps limit to")
     parser.add_argument("--link", action="store_true", help="send RFC 5988 Link headers (generic flavour)")
     parser.add_argument("--tenant", default=SimulatorOptions.tenant, help="Roster Server name in ClassLink hrefs")
     parser.add_argument("--rate-limit-every", type=int, default=0, help="every Nth request starts a 429 burst")
-    parser.add_argument("--rate-limit-burst", type=int, default=1)
+    parser.add_argument("--rate-limit-burst", type=int, default=1, help="429 answers in a row per burst")
     parser.add_argument("--retry-after", type=int, default=1, help="seconds named in Retry-After")
     parser.add_argument("--server-error-every", type=int, default=0, help="every Nth request starts a 5xx burst")
-    parser.add_argument("--server-error-burst", type=int, default=1)
+    parser.add_argument("--server-error-burst", type=int, default=1, help="5xx answers in a row per burst")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every data request")
     parser.set_defaults(handler=run)
 

@@ -32,7 +32,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=2222, help="port to listen on (default 2222; 0 picks one)")
-    parser.add_argument("--username", default="sis-sync")
+    parser.add_argument("--username", default="sis-sync", help="the login it accepts (default sis-sync)")
     parser.add_argument("--password", help="password to accept (default: a random one, printed)")
     parser.add_argument("--authorized-key", type=Path, help="an OpenSSH public key file to accept")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where generated packages and the host key live")

@@ -14,7 +14,7 @@ from starlette.responses import StreamingResponse
 from services.api.endpoint import Call, operation
 from services.api.problems import not_found
 from services.api.runviews import RUN_COLUMNS, progress_of, run_summary, steps_of
-from services.api.schemas import ErrorsQuery, RunDetail, SyncErrorList, SyncErrorOut
+from services.api.schemas import ErrorGroup, ErrorGroupList, ErrorsQuery, RunDetail, SyncErrorList, SyncErrorOut
 from services.api.security import check_visible
 
 TAG = "runs"
@@ -79,19 +79,65 @@ def run_errors(call: Call) -> SyncErrorList | StreamingResponse:
                 media_type="text/csv; charset=utf-8",
                 headers={"Content-Disposition": f'attachment; filename="sync-errors-{row.id}.csv"'},
             )
+        where, params = _filters(query)
+        params |= {"r": row.id, "limit": query.limit, "offset": query.offset}
         rows = conn.execute(
             text(
-                f"SELECT {', '.join(_ERROR_COLUMNS)} FROM sis_sync_errors WHERE run_id = :r "
+                f"SELECT {', '.join(_ERROR_COLUMNS)} FROM sis_sync_errors WHERE run_id = :r{where} "
                 "ORDER BY id LIMIT :limit OFFSET :offset"
             ),
-            {"r": row.id, "limit": query.limit, "offset": query.offset},
+            params,
         ).all()
+        total = (
+            conn.execute(text(f"SELECT count(*) FROM sis_sync_errors WHERE run_id = :r{where}"), params).scalar_one()
+            if where
+            else row.error_count
+        )
     return SyncErrorList(
         errors=[SyncErrorOut.model_validate(dict(r._mapping)) for r in rows],
-        total=row.error_count,
+        total=total,
         limit=query.limit,
         offset=query.offset,
     )
+
+
+def _filters(query: ErrorsQuery) -> tuple[str, dict[str, Any]]:
+    """The SQL conditions of the code, entity type and search filters, with their parameters."""
+    where, params = "", {}
+    if query.code:
+        where += " AND code = :code"
+        params["code"] = query.code
+    if query.entity_type:
+        where += " AND entity_type = :entity_type"
+        params["entity_type"] = query.entity_type
+    if query.q:
+        # a literal search: LIKE's wildcards in the text match themselves
+        pattern = "%" + query.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where += " AND (external_id ILIKE :q OR field ILIKE :q OR message ILIKE :q)"
+        params["q"] = pattern
+    return where, params
+
+
+@operation(
+    "GET",
+    "/api/v1/runs/{runId}/errors/summary",
+    summary="A run's per-record errors counted by code and entity type",
+    tag=TAG,
+    response=ErrorGroupList,
+    errors=(401, 403, 404),
+)
+def run_error_groups(call: Call) -> ErrorGroupList:
+    with call.services.engine.connect() as conn:
+        row = _load_run(call, conn, call.path["runId"])
+        rows = conn.execute(
+            text(
+                "SELECT code, entity_type, count(*) AS n FROM sis_sync_errors WHERE run_id = :r "
+                "GROUP BY code, entity_type ORDER BY count(*) DESC, code, entity_type"
+            ),
+            {"r": row.id},
+        ).all()
+    groups = [ErrorGroup(code=r.code, entity_type=r.entity_type, count=r.n) for r in rows]
+    return ErrorGroupList(groups=groups, total=sum(g.count for g in groups))
 
 
 def _csv_rows(engine: Engine, run_id: uuid.UUID) -> Iterator[str]:

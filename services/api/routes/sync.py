@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from libs import audit
 from libs.enums import SyncTrigger
@@ -135,7 +135,8 @@ def sync_status(call: Call) -> SyncStatusOut:
         row = load_visible(call, conn, call.path["providerId"])
         active = conn.execute(
             text(
-                "SELECT id, status, phase, started_at, cancel_requested_at FROM sis_sync_runs "
+                "SELECT id, status, phase, started_at, cancel_requested_at, "
+                "greatest(heartbeat_at, dispatched_at) AS progressed_at FROM sis_sync_runs "
                 "WHERE provider_id = :p AND status IN ('PENDING', 'IN_PROGRESS')"
             ),
             {"p": row.id},
@@ -154,6 +155,7 @@ def sync_status(call: Call) -> SyncStatusOut:
             {"p": row.id},
         ).scalar()
         progress = progress_of(steps_of(conn, active.id)) if active is not None else None
+        waiting = _waiting_for(call, conn, row.tenant_id) if active is not None and active.status == "PENDING" else None
     return SyncStatusOut(
         is_running=active is not None,
         last_sync=last.completed_at if last else None,
@@ -166,7 +168,28 @@ def sync_status(call: Call) -> SyncStatusOut:
         started_at=active.started_at if active else None,
         cancel_requested=bool(active and active.cancel_requested_at),
         progress=progress,
+        waiting_for=waiting,
+        last_progress_at=active.progressed_at if active is not None and active.status == "IN_PROGRESS" else None,
+        resend_after_seconds=call.services.settings.resend_after_seconds if active is not None else None,
     )
+
+
+def _waiting_for(call: Call, conn: Connection, tenant_id: str) -> str:
+    """What admission waits for: a slot of the service, one of the tenant's, or its next tick."""
+    settings = call.services.settings
+    busy = conn.execute(
+        text(
+            "SELECT count(*) AS everyone, count(*) FILTER (WHERE tenant_id = :t) AS tenant "
+            "FROM sis_sync_runs WHERE status = 'IN_PROGRESS'"
+        ),
+        {"t": tenant_id},
+    ).one()
+    if busy.everyone >= settings.max_concurrent_syncs:
+        return f"a free slot ({busy.everyone} of {settings.max_concurrent_syncs} in use)"
+    if busy.tenant >= settings.max_concurrent_syncs_per_tenant:
+        cap = settings.max_concurrent_syncs_per_tenant
+        return f"a free slot of this district ({busy.tenant} of {cap} in use by its other providers)"
+    return f"the scheduler to start it (a slot is free; it looks every {settings.scheduler_tick_seconds:g} s)"
 
 
 @operation(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from services.api.ui import actions, edits, pages, webhooks
-from services.api.ui.render import HERE
+from services.api.ui.render import HERE, static_url
 from services.api.ui.session import PREFIX
 from services.api.ui.web import ui_route
 
@@ -24,6 +26,7 @@ def routes() -> list[BaseRoute]:
         page("/login", pages.login_submit, post),
         page("/logout", ui_route(pages.logout), post),
         page("/rows", pages.rows_fragment),
+        page("/fleet", pages.fleet_page),
         page("/schedule-preview", pages.preview_fragment),
         page("/providers/new", pages.new_provider_page),
         page("/providers/new", actions.create_provider, post),
@@ -44,5 +47,12 @@ def routes() -> list[BaseRoute]:
         page("/webhooks/{webhookId}", webhooks.webhook_page),
         *(page(f"/webhooks/{{webhookId}}/{action}", webhooks.webhook_action, post) for action in webhooks.ACTIONS),
         page("/runs/{runId}/errors.csv", pages.errors_csv),
+        page("/runs/{runId}/errors", pages.errors_page),
         Mount(PREFIX + "/static", app=StaticFiles(directory=HERE / "static"), name="ui-static"),
+        # browsers ask for /favicon.ico where a page names no icon (a JSON answer, a download)
+        Route("/favicon.ico", favicon, include_in_schema=False),
     ]
+
+
+async def favicon(request: Request) -> Response:
+    return RedirectResponse(static_url("favicon.svg"), status_code=301)

@@ -24,6 +24,10 @@ TYPE_TITLES = {
     "ONEROSTER_API": ("OneRoster API", "Any OneRoster 1.1 REST server (OAuth 1.0a or OAuth 2)."),
     "ONEROSTER_CSV": ("OneRoster CSV", "OneRoster 1.1 CSV packages dropped on an SFTP server."),
 }
+# where this server may also read packages from a local folder (ALLOW_LOCAL_CSV_PATHS), it says so
+LOCAL_DESCRIPTIONS = {
+    "ONEROSTER_CSV": "OneRoster 1.1 CSV packages on an SFTP server, or in a folder or zip on this server.",
+}
 
 LABELS = {
     "clientId": "Client ID",
@@ -86,6 +90,8 @@ SOURCES: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
 LOCAL_ONLY_KEYS = {"localPath"}
 # optional overrides most setups never touch
 ADVANCED_KEYS = {"studentNumberIdType", "studentNumberUserIdType", "baseUrl", "tokenUrl", "scope"}
+# settings an admin has to see even though they have a default: never under "Advanced"
+IMPORTANT_KEYS = {"port", "apiUrl"}
 
 
 @dataclass
@@ -177,6 +183,8 @@ def build(info: ProviderTypeInfo, *, allow_local_paths: bool) -> TypeForm:
     secrets = {f"config.{p}" for p in info.secret_fields}
     type_name = info.provider_type.value
     title, description = TYPE_TITLES.get(type_name, (humanize(type_name.lower()), ""))
+    if allow_local_paths:
+        description = LOCAL_DESCRIPTIONS.get(type_name, description)
     sources = SOURCES.get(type_name, []) if allow_local_paths else []
     source_of = {key: value for value, _, keys in sources for key in keys}
     main = Section(path="config", legend=None, inputs=[], advanced=[])
@@ -229,7 +237,9 @@ def build(info: ProviderTypeInfo, *, allow_local_paths: bool) -> TypeForm:
 
 def _place(section: Section, item: Input, nullable: bool) -> None:
     # optional fields with a real default are tuning knobs: tucked under "Advanced"
-    if not item.required and ((item.default is not None and not nullable) or item.key in ADVANCED_KEYS):
+    if item.key in IMPORTANT_KEYS:
+        section.inputs.append(item)
+    elif not item.required and ((item.default is not None and not nullable) or item.key in ADVANCED_KEYS):
         section.advanced.append(item)
     else:
         section.inputs.append(item)

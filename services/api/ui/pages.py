@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse, Response
 
 from services.api.problems import ApiError
 from services.api.schemas import (
+    ErrorGroupList,
     PresetList,
     Provider,
     ProviderList,
@@ -22,7 +23,7 @@ from services.api.schemas import (
     TenantList,
 )
 from services.api.security import principal_of
-from services.api.ui import forms, options, present
+from services.api.ui import errorcodes, forms, options, present
 from services.api.ui.gateway import Gateway
 from services.api.ui.render import fragment, render
 from services.api.ui.session import CSRF_FIELD, PREFIX, check_csrf, sign_in, sign_out
@@ -145,6 +146,12 @@ async def new_provider_page(request: Request) -> Response:
     return render(request, gw.services, "add_provider.html", context, session=gw.session)
 
 
+async def health(gw: Gateway, provider_id: str) -> present.Health:
+    """The last 30 days' runs in figures (the 100 newest runs at most: enough for hourly syncs)."""
+    runs = await gw.model(RunList, "listRuns", providerId=provider_id, query={"limit": 100})
+    return present.health(runs.runs)
+
+
 async def provider_context(gw: Gateway, provider_id: str, offset: int) -> dict[str, Any]:
     provider = await gw.model(Provider, "getProvider", providerId=provider_id)
     status = await gw.model(SyncStatusOut, "syncStatus", providerId=provider_id)
@@ -153,8 +160,9 @@ async def provider_context(gw: Gateway, provider_id: str, offset: int) -> dict[s
     return {
         "provider": provider,
         "status": status,
+        "health": await health(gw, provider_id),
         "runs": runs,
-        "chart": present.chart(recent.runs),
+        "chart": present.chart(recent.runs, provider.schedule_timezone),
         "phases": present.phases(status.progress, status.phase),
         "offset": offset,
         "per_page": RUNS_PER_PAGE,
@@ -192,7 +200,9 @@ async def status_fragment(request: Request) -> Response:
     status = await gw.model(SyncStatusOut, "syncStatus", providerId=provider_id)
     provider = await gw.model(Provider, "getProvider", providerId=provider_id)
     context = {
+        "provider": provider,
         "status": status,
+        "health": await health(gw, provider_id),
         "phases": present.phases(status.progress, status.phase),
         "timezone": provider.schedule_timezone,
     }
@@ -245,16 +255,61 @@ async def run_page(request: Request) -> Response:
         SyncErrorList, "runErrors", runId=run_id, query={"limit": ERRORS_PER_PAGE, "offset": offset}
     )
     provider = await gw.model(Provider, "getProvider", providerId=run.provider_id)
+    groups = await gw.model(ErrorGroupList, "runErrorGroups", runId=run_id)
     context = {
         "run": run,
         "provider": provider,
         "errors": errors,
+        "groups": groups.groups,
+        "explain": errorcodes.explain,
+        "entity_words": errorcodes.entity_words,
+        "field_words": errorcodes.field_words,
         "offset": offset,
         "per_page": ERRORS_PER_PAGE,
         "phases": present.phases(run.progress, run.phase),
         "csv_url": f"{PREFIX}/runs/{run.id}/errors.csv",
+        "errors_url": f"{PREFIX}/runs/{run.id}/errors",
     }
     return render(request, gw.services, "run.html", context, session=gw.session)
+
+
+@ui_route
+async def errors_page(request: Request) -> Response:
+    """A run's errors grouped by cause (code and entity type), then the records, filtered and searched."""
+    gw = gateway(request)
+    run_id = request.path_params["runId"]
+    run = await gw.model(RunDetail, "getRun", runId=run_id)
+    provider = await gw.model(Provider, "getProvider", providerId=run.provider_id)
+    groups = await gw.model(ErrorGroupList, "runErrorGroups", runId=run_id)
+    chosen = {
+        "code": request.query_params.get("code", "")[:64],
+        "entityType": request.query_params.get("entityType", "")[:32],
+        "q": request.query_params.get("q", "").strip()[:200],
+    }
+    offset = _offset(request)
+    query: dict[str, Any] = {"limit": ERRORS_PER_PAGE, "offset": offset} | {k: v for k, v in chosen.items() if v}
+    errors = await gw.model(SyncErrorList, "runErrors", runId=run_id, query=query)
+    base = {k: v for k, v in chosen.items() if v}
+    context = {
+        "run": run,
+        "provider": provider,
+        "groups": groups.groups,
+        "total": groups.total,
+        "errors": errors,
+        "chosen": chosen,
+        "filtered": bool(base),
+        "codes": sorted({g.code for g in groups.groups}),
+        "entity_types": sorted({g.entity_type for g in groups.groups if g.entity_type}),
+        "explain": errorcodes.explain,
+        "entity_words": errorcodes.entity_words,
+        "field_words": errorcodes.field_words,
+        "offset": offset,
+        "per_page": ERRORS_PER_PAGE,
+        "page_url": lambda at: "?" + urlencode(base | ({"offset": at} if at else {})),
+        "group_url": lambda code, entity: "?" + urlencode({"code": code} | ({"entityType": entity} if entity else {})),
+        "csv_url": f"{PREFIX}/runs/{run.id}/errors.csv",
+    }
+    return render(request, gw.services, "errors.html", context, session=gw.session)
 
 
 @ui_route
@@ -268,3 +323,49 @@ async def errors_csv(request: Request) -> Response:
 
 def list_url(tenant: str) -> str:
     return f"{PREFIX}?{urlencode({'tenant': tenant})}"
+
+
+@ui_route
+async def fleet_page(request: Request) -> Response:
+    """Every tenant's providers for platform admins, worst state first: failing, stale, held, paused."""
+    gw = gateway(request)
+    if not gw.principal.is_platform_admin:
+        raise ApiError(403, "the fleet page is for platform admins")
+    tenants = await gw.model(TenantList, "listTenants")
+    rows = []
+    for tenant in tenants.tenants:
+        for row in await provider_rows(gw, tenant.tenant_id):
+            p, s = row["provider"], row["status"]
+            last = s.last_status.value if s.last_status else None
+            row["state"] = present.provider_state(p.enabled, p.stale_since, last, s.status.value if s.status else None)
+            rows.append(row)
+    order = list(present.STATES)
+    rows.sort(key=lambda r: (order.index(r["state"]), r["provider"].tenant_id, r["provider"].name.lower()))
+    counts = {state: sum(r["state"] == state for r in rows) for state in order}
+    chosen = {
+        "state": request.query_params.get("state", ""),
+        "type": request.query_params.get("type", ""),
+        "q": request.query_params.get("q", "").strip()[:200],
+    }
+    shown = [
+        r
+        for r in rows
+        if (not chosen["state"] or r["state"] == chosen["state"])
+        and (not chosen["type"] or r["provider"].provider_type.value == chosen["type"])
+        and (
+            not chosen["q"]
+            or chosen["q"].lower() in r["provider"].name.lower()
+            or chosen["q"].lower() in r["provider"].tenant_id.lower()
+        )
+    ]
+    context = {
+        "rows": shown,
+        "all_count": len(rows),
+        "counts": counts,
+        "chosen": chosen,
+        "filtered": any(chosen.values()),
+        "types": sorted({r["provider"].provider_type.value for r in rows}),
+        "tenant_count": len(tenants.tenants),
+        "state_url": lambda state: "?" + urlencode({k: v for k, v in (chosen | {"state": state}).items() if v}),
+    }
+    return render(request, gw.services, "fleet.html", context, session=gw.session)

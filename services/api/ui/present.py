@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from cron_descriptor import CasingTypeEnum, ExpressionDescriptor, FormatException, Options
+from markupsafe import Markup, escape
 
 from libs.enums import LOAD_ORDER
 from libs.etl import schedule
@@ -23,6 +25,7 @@ STATUS_WORDS = {
     "PARTIAL": "Partial",
     "FAILURE": "Failed",
     "CANCELLED": "Cancelled",
+    "HELD": "Held for review",
 }
 
 
@@ -56,6 +59,46 @@ def zoned_text(value: datetime | None, zone: str) -> str:
     return local.strftime("%a %Y-%m-%d %H:%M %Z")
 
 
+def local_time(value: datetime, zone: str) -> datetime:
+    """`value` in the provider's zone; in UTC when the zone is unknown."""
+    try:
+        return value.astimezone(schedule.zone(zone))
+    except schedule.ScheduleError:
+        return value.astimezone(UTC)
+
+
+def relative(value: datetime, now: datetime | None = None) -> str:
+    """ "3 h ago", "in 5 min", "just now": how far an instant is from now, roughly."""
+    now = now or datetime.now(UTC)
+    seconds = (value - now).total_seconds()
+    ahead, seconds = seconds > 0, abs(seconds)
+    if seconds < 45:
+        return "just now" if not ahead else "in a moment"
+    for size, unit in ((86_400 * 365, "y"), (86_400 * 30, "mo"), (86_400, "d"), (3600, "h"), (60, "min")):
+        if seconds >= size * 0.95 or unit == "min":
+            amount = max(1, round(seconds / size))
+            return f"in {amount} {unit}" if ahead else f"{amount} {unit} ago"
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def when(value: datetime | None, zone: str, *, now: datetime | None = None, empty: str = "—") -> Markup:
+    """The one way the UI writes an instant: the provider's zone with its abbreviation and the
+    time from now, with the exact UTC instant on hover (and for screen readers, in the title)."""
+    if value is None:
+        return escape(empty)
+    local = local_time(value, zone)
+    text = f"{local.strftime('%a %Y-%m-%d %H:%M %Z')} · {relative(value, now)}"
+    exact = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(value.isoformat(), exact, text)
+
+
+def quiet_seconds(since: datetime | None, now: datetime | None = None) -> float | None:
+    """Seconds since a run last reported progress; None when it has not started."""
+    if since is None:
+        return None
+    return max(((now or datetime.now(UTC)) - since).total_seconds(), 0.0)
+
+
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return "—"
@@ -69,7 +112,10 @@ def duration(seconds: float | None) -> str:
 
 
 def status_word(status: str | None) -> str:
-    return STATUS_WORDS.get(status or "", status or "Never run")
+    """A run status in words; a status this UI does not know yet reads as its own name."""
+    if not status:
+        return "Never run"
+    return STATUS_WORDS.get(status, humanize(status.lower().replace("_", " ")))
 
 
 def entity_counts(stats: RunStats, entity: str) -> EntityStats:
@@ -117,6 +163,17 @@ class Phase:
     records: int = 0
     entities: dict[str, int] = field(default_factory=dict)
     parts: tuple[int, int] = (0, 0)  # steps done, steps in all
+    retries: int = 0  # source requests sent again (throttled or failed), as the steps report them
+
+
+def _retries(detail: Any) -> int:
+    """Every `retries` count in a step's detail, however deep the connector put it."""
+    if isinstance(detail, dict):
+        own = detail.get("retries")
+        return (own if isinstance(own, int) else 0) + sum(_retries(v) for k, v in detail.items() if k != "retries")
+    if isinstance(detail, list):
+        return sum(_retries(v) for v in detail)
+    return 0
 
 
 def phases(progress: Progress | None, current: str | None) -> list[Phase]:
@@ -138,6 +195,7 @@ def phases(progress: Progress | None, current: str | None) -> list[Phase]:
             phase.state = "running"
         for s in mine:
             phase.records += s.records
+            phase.retries += _retries(s.detail)
             if key is RunPhase.EXTRACT:
                 for entity, n in (s.detail.get("counts") or {}).items():
                     plural = _plural(entity)
@@ -165,45 +223,198 @@ def _plural(entity: str) -> str:
 
 
 CHART_RUNS = 30
+HEALTH_DAYS = 30
+FINISHED = ("SUCCESS", "PARTIAL", "FAILURE", "CANCELLED")
+
+
+@dataclass
+class Tick:
+    at: float  # position on its axis, in SVG units
+    label: str
 
 
 @dataclass
 class Chart:
+    """The run timeline: a bar per run (height: duration, colour: status), a line of records
+    received, labelled axes (duration left, records right, run start below, in the provider's
+    zone), oldest run on the left."""
+
     width: int
     height: int
+    left: int
+    right: int
+    top: int
+    bottom: int
     bars: list[dict[str, Any]]
     line: str
     points: list[dict[str, Any]]
+    y_ticks: list[Tick]
+    r_ticks: list[Tick]
+    x_ticks: list[Tick]
+    statuses: list[str]
     max_seconds: float
     max_records: int
+    zone: str
 
 
-def chart(runs: list[RunSummary], *, width: int = 600, height: int = 140) -> Chart:
-    """Bars for durations and a line for records received over the last runs, oldest on the left."""
+def nice_ceiling(value: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 times a power of ten at or above `value` (axis ends)."""
+    if value <= 0:
+        return 1.0
+    power = 10 ** math.floor(math.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        if value <= step * power + 1e-9:
+            return float(step * power)
+    return float(10 * power)  # pragma: no cover
+
+
+def received(run: RunSummary) -> int:
+    return sum(entity_counts(run.stats, e).received for e in ENTITIES)
+
+
+def chart(
+    runs: list[RunSummary], zone: str = "UTC", *, width: int = 720, height: int = 230, now: datetime | None = None
+) -> Chart:
+    """The last runs, oldest on the left; a run still going shows its time so far, hatched."""
+    now = now or datetime.now(UTC)
     shown = list(reversed(runs[:CHART_RUNS]))
-    pad = 4
-    # a fixed slot per run, so one run is one narrow bar and the scale never jumps
-    slot = (width - 2 * pad) / CHART_RUNS
-    seconds = [r.duration_seconds or 0.0 for r in shown]
-    records = [sum(entity_counts(r.stats, e).received for e in ENTITIES) for r in shown]
-    max_seconds = max(seconds, default=0.0) or 1.0
-    max_records = max(records, default=0) or 1
+    left, right, top, bottom = 88, 70, 14, 48
+    plot_w, plot_h = width - left - right, height - top - bottom
+    # at least a dozen slots: one run is one bar of readable width, not the whole plot
+    slot = plot_w / max(len(shown), 12)
+    start = left + plot_w - slot * len(shown)
+    seconds = []
+    for run in shown:
+        if run.duration_seconds is not None:
+            seconds.append(run.duration_seconds)
+        elif run.started_at is not None and run.status.value not in FINISHED:
+            seconds.append(max((now - run.started_at).total_seconds(), 0.0))
+        else:
+            seconds.append(0.0)
+    records = [received(r) for r in shown]
+    finished_records = [n for r, n in zip(shown, records, strict=True) if r.status.value in FINISHED]
+    top_seconds = nice_ceiling(max(seconds, default=0.0))
+    top_records = int(nice_ceiling(max(finished_records, default=0)))
     bars, points = [], []
     for i, run in enumerate(shown):
-        bar_h = (height - 2 * pad) * seconds[i] / max_seconds
-        x = pad + i * slot
+        x = start + i * slot
+        bar_h = plot_h * seconds[i] / top_seconds
+        status = run.status.value
+        going = status not in FINISHED and status in ("PENDING", "IN_PROGRESS")
         bars.append(
             {
                 "x": round(x + slot * 0.15, 1),
-                "y": round(height - pad - bar_h, 1),
+                "y": round(top + plot_h - max(bar_h, 1.0), 1),
                 "w": round(slot * 0.7, 1),
                 "h": round(max(bar_h, 1.0), 1),
-                "status": run.status.value,
-                "label": f"{utc_text(run.requested_at)}: {status_word(run.status.value)}, "
-                f"{duration(run.duration_seconds)}, {records[i]:,} records",
+                "status": status,
+                "going": going,
+                "label": f"{local_time(run.requested_at, zone).strftime('%a %Y-%m-%d %H:%M %Z')}: "
+                f"{status_word(status)}, {duration(seconds[i]) if seconds[i] else '—'}"
+                f"{' so far' if going else ''}, {records[i]:,} records received",
             }
         )
-        y = height - pad - (height - 2 * pad) * records[i] / max_records
-        points.append({"x": round(x + slot / 2, 1), "y": round(y, 1)})
-    line = " ".join(f"{p['x']},{p['y']}" for p in points)
-    return Chart(width, height, bars, line, points, max_seconds if seconds else 0.0, max(records, default=0))
+        if status in FINISHED:
+            y = top + plot_h - plot_h * records[i] / top_records
+            points.append({"x": round(x + slot / 2, 1), "y": round(y, 1)})
+    y_ticks = [Tick(round(top + plot_h * (1 - f), 1), duration(top_seconds * f) if f else "0") for f in (0, 0.5, 1)]
+    # a half-way tick only where it is a whole number of records of its own
+    fractions = (0, 0.5, 1) if top_records >= 2 else (0, 1)
+    r_ticks = [Tick(round(top + plot_h * (1 - f), 1), f"{round(top_records * f):,}") for f in fractions]
+    every = max(1, math.ceil(len(shown) / 5))
+    x_ticks = [
+        Tick(round(start + i * slot + slot / 2, 1), local_time(run.requested_at, zone).strftime("%b %-d %H:%M"))
+        for i, run in enumerate(shown)
+        if (len(shown) - 1 - i) % every == 0
+    ]
+    known = list(STATUS_WORDS)
+    seen: set[str] = {str(b["status"]) for b in bars}
+    statuses = sorted(seen, key=lambda v: (known.index(v) if v in known else len(known), v))
+    return Chart(
+        width=width,
+        height=height,
+        left=left,
+        right=right,
+        top=top,
+        bottom=bottom,
+        bars=bars,
+        line=" ".join(f"{p['x']},{p['y']}" for p in points),
+        points=points,
+        y_ticks=y_ticks,
+        r_ticks=r_ticks,
+        x_ticks=x_ticks,
+        statuses=statuses,
+        max_seconds=max(seconds, default=0.0),
+        max_records=max(finished_records, default=0),
+        zone=local_time(now, zone).strftime("%Z") if zone else "UTC",
+    )
+
+
+@dataclass
+class Health:
+    """How the provider fared over the last 30 days: finished runs, successes, the median time."""
+
+    finished: int
+    succeeded: int
+    median_seconds: float | None
+    words: str
+    state: str  # good, mixed, bad, none
+
+    @property
+    def rate(self) -> int | None:
+        return round(100 * self.succeeded / self.finished) if self.finished else None
+
+
+def health(runs: list[RunSummary], now: datetime | None = None) -> Health:
+    now = now or datetime.now(UTC)
+    recent = [
+        r for r in runs if r.status.value in FINISHED and (now - r.requested_at).total_seconds() <= HEALTH_DAYS * 86_400
+    ]
+    done = sum(r.status.value == "SUCCESS" for r in recent)
+    durations = sorted(r.duration_seconds for r in recent if r.duration_seconds is not None)
+    median = durations[len(durations) // 2] if durations else None
+    if not recent:
+        return Health(0, 0, None, f"No finished run in the last {HEALTH_DAYS} days", "none")
+    rate = round(100 * done / len(recent))
+    words = f"{rate}% of runs succeeded ({done} of {len(recent)} in {HEALTH_DAYS} days)"
+    return Health(len(recent), done, median, words, "good" if rate >= 90 else "mixed" if rate >= 50 else "bad")
+
+
+# a provider's state at a glance, worst first: the order of the fleet page
+STATES = {
+    "failing": ("Failing", "The last run failed."),
+    "stale": ("Stale", "No successful sync within its alert time."),
+    "held": ("Held", "The last run is held for review."),
+    "paused": ("Paused", "Disabled: it runs only when someone runs it."),
+    "partial": ("Partial", "The last run rejected some records; the rest was synced."),
+    "waiting": ("Waiting", "A sync waits to start."),
+    "running": ("Running", "A sync is in progress."),
+    "new": ("Not run yet", "No run has finished yet."),
+    "healthy": ("Healthy", "The last run succeeded."),
+}
+
+
+def provider_state(enabled: bool, stale_since: datetime | None, last_status: str | None, active: str | None) -> str:
+    """One word for how a provider is doing (`active`: the status of a run pending or in progress);
+    a status this UI does not know counts as a finished run."""
+    if last_status == "FAILURE":
+        return "failing"
+    if stale_since is not None:
+        return "stale"
+    if last_status == "HELD":
+        return "held"
+    if not enabled:
+        return "paused"
+    if active == "PENDING":
+        return "waiting"
+    if active:
+        return "running"
+    if last_status is None:
+        return "new"
+    if last_status == "PARTIAL":
+        return "partial"
+    return "healthy"
+
+
+def state_words(state: str) -> tuple[str, str]:
+    return STATES.get(state, (humanize(state), ""))

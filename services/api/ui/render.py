@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
@@ -29,6 +30,7 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["code_marks"] = code_marks
     env.globals.update(
         prefix=PREFIX,
         static=static_url,
@@ -37,6 +39,11 @@ def environment() -> Environment:
         duration=present.duration,
         utc=present.utc_text,
         zoned=present.zoned_text,
+        when=present.when,
+        quiet_seconds=present.quiet_seconds,
+        provider_state=present.provider_state,
+        state_words=present.state_words,
+        states=present.STATES,
         status_word=present.status_word,
         phase_words=present.phase_words,
         counts=present.entity_counts,
@@ -47,6 +54,16 @@ def environment() -> Environment:
         options_words=options.words,
     )
     return env
+
+
+def code_marks(text: str) -> Markup:
+    """Hint text with `backticks` shown as code, the rest escaped."""
+    parts = str(text).split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick stays a character
+        return Markup(escape(text))  # noqa: S704 - escaped just now
+    return Markup("").join(
+        Markup("<code>{}</code>").format(part) if i % 2 else escape(part) for i, part in enumerate(parts)
+    )
 
 
 @cache

@@ -7,6 +7,7 @@ fetch() from ui.js with JSON, so every form works without JavaScript and better 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -121,6 +122,30 @@ def problem_title(exc: ApiError) -> str:
     }.get(exc.status, "Something went wrong")
 
 
+# the validation library's phrasing, said the way a form says it
+_PLAIN = [
+    (re.compile(r"^Input should be less than or equal to (\S+)$"), r"Must be at most \1."),
+    (re.compile(r"^Input should be greater than or equal to (\S+)$"), r"Must be at least \1."),
+    (re.compile(r"^Input should be less than (\S+)$"), r"Must be less than \1."),
+    (re.compile(r"^Input should be greater than (\S+)$"), r"Must be more than \1."),
+    (re.compile(r"^Input should be a valid integer.*$"), "Must be a whole number."),
+    (re.compile(r"^Input should be a valid number.*$"), "Must be a number."),
+    (re.compile(r"^Field required$"), "Required."),
+    (re.compile(r"^String should have at most (\d+) characters?$"), r"At most \1 characters."),
+    (re.compile(r"^String should have at least (\d+) characters?$"), r"At least \1 characters."),
+    (re.compile(r"^Input should be (.+)$"), r"Must be \1."),
+]
+
+
+def plain(text: str) -> str:
+    """A field message in the form's words ("Must be at most 65535.") instead of the validator's."""
+    text = text.strip()
+    for pattern, words in _PLAIN:
+        if pattern.match(text):
+            return pattern.sub(words, text)
+    return sentence(text)
+
+
 def problem_body(exc: ApiError) -> dict[str, Any]:
     fields = [e for e in exc.errors or [] if e.get("field")]
     message = sentence(exc.detail)
@@ -130,14 +155,14 @@ def problem_body(exc: ApiError) -> dict[str, Any]:
         "ok": False,
         "status": exc.status,
         "message": message,
-        "errors": [{"field": e.get("field", ""), "message": sentence(e.get("detail", ""))} for e in exc.errors or []],
+        "errors": [{"field": e.get("field", ""), "message": plain(e.get("detail", ""))} for e in exc.errors or []],
         **{k: v for k, v in exc.extra.items() if isinstance(v, str | int | float | bool)},
     }
 
 
 def field_errors(exc: ApiError) -> dict[str, str]:
     """A 422's errors by the API's field path, for a form rendered again beside its inputs."""
-    return {e.get("field", ""): e.get("detail", "") for e in exc.errors or []} or {"": exc.detail}
+    return {e.get("field", ""): plain(e.get("detail", "")) for e in exc.errors or []} or {"": exc.detail}
 
 
 def sentence(text: str) -> str:

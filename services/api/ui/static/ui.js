@@ -6,13 +6,23 @@
   const csrf = () => document.querySelector('meta[name="csrf-token"]')?.content || "";
 
   // ---- messages -------------------------------------------------------------------------
+  // toasts live in the open modal while there is one (a modal sits in the top layer, above
+  // anything else on the page); the same message twice shows once
   function toast(message, kind = "success") {
     const box = document.getElementById("toasts");
     if (!box || !message) return;
+    const host = document.querySelector("dialog[open]") || document.body;
+    if (box.parentElement !== host) host.append(box);
+    box.querySelectorAll(".toast").forEach((old) => {
+      if (old.dataset.message === message) old.remove();
+    });
     const item = document.createElement("div");
     item.className = `toast toast-${kind}`;
+    item.dataset.message = message;
     if (kind === "error") item.setAttribute("role", "alert");
-    item.textContent = message;
+    const text = document.createElement("span");
+    text.textContent = message;
+    item.append(text);
     const close = document.createElement("button");
     close.type = "button";
     close.className = "icon";
@@ -21,6 +31,8 @@
     close.addEventListener("click", () => item.remove());
     item.append(close);
     box.append(item);
+    // at most three at once: the oldest goes first
+    while (box.children.length > 3) box.firstElementChild.remove();
     setTimeout(() => item.remove(), kind === "error" ? 12000 : 6000);
   }
 
@@ -35,19 +47,6 @@
     if (!message) return;
     sessionStorage.removeItem("sis-toast");
     toast(message);
-  }
-
-  function localizeTimes(root) {
-    const fmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
-    root.querySelectorAll("time[datetime]").forEach((el) => {
-      // schedule times stay in the provider's zone, as the server wrote them
-      if (el.closest(".next-runs") || el.hasAttribute("data-zoned") || el.dataset.localized) return;
-      const when = new Date(el.getAttribute("datetime"));
-      if (Number.isNaN(when.getTime())) return;
-      el.title = el.textContent.trim();
-      el.textContent = fmt.format(when);
-      el.dataset.localized = "1";
-    });
   }
 
   // ---- requests -------------------------------------------------------------------------
@@ -102,7 +101,8 @@
     for (const error of data.errors || []) {
       const slot = errorSlot(form, error.field || "");
       if (!slot) continue;
-      slot.textContent = slot.hidden ? error.message : `${slot.textContent} ${error.message}`;
+      if (slot.hidden) slot.textContent = error.message;
+      else if (!slot.textContent.includes(error.message)) slot.textContent = `${slot.textContent} ${error.message}`;
       slot.hidden = false;
       const input = (slot.closest(".field") || slot.parentElement).querySelector("[data-field]");
       if (input && slot.dataset.errorFor) input.setAttribute("aria-invalid", "true");
@@ -164,9 +164,28 @@
   }
 
   // ---- forms that submit in place ---------------------------------------------------------
+  // a form with data-confirm="dialog-id" asks first: the dialog's [data-confirm-yes] sends it
+  function confirmFirst(form) {
+    const dialog = document.getElementById(form.dataset.confirm);
+    if (!dialog || form.dataset.confirmed === "1") {
+      delete form.dataset.confirmed;
+      return false;
+    }
+    dialog.showModal();
+    dialog.querySelector("[data-confirm-no]")?.focus();
+    const yes = dialog.querySelector("[data-confirm-yes]");
+    yes.onclick = () => {
+      dialog.close();
+      form.dataset.confirmed = "1";
+      form.requestSubmit();
+    };
+    return true;
+  }
+
   function enhance(form) {
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
+      if (form.dataset.confirm && confirmFirst(form)) return;
       const submitter = event.submitter;
       const body = bodyOf(form, submitter);
       clearErrors(form);
@@ -217,7 +236,6 @@
   function swap(el, html) {
     const focusedId = el.contains(document.activeElement) ? document.activeElement.id : null;
     el.innerHTML = html;
-    localizeTimes(el);
     if (focusedId) document.getElementById(focusedId)?.focus();
   }
 
@@ -316,10 +334,25 @@
           timezone: fieldset.querySelector('input[name="scheduleTimezone"]').value,
         });
         const response = await fetch(`${target.dataset.previewSrc}?${params}`, { credentials: "same-origin" });
-        if (response.ok) swap(target, await response.text());
+        if (!response.ok) return;
+        swap(target, await response.text());
+        // a cron error shows once, beside the cron field
+        const slot = fieldset.querySelector('[data-error-for="syncSchedule"]');
+        const said = target.querySelector("[data-preview-error]");
+        if (said && slot) {
+          slot.textContent = said.textContent;
+          slot.hidden = false;
+          cron.setAttribute("aria-invalid", "true");
+          said.remove();
+        } else if (slot) {
+          slot.hidden = true;
+          slot.textContent = "";
+          cron.removeAttribute("aria-invalid");
+        }
       }, 250);
     };
-    cron.addEventListener("focus", () => {
+    // typing a cron chooses "Custom"; passing through the field with Tab changes nothing
+    cron.addEventListener("input", () => {
       const custom = fieldset.querySelector('input[name="schedule"][value="custom"]');
       if (custom && !custom.checked) {
         custom.checked = true;
@@ -381,11 +414,46 @@
       });
       prev.hidden = index === 0;
       next.hidden = index === steps.length - 1;
+      if (steps[index].querySelector("[data-summary]")) summarize(steps[index].querySelector("[data-summary]"));
       if (index === steps.length - 1) {
         save.disabled = !tested;
       }
       const first = steps[index].querySelector("input:not([type=hidden]):not(:disabled), select, textarea");
       first?.focus();
+    }
+
+    // the review before saving: every setting as entered, secrets as "set" or "not set"
+    function summarize(list) {
+      list.replaceChildren();
+      const add = (term, value) => {
+        const row = document.createElement("div");
+        const dt = document.createElement("dt");
+        const dd = document.createElement("dd");
+        dt.textContent = term;
+        dd.textContent = value;
+        row.append(dt, dd);
+        list.append(row);
+      };
+      const typeInput = form.querySelector('input[name="providerType"]:checked');
+      if (typeInput) add("Type", typeInput.closest("label")?.querySelector("strong")?.textContent || typeInput.value);
+      add("Name", form.querySelector('input[name="name"]')?.value || "—");
+      const block = form.querySelector(".type-settings.active");
+      block?.querySelectorAll("input[data-field], select[data-field], textarea[data-field]").forEach((input) => {
+        if (input.disabled || input.type === "hidden") return;
+        const label = form.querySelector(`label[for="${CSS.escape(input.id)}"]`)?.textContent.replace("*", "").trim() || input.name;
+        let value = input.type === "checkbox" ? (input.checked ? "yes" : "no") : input.value.trim();
+        if (input.type === "password" || input.tagName === "TEXTAREA") value = value ? "set (hidden)" : editing ? "unchanged" : "not set";
+        else if (!value) value = input.placeholder ? `default (${input.placeholder})` : "—";
+        add(label, value);
+      });
+      const choice = form.querySelector('input[name="schedule"]:checked');
+      if (choice) {
+        const words = choice.closest("label")?.querySelector("span")?.firstChild?.textContent.trim() || choice.value;
+        const cron = form.querySelector('input[name="cron"]')?.value;
+        add("Schedule", choice.value === "custom" ? `cron ${cron}` : words);
+        add("Time zone", form.querySelector('input[name="scheduleTimezone"]')?.value || "UTC");
+        add("Enabled", form.querySelector('input[name="enabled"]')?.checked ? "yes" : "no");
+      }
     }
 
     function checkStep(index) {
@@ -398,6 +466,14 @@
         if (!input.disabled && !input.closest("[hidden]") && !input.value.trim()) {
           missing.push([input.dataset.field, "Required."]);
         }
+      });
+      // numbers out of their range (an SFTP port of 99999) stop "Next", not the connection test
+      steps[index].querySelectorAll('input[type="number"][data-field]').forEach((input) => {
+        if (input.disabled || input.closest("[hidden]") || input.checkValidity()) return;
+        const v = input.validity;
+        const range = input.min && input.max ? `from ${input.min} to ${input.max}` : input.min ? `at least ${input.min}` : `at most ${input.max}`;
+        const message = v.rangeOverflow || v.rangeUnderflow ? `Must be ${range}.` : v.stepMismatch || v.badInput ? "Must be a whole number." : input.validationMessage;
+        missing.push([input.dataset.field, message]);
       });
       if (!missing.length) return true;
       showErrors(form, { message: "Please complete the highlighted fields.", errors: missing.map(([field, message]) => ({ field, message })) });
@@ -480,6 +556,48 @@
     show(0);
   }
 
+  // ---- tabs: the provider page's sections, one at a time (all of them without JavaScript) ------
+  function initTabs(nav) {
+    const tabs = [...nav.querySelectorAll('[role="tab"]')];
+    const panels = tabs.map((tab) => document.getElementById(tab.getAttribute("aria-controls")));
+    nav.hidden = false;
+    function select(index, focus) {
+      tabs.forEach((tab, i) => {
+        const on = i === index;
+        tab.setAttribute("aria-selected", String(on));
+        tab.tabIndex = on ? 0 : -1;
+        panels[i].hidden = !on;
+      });
+      if (focus) tabs[index].focus();
+    }
+    panels.forEach((panel, i) => {
+      panel.setAttribute("role", "tabpanel");
+      panel.setAttribute("aria-labelledby", tabs[i].id);
+      panel.tabIndex = -1;
+    });
+    tabs.forEach((tab, i) => {
+      tab.addEventListener("click", (event) => {
+        event.preventDefault();
+        select(i, false);
+        history.replaceState(null, "", `#${panels[i].id}`);
+      });
+      tab.addEventListener("keydown", (event) => {
+        const moves = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: tabs.length - 1 };
+        if (!(event.key in moves)) return;
+        event.preventDefault();
+        select((moves[event.key] + tabs.length) % tabs.length, true);
+      });
+    });
+    // the panel the address names, or the one holding the element it names (also when a link
+    // on the page changes the address)
+    function fromAddress() {
+      const target = location.hash.length > 1 ? document.getElementById(decodeURIComponent(location.hash.slice(1))) : null;
+      select(Math.max(target ? panels.findIndex((panel) => panel.contains(target)) : 0, 0), false);
+    }
+    window.addEventListener("hashchange", fromAddress);
+    fromAddress();
+  }
+
   // ---- sign-in link: the token travels in the fragment, which never reaches a server log --------
   function initLogin(form) {
     const match = location.hash.match(/^#token=(.+)$/);
@@ -492,7 +610,6 @@
   // the enhancements of the forms in a part of the page (the whole page, or a part put in place)
   function initWithin(root) {
     const all = (selector) => [...(root.matches?.(selector) ? [root] : []), ...root.querySelectorAll(selector)];
-    localizeTimes(root);
     all("form[data-enhance]").forEach(enhance);
     all("form[data-validate]").forEach(initValidation);
     all("[data-schedule]").forEach(initSchedule);
@@ -505,5 +622,6 @@
     document.querySelectorAll("[data-live-src]").forEach(startLive);
     document.querySelectorAll("form[data-login]").forEach(initLogin);
     initDialogs();
+    document.querySelectorAll("[data-tabs]").forEach(initTabs);
   });
 })();
