@@ -16,7 +16,7 @@ from datetime import datetime
 import dramatiq
 
 from libs.db.engine import get_engine
-from libs.etl import pipeline, runs
+from libs.etl import held, pipeline, runs
 from libs.etl.schedule import utcnow
 from libs.settings import Settings
 from libs.webhooks import events as webhook_events
@@ -46,9 +46,11 @@ def tick(settings: Settings, *, now: datetime | None = None, broker: dramatiq.Br
     # would do, so no send can be lost between this commit and the run's admission.
     with engine.begin() as conn:
         reaped = runs.reap_expired(conn)
+        # held plans nobody decided on within HELD_PLAN_TTL_HOURS end CANCELLED
+        expired = held.expire(conn)
         admitted = pipeline.admit(conn, settings)
         resent = pipeline.stale_runs(conn, settings)
-        announced = [m for run_id in reaped for m in webhook_events.run_ended(conn, run_id)]
+        announced = [m for run_id in reaped + expired for m in webhook_events.run_ended(conn, run_id)]
     with engine.begin() as conn:
         announced += stale.check(conn, now)
     report.reaped = len(reaped)
@@ -56,5 +58,7 @@ def tick(settings: Settings, *, now: datetime | None = None, broker: dramatiq.Br
     report.resent = len({m.args[0] for m in resent})
     for run_id in reaped:
         log.warning("run %s abandoned: lease expired", run_id)
+    for run_id in expired:
+        log.info("run %s: its held plan expired", run_id)
     send(admitted + resent + announced, broker, patience=settings.outage_grace_seconds)
     return report
