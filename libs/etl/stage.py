@@ -106,6 +106,9 @@ def body(job: Job, conn: Connection) -> StepDone:
         planned[entity].deactivate = verdict.count
     reasons = _hold_reasons(provider, [v.held for v in verdicts.values() if v.held])
     if reasons:
+        # the data path commits asynchronously (a crash loses only what a re-run rebuilds); a
+        # held plan is the admin's to decide on, so this commit waits for the WAL like any other
+        conn.execute(text("SET LOCAL synchronous_commit = on"))
         for entity, verdict in verdicts.items():
             held.keep(conn, provider.run_id, entity)
             if verdict.condition is not None:

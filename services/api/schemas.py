@@ -137,7 +137,7 @@ class ProviderTypeList(ApiModel):
 
 
 class SyncRequest(ApiModel):
-    mode: SyncMode | Literal["preview"] | None = Field(
+    mode: Literal["full", "incremental", "preview"] | None = Field(
         default=None,
         description="Default: incremental when the provider's options allow it, else full. preview: extract and "
         "plan, then hold for review whatever the guards say (nothing is written until approved)",

@@ -55,9 +55,10 @@ def trigger_sync(call: Call) -> SyncAccepted:
         if not row.enabled:
             raise ApiError(409, "Provider disabled: enable it before running a sync", code="provider-disabled")
         preview = body.mode == "preview"
+        # a preview reads as a run without a mode would: incremental when the options allow it
         mode = (
-            body.mode
-            if isinstance(body.mode, SyncMode)
+            SyncMode(body.mode)
+            if body.mode in ("full", "incremental")
             else schedule.choose_mode(
                 ProviderOptions.from_stored(row.options), row.last_full_sync_at, schedule.utcnow()
             )
