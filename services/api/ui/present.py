@@ -23,6 +23,7 @@ STATUS_WORDS = {
     "PARTIAL": "Partial",
     "FAILURE": "Failed",
     "CANCELLED": "Cancelled",
+    "HELD": "Held for review",
 }
 
 
