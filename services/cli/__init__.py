@@ -21,6 +21,7 @@ COMMANDS = [
     "services.cli.scheduler",
     "services.cli.token",
     "services.cli.keys",
+    "services.cli.sync",
     "services.cli.dev",
 ]
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import shutil
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -19,12 +21,12 @@ from sqlalchemy import Engine, text
 from devkit.generator import District, DistrictSpec, write_oneroster_csv
 from libs.auth import mint_token
 from libs.db.models.staging import HELD_TABLES
-from libs.enums import ProviderType, SyncStatus
+from libs.enums import EntityType, ProviderType, SyncStatus
 from libs.settings import Settings
 from services.scheduler.tick import tick
 from tests.support.api import ThreadedApi
 from tests.support.providers import create_provider, store_versions, update_config
-from tests.support.workers import ServiceProcess, Syncs
+from tests.support.workers import ServiceProcess, Syncs, process_env
 
 pytestmark = pytest.mark.e2e
 
@@ -341,3 +343,30 @@ def test_reject_supersede_and_expiry_end_a_held_run_cancelled_with_the_reason(
     assert run["status"] == SyncStatus.CANCELLED
     assert run["error_message"] == "The held plan expired: no decision within 73 h (HELD_PLAN_TTL_HOURS)"
     assert _kept_rows(db, newer) == 0
+
+
+def test_the_cli_previews_a_sync_waits_and_prints_the_plan(
+    syncs: Syncs, db: Engine, e2e_settings: Settings, churned: District, packages: dict[str, Path], tenant: str
+) -> None:
+    provider_id = _synced(db, e2e_settings, syncs, packages, tenant)
+    update_config(db, e2e_settings, provider_id, {"localPath": str(packages["churned"])})
+
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli", "sync", str(provider_id), "--preview", "--wait"],
+        env=process_env(e2e_settings),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    run_id = uuid.UUID(lines[0].split()[1])
+    assert lines[0] == f"run {run_id} requested (preview)"
+    assert any(line.startswith("in progress: ") and " steps" in line for line in lines), lines
+    assert f"run {run_id} HELD: Held for review: a preview was requested" in lines
+    users = next(line.split() for line in lines if line.startswith("users "))
+    plan = syncs.wait(run_id)["stats"]["plan"]["users"]
+    assert users == ["users", *(f"{plan[a]:,}" for a in ("create", "update", "reactivate", "link", "deactivate"))]
+    assert plan["update"] == churned.churn[EntityType.USER].updated
