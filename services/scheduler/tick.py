@@ -50,7 +50,9 @@ def tick(settings: Settings, *, now: datetime | None = None, broker: dramatiq.Br
         expired = held.expire(conn)
         admitted = pipeline.admit(conn, settings)
         resent = pipeline.stale_runs(conn, settings)
-        announced = [m for run_id in reaped + expired for m in webhook_events.run_ended(conn, run_id)]
+        superseded = [run_id for item in report.fired for run_id in item.superseded]
+        ended = reaped + expired + superseded
+        announced = [m for run_id in ended for m in webhook_events.run_ended(conn, run_id)]
     with engine.begin() as conn:
         announced += stale.check(conn, now)
     report.reaped = len(reaped)
