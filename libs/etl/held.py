@@ -222,6 +222,11 @@ def approve(conn: Connection, run_id: uuid.UUID | str, *, by: str) -> Decision:
             decision.changed = False
             return decision
         raise DecisionRefused("not-held", f"the run is {row.status}, not held for review", runStatus=row.status)
+    provider = conn.execute(
+        text("SELECT enabled, deleted_at FROM sis_providers WHERE id = :p"), {"p": row.provider_id}
+    ).one()
+    if provider.deleted_at is not None or not provider.enabled:
+        raise DecisionRefused("provider-disabled", "the provider is disabled: enable it before approving its sync")
     moved = moved_since_plan(conn, row.id, row.provider_id, row.held_at)
     if moved:
         names = ", ".join(f"{m.entity_type.value} {m.external_id}" for m in moved)
