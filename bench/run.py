@@ -15,14 +15,14 @@ import os
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from bench.floor import measure_floor
 from bench.memory import PeakRss
@@ -33,6 +33,7 @@ from devkit.providers import create_provider, update_config
 from libs.db import migrate
 from libs.db.crypto import generate_key
 from libs.db.engine import make_engine
+from libs.db.models.staging import HELD_TABLES, STAGING_TABLES
 from libs.etl import held
 from libs.etl.phase import start_sync
 from libs.settings import Settings, load_settings
@@ -192,6 +193,8 @@ def _scenario(
         elif label == "preview-1%":
             run = syncs.run(provider_id, timeout=3600, options={"preview": True})
             held_run = run["id"]
+            kept, staged = _plan_size(engine, held_run)
+            print(f"  {name:<12} held plan {kept / 1e6:.2f} MB, {kept / staged:.1%} of its staging rows", flush=True)
         else:
             run = syncs.run(provider_id, timeout=3600)
         wall = time.perf_counter() - started
@@ -213,6 +216,24 @@ def _scenario(
             )
         )
     return rows
+
+
+def _plan_size(engine: Engine, run_id: uuid.UUID) -> tuple[int, int]:
+    """Bytes of a held run's kept plan and of its staging rows."""
+    with engine.connect() as conn:
+
+        def size(tables: Iterable[str]) -> int:
+            return sum(
+                int(
+                    conn.execute(
+                        text(f"SELECT coalesce(sum(pg_column_size(t.*)), 0) FROM {table} t WHERE run_id = :r"),
+                        {"r": run_id},
+                    ).scalar_one()
+                )
+                for table in tables
+            )
+
+        return size(t.name for t in HELD_TABLES.values()), size(t.name for t in STAGING_TABLES.values())
 
 
 def _print(results: list[Result], floor: dict[str, float], total_records: int) -> None:
