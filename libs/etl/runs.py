@@ -192,6 +192,8 @@ def admit_pending(conn: Connection, *, max_concurrent: int, per_tenant: int, lea
         text(
             """
             UPDATE sis_sync_runs r
+               -- an approved HELD run keeps its start: the source was read then (the bookmark and
+               -- last_full_sync_at follow it)
                SET status = 'IN_PROGRESS', started_at = coalesce(r.started_at, now()),
                    phase = coalesce(r.phase, :first),
                    lease_token = gen_random_uuid(), heartbeat_at = now(),
