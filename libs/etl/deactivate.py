@@ -103,11 +103,12 @@ def judge(
     """The guards of one entity type on the plan: the same rules as `_deactivate_entity`, counted."""
     if not feed.supplied:
         return Verdict()
-    if not feed.complete:
-        return Verdict(held=_incomplete(entity, feed))
     active = _active(conn, entity, params)
     if active == 0:
+        # nothing this type could lose (a first sync): no guard to judge, an incomplete read included
         return Verdict()
+    if not feed.complete:
+        return Verdict(held=_incomplete(entity, feed))
     condition, params = _condition(conn, entity, feed, params)
     count = int(
         conn.execute(
