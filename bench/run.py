@@ -1,7 +1,9 @@
 """`make bench`: sync a generated district through the real pipeline and print the figures.
 
 For each scenario: a full sync, a no-change re-sync and a 1% churn re-sync, each timed from
-request to final status, with records/s, store rows written and the peak RSS of the worker
+request to final status; where the source can serve the base district again, the store goes
+back to it (an untimed sync) and the same churn is previewed (request to HELD) and the preview
+approved (approve to final status), with records/s, store rows written and the peak RSS of the worker
 processes; then the floor (binary COPY + one MERGE of the same rows) measured in the same
 session on the same rows. Figures, not assertions: the bars live in the issues.
 """
@@ -13,14 +15,14 @@ import os
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from bench.districts import print_many, run_many
 from bench.floor import measure_floor
@@ -33,6 +35,9 @@ from devkit.providers import create_provider, update_config
 from libs.db import migrate
 from libs.db.crypto import generate_key
 from libs.db.engine import make_engine
+from libs.db.models.staging import HELD_TABLES, STAGING_TABLES
+from libs.etl import held
+from libs.etl.phase import start_sync
 from libs.settings import Settings, load_settings
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -188,16 +193,40 @@ def _scenario(
         engine, settings, provider_type=served.provider_type, config=served.config, tenant_id=f"bench-{name}"
     )
     rows = []
-    for label in ("full", "no-change", "churn-1%"):
+    labels = ["full", "no-change", "churn-1%"]
+    if served.base is not None:
+        labels += ["back", "preview-1%", "approve-1%"]
+    held_run: uuid.UUID | None = None
+    for label in labels:
         if label == "churn-1%":
+            update_config(engine, settings, provider_id, served.churn())
+        elif label == "back" and served.base is not None:
+            update_config(engine, settings, provider_id, served.base())
+        elif label == "preview-1%":
             update_config(engine, settings, provider_id, served.churn())
         rss.reset()
         with ExitStack() as sampling:
             statements = sampling.enter_context(profiling(str(settings.database_url))) if profile else None
             started = time.perf_counter()
-            run = syncs.run(provider_id, timeout=3600)
+            if label == "approve-1%":
+                assert held_run is not None
+                with engine.begin() as conn:
+                    held.approve(conn, held_run, by="bench")
+                syncs.send(start_sync(held_run))
+                run = syncs.wait(held_run, timeout=3600)
+            elif label == "preview-1%":
+                run = syncs.run(provider_id, timeout=3600, options={"preview": True})
+                held_run = run["id"]
+                kept, staged = _plan_size(engine, held_run)
+                share = f"{kept / staged:.1%} of its staging rows"
+                print(f"  {name:<12} held plan {kept / 1e6:.2f} MB, {share}", flush=True)
+            else:
+                run = syncs.run(provider_id, timeout=3600)
             wall = time.perf_counter() - started
         stats = run["stats"] or {}
+        print(f"  {name:<12} {label:<10} {run['status']:<8} {wall:7.1f}s", flush=True)
+        if label == "back":
+            continue  # only puts the store back at the base district for the preview
         rows.append(
             Result(
                 scenario=name,
@@ -211,10 +240,27 @@ def _scenario(
                 message=run["error_message"],
             )
         )
-        print(f"  {name:<12} {label:<10} {run['status']:<8} {wall:7.1f}s", flush=True)
         if statements is not None:
             print_profile(label, statements, wall)
     return rows
+
+
+def _plan_size(engine: Engine, run_id: uuid.UUID) -> tuple[int, int]:
+    """Bytes of a held run's kept plan and of its staging rows."""
+    with engine.connect() as conn:
+
+        def size(tables: Iterable[str]) -> int:
+            return sum(
+                int(
+                    conn.execute(
+                        text(f"SELECT coalesce(sum(pg_column_size(t.*)), 0) FROM {table} t WHERE run_id = :r"),
+                        {"r": run_id},
+                    ).scalar_one()
+                )
+                for table in tables
+            )
+
+        return size(t.name for t in HELD_TABLES.values()), size(t.name for t in STAGING_TABLES.values())
 
 
 def _print(results: list[Result], floor: dict[str, float], total_records: int) -> None:
@@ -224,12 +270,17 @@ def _print(results: list[Result], floor: dict[str, float], total_records: int) -
     print(header)
     print("-" * len(header))
     full_wall: dict[str, float] = {}
+    churn_wall: dict[str, float] = {}
     for row in results:
         if row.run == "full":
             full_wall[row.scenario] = row.wall
+        if row.run == "churn-1%":
+            churn_wall[row.scenario] = row.wall
         share = ""
         if row.run == "no-change" and row.scenario in full_wall:
             share = f"  ({100 * row.wall / full_wall[row.scenario]:.0f}% of full)"
+        if row.run in ("preview-1%", "approve-1%") and row.scenario in churn_wall:
+            share = f"  ({row.wall / churn_wall[row.scenario]:.2f}x the churn-1% sync)"
         phases = " ".join(f"{k}={v}" for k, v in row.timings.items() if k != "total")
         print(
             f"{row.scenario:<12} {row.run:<10} {row.status:<8} {row.wall:8.1f} {row.records_per_s:>10,.0f} "

@@ -1,7 +1,8 @@
 """Benchmark scenarios: how a provider of each kind is set up to serve the generated district.
 
-A scenario serves the base district, then the churned one, to the same provider. New provider
-kinds add a function here and a line in SCENARIOS.
+A scenario serves the base district, then the churned one, to the same provider; one that can
+serve the base district again (`base`) also previews the churn and approves the preview. New
+provider kinds add a function here and a line in SCENARIOS.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ class Served:
     # returns the config that serves the churned district (and switches any simulator to it)
     churn: Callable[[], dict[str, Any]]
     close: Callable[[], None] = field(default=lambda: None)
+    # returns the config that serves the base district again, for the preview and approve runs
+    # (a scenario whose source cannot go back, a simulator that moved on, has none)
+    base: Callable[[], dict[str, Any]] | None = None
 
 
 def csv_local(ctx: BenchContext) -> Served:
@@ -38,6 +42,7 @@ def csv_local(ctx: BenchContext) -> Served:
         provider_type=ProviderType.ONEROSTER_CSV,
         config={"localPath": str(ctx.packages["base"])},
         churn=lambda: {"localPath": str(ctx.packages["churned"])},
+        base=lambda: {"localPath": str(ctx.packages["base"])},
     )
 
 

@@ -19,6 +19,9 @@ class SyncStatus(StrEnum):
     PARTIAL = "PARTIAL"
     FAILURE = "FAILURE"
     CANCELLED = "CANCELLED"
+    # the run planned its changes and waits for an admin to approve or reject them; it wrote
+    # nothing to the store and takes no concurrency slot (libs/etl/held.py)
+    HELD = "HELD"
 
     @property
     def is_active(self) -> bool:
@@ -26,7 +29,8 @@ class SyncStatus(StrEnum):
 
 
 ACTIVE_STATUSES = (SyncStatus.PENDING, SyncStatus.IN_PROGRESS)
-FINAL_STATUSES = (SyncStatus.SUCCESS, SyncStatus.PARTIAL, SyncStatus.FAILURE, SyncStatus.CANCELLED)
+# a run stopped here: HELD too, which goes on only when approved (as the same run)
+FINAL_STATUSES = (SyncStatus.SUCCESS, SyncStatus.PARTIAL, SyncStatus.FAILURE, SyncStatus.CANCELLED, SyncStatus.HELD)
 
 
 class SyncTrigger(StrEnum):

@@ -34,6 +34,10 @@ class RunOptions(Detail):
 
     # apply the deactivations a guard would hold back (a real rollover)
     allow_mass_deactivation: bool = _camel("allowMassDeactivation", False)
+    # plan, then hold for review whatever the guards say (a dry run and a review in one)
+    preview: bool = False
+    # a HELD run resumed by this admin: it applies exactly its kept plan (libs/etl/held.py)
+    approved_by: str | None = _camel("approvedBy", None)
 
     def to_json(self) -> dict[str, Any]:
         # only what was chosen: a plain run keeps `{}`
@@ -87,10 +91,14 @@ class Planned(Detail):
     matched_by_student_number: int = 0
     link: int = 0
     rejected: int = 0
+    # active links the run would deactivate (judged at stage, before anything is written)
+    deactivate: int = 0
 
 
 class StageDetail(Detail):
     entities: dict[EntityType, Planned] = Field(default_factory=dict)
+    # why the run holds for review (a guard that tripped, a preview, requireApproval always)
+    hold: list[str] = Field(default_factory=list)
 
 
 class Applied(Detail):
@@ -171,6 +179,9 @@ class RunStats(Detail):
     package_errors: int = _camel("packageErrors", 0)
     # what the source was asked, summed over the extract steps
     requests: dict[str, int | float] = Field(default_factory=dict)
+    # the plan stage made: per entity type (plural), how many creates, updates, reactivations,
+    # links and deactivations
+    plan: dict[str, dict[str, int]] = Field(default_factory=dict)
 
     def of(self, entity: EntityType) -> EntityStats:
         value: EntityStats = getattr(self, entity.plural)
@@ -179,3 +190,14 @@ class RunStats(Detail):
     @property
     def rejected(self) -> int:
         return sum(self.of(e).errors for e in LOAD_ORDER) + self.package_errors
+
+
+ACTIONS = ("create", "update", "reactivate", "link", "deactivate")
+
+
+def plan_counts(planned: dict[EntityType, Planned]) -> dict[str, dict[str, int]]:
+    """`stats.plan`: per entity type (plural) and action, what the plan would change."""
+    return {
+        entity.plural: {action: int(getattr(planned.get(entity) or Planned(), action)) for action in ACTIONS}
+        for entity in LOAD_ORDER
+    }

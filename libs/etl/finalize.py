@@ -29,6 +29,7 @@ from libs.etl.details import (
     Planned,
     RunStats,
     StageDetail,
+    plan_counts,
 )
 from libs.etl.phase import Job, Phase, StepDone
 
@@ -41,7 +42,7 @@ def body(job: Job, conn: Connection) -> StepDone:
     provider = job.provider
     run_feeds = feeds.collect(conn, provider.run_id)
     rows = {row["step"]: row for row in steps.all_details(conn, provider.run_id)}
-    errors = _error_counts(conn, provider.run_id)
+    errors = error_counts(conn, provider.run_id)
     stats = summarize(rows, errors)
     held = steps.detail(conn, provider.run_id, Phase.DEACTIVATE.step(), DeactivateDetail).held_back
     incomplete = [f for f in run_feeds.values() if f.supplied and not f.complete]
@@ -77,7 +78,10 @@ def body(job: Job, conn: Connection) -> StepDone:
         target_type="sis_sync_run",
         target_id=provider.run_id,
         tenant_id=provider.tenant_id,
-        details={"status": status.value},
+        details={
+            "status": status.value,
+            **({"approvedBy": provider.run_options.approved_by} if provider.run_options.approved_by else {}),
+        },
     )
     return StepDone(detail=FinalizeDetail(status=status.value), status=status, message=message)
 
@@ -90,7 +94,7 @@ def summarize(rows: dict[str, dict[str, Any]], errors: dict[str, int]) -> RunSta
 
     planned = detail(Phase.STAGE.step(), StageDetail).entities
     deactivated = detail(Phase.DEACTIVATE.step(), DeactivateDetail)
-    stats = RunStats(package_errors=int(errors.get("", 0)))
+    stats = RunStats(package_errors=int(errors.get("", 0)), plan=plan_counts(planned))
     loads = {
         entity: detail(Phase.LOAD.step(entity.value), LoadDetail).entities.get(entity) or Applied()
         for entity in LOAD_ORDER
@@ -132,7 +136,7 @@ def _verdict(stats: RunStats, held: list[HeldBack], errors: int) -> tuple[SyncSt
     return SyncStatus.SUCCESS, None
 
 
-def _error_counts(conn: Connection, run_id: uuid.UUID) -> dict[str, int]:
+def error_counts(conn: Connection, run_id: uuid.UUID) -> dict[str, int]:
     rows = conn.execute(
         text(
             "SELECT coalesce(entity_type, '') AS entity, count(*) AS n FROM sis_sync_errors "

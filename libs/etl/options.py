@@ -33,6 +33,11 @@ class ProviderOptions(BaseModel):
     # with a schedule, off for a manual one (libs/webhooks/stale.py); 0: off
     alert_after_hours: int | None = Field(default=None, ge=0, le=8760, alias="alertAfterHours")
 
+    # when a run waits for an admin's approval before it writes: `onGuard` when a deactivation
+    # guard trips (the run ends HELD with its plan), `always` (every run), `never` (apply what is
+    # safe, hold back what tripped, end PARTIAL)
+    require_approval: Literal["onGuard", "always", "never"] = Field(default="onGuard", alias="requireApproval")
+
     @classmethod
     def from_stored(cls, value: dict[str, Any] | None) -> ProviderOptions:
         return cls.model_validate(value or {})

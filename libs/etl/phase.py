@@ -105,6 +105,8 @@ class StepDone:
     # the last phase: how the run ends
     status: SyncStatus | None = None
     message: str | None = None
+    # the run stops HELD here, for these reasons, and resumes at the next phase when approved
+    hold: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -28,9 +28,9 @@ from libs.connectors import pauses
 from libs.connectors.errors import ConnectorError
 from libs.db.engine import await_database, reachable
 from libs.enums import LOAD_ORDER, SyncStatus
-from libs.etl import deactivate, extract, finalize, load, plan, runs, stage, steps
+from libs.etl import deactivate, extract, finalize, held, load, plan, runs, stage, steps
 from libs.etl.context import EtlContext
-from libs.etl.details import ExtractDetail
+from libs.etl.details import ExtractDetail, StageDetail, plan_counts
 from libs.etl.phase import DONE, Job, Next, Phase, Queue, RunFailed, StepDone
 from libs.etl.providers import ConfigUnreadable, load_run
 from libs.etl.sql import fenced
@@ -213,6 +213,24 @@ def _move_on(ctx: EtlContext, conn: Connection, spec: PhaseSpec, job: Job, posit
         if steps.parts(conn, run_id, spec.phase.value, pending=True):
             return []
     to = _following(spec, job.part)
+    if done.hold and to is not None:
+        # a stop in the table: the run waits HELD, slot freed, and resumes at `to` when approved
+        stats = finalize.summarize(
+            {row["step"]: row for row in steps.all_details(conn, run_id)}, finalize.error_counts(conn, job.run_id)
+        )
+        stats.plan = plan_counts(steps.detail(conn, run_id, Phase.STAGE.step(), StageDetail).entities)
+        if not held.hold(
+            conn,
+            run_id,
+            token,
+            resume_at=to,
+            reasons=done.hold,
+            stats=stats.to_json(),
+            ttl_hours=ctx.settings.held_plan_ttl_hours,
+        ):
+            raise runs.LeaseLost(run_id)
+        log.info("run %s held for review: %s", run_id, "; ".join(done.hold))
+        return admit(conn, ctx.settings) + webhook_events.run_ended(conn, run_id)
     if to is None:
         assert done.status is not None, "the last phase says how the run ends"
         if not runs.finish(conn, run_id, status=done.status, error_message=done.message, token=token):
@@ -263,8 +281,8 @@ def messages_at(conn: Connection, run_id: uuid.UUID | str, token: uuid.UUID | st
 
 
 def admit(conn: Connection, settings: Settings) -> list[Next]:
-    """Admit waiting runs (oldest first) into free slots; each admitted run gets planned. Runs that
-    admission ended (reaped, or their provider disabled) announce their end."""
+    """Admit waiting runs (oldest first) into free slots; each gets the message of its position. Runs
+    that admission ended (reaped, or their provider disabled) announce their end."""
     ended: list[uuid.UUID] = []
     admitted = runs.admit_pending(
         conn,
@@ -273,7 +291,8 @@ def admit(conn: Connection, settings: Settings) -> list[Next]:
         lease_ms=settings.sync_lock_timeout,
         ended=ended,
     )
-    out = [Next(Phase.PLAN.actor, SPECS[Phase.PLAN].queue, (str(a.run_id), str(a.lease_token))) for a in admitted]
+    # a new run starts at plan; an approved HELD run resumes where it stopped
+    out = [m for a in admitted for m in messages_at(conn, a.run_id, a.lease_token, a.phase)]
     return out + [m for run_id in ended for m in webhook_events.run_ended(conn, run_id)]
 
 

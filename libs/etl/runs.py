@@ -21,13 +21,14 @@ The only module that changes `sis_sync_runs.status`. The invariants it keeps:
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, text
 
 from libs.enums import SyncMode, SyncStatus, SyncTrigger
+from libs.etl import held
 from libs.etl.details import RunOptions
 from libs.etl.phase import DONE, Phase
 
@@ -63,12 +64,16 @@ class RunRequest:
     run_id: uuid.UUID
     created: bool
     status: SyncStatus
+    # HELD runs this request ended CANCELLED (their run.cancelled goes out after commit)
+    superseded: list[uuid.UUID] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class Admitted:
     run_id: uuid.UUID
     lease_token: uuid.UUID
+    # where it starts: plan, or where an approved HELD run stopped
+    phase: str = Phase.PLAN.value
 
 
 def request_run(
@@ -116,7 +121,9 @@ def request_run(
         },
     ).first()
     if row is not None:
-        return RunRequest(run_id=row.id, created=True, status=SyncStatus.PENDING)
+        # the provider's HELD run, if any, planned from an older read: this run replaces it
+        superseded = held.supersede(conn, provider_id, row.id)
+        return RunRequest(run_id=row.id, created=True, status=SyncStatus.PENDING, superseded=superseded)
     existing = conn.execute(
         text("SELECT id, status FROM sis_sync_runs WHERE provider_id = :p AND status IN ('PENDING', 'IN_PROGRESS')"),
         {"p": provider_id},
@@ -196,7 +203,10 @@ def admit_pending(
         text(
             """
             UPDATE sis_sync_runs r
-               SET status = 'IN_PROGRESS', started_at = now(), phase = :first,
+               -- an approved HELD run keeps its start: the source was read then (the bookmark and
+               -- last_full_sync_at follow it)
+               SET status = 'IN_PROGRESS', started_at = coalesce(r.started_at, now()),
+                   phase = coalesce(r.phase, :first),
                    lease_token = gen_random_uuid(), heartbeat_at = now(),
                    lease_expires_at = now() + make_interval(secs => :lease / 1000.0),
                    dispatched_at = now()
@@ -214,13 +224,13 @@ def admit_pending(
                     WHERE coalesce(running.n, 0) + w.turn <= :per_tenant
                     ORDER BY w.turn, w.requested_at, w.id
                     LIMIT :free)
-            RETURNING r.id, r.lease_token, r.requested_at
+            RETURNING r.id, r.lease_token, r.requested_at, r.phase
             """
         ),
         {"free": free, "per_tenant": per_tenant, "lease": lease_ms, "first": Phase.PLAN.value},
     ).all()
     rows = sorted(rows, key=lambda row: (row.requested_at, str(row.id)))
-    return [Admitted(run_id=row.id, lease_token=row.lease_token) for row in rows]
+    return [Admitted(run_id=row.id, lease_token=row.lease_token, phase=row.phase) for row in rows]
 
 
 def _owned(row: Any, run_id: uuid.UUID | str) -> Any:
@@ -400,6 +410,8 @@ def finish(
     ).first()
     if row is None:
         return False
+    # a plan kept for review is of no use once the run has ended
+    held.drop(conn, run_id)
     # no step of a finished run is left pending or running
     conn.execute(
         text(

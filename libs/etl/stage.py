@@ -9,6 +9,10 @@ what load will do with it:
     entity_id  the roster entity the row applies to
 
 Problems become rows of `sis_sync_errors` with the file and line (or page) the row came from.
+
+Unless the provider says `requireApproval: never`, the deactivations are planned here too and
+the guards judged on the plan; a plan that trips one (or a preview, or `always`) is kept in the
+logged `sis_held_*` tables and the run stops HELD before anything is written (libs/etl/held.py).
 """
 
 from __future__ import annotations
@@ -25,10 +29,11 @@ from libs.connectors.base import FeedMode
 from libs.connectors.records import ENROLLMENT_ROLES, USER_ROLES
 from libs.db.models.staging import STAGING_TABLES
 from libs.enums import LOAD_ORDER, EntityType, ProviderType
-from libs.etl import feeds, steps
+from libs.etl import deactivate, feeds, held, steps
 from libs.etl.details import ExtractDetail, Planned, StageDetail
 from libs.etl.options import ProviderOptions
 from libs.etl.phase import Job, Phase, StepDone
+from libs.etl.providers import RunProvider
 from libs.etl.sql import analyze, data_path_settings
 
 log = logging.getLogger(__name__)
@@ -94,7 +99,41 @@ def body(job: Job, conn: Connection) -> StepDone:
         count.received += unstaged.get(entity, 0)
         count.rejected += unstaged.get(entity, 0)
         planned[entity] = count
-    return StepDone(records=sum(p.received for p in planned.values()), detail=StageDetail(entities=planned))
+    if provider.options.require_approval == "never" and not provider.run_options.preview:
+        # today's behaviour: deactivate judges its guards when it gets there, nothing is kept
+        return StepDone(records=sum(p.received for p in planned.values()), detail=StageDetail(entities=planned))
+    # the deactivations are part of the plan, and the guards are judged on it before anything is written
+    params = {"r": provider.run_id, "p": provider.provider_id}
+    allow_mass = provider.run_options.allow_mass_deactivation
+    verdicts = {
+        entity: deactivate.judge(conn, entity, run_feeds[entity], provider.options, allow_mass, params)
+        for entity in reversed(LOAD_ORDER)
+    }
+    for entity, verdict in verdicts.items():
+        planned[entity].deactivate = verdict.count
+    reasons = _hold_reasons(provider, [v.held for v in verdicts.values() if v.held])
+    if reasons:
+        # the data path commits asynchronously (a crash loses only what a re-run rebuilds); a
+        # held plan is the admin's to decide on, so this commit waits for the WAL like any other
+        conn.execute(text("SET LOCAL synchronous_commit = on"))
+        for entity, verdict in verdicts.items():
+            held.keep(conn, provider.run_id, entity)
+            if verdict.condition is not None:
+                held.keep_deactivations(conn, provider.run_id, entity, verdict.condition, verdict.params)
+    return StepDone(
+        records=sum(p.received for p in planned.values()),
+        detail=StageDetail(entities=planned, hold=reasons),
+        hold=reasons,
+    )
+
+
+def _hold_reasons(provider: RunProvider, guards: list[str]) -> list[str]:
+    """Why the run stops for review after stage; empty: it goes on."""
+    if provider.run_options.preview:
+        return ["a preview was requested", *guards]
+    if provider.options.require_approval == "always":
+        return ["the provider requires approval of every sync (requireApproval: always)", *guards]
+    return guards
 
 
 def _unstaged_errors(conn: Connection, scope: Scope) -> dict[EntityType, int]:

@@ -16,7 +16,7 @@ from libs import audit
 from libs.auth import Principal
 from libs.db.crypto import ConfigCipher
 from libs.enums import ProviderType
-from libs.etl import schedule
+from libs.etl import held, schedule
 from libs.etl.options import ProviderOptions
 from libs.providers import configs, store
 from libs.providers.errors import InvalidProvider, SyncActive
@@ -136,6 +136,8 @@ def delete(
     if run_id is not None:
         raise SyncActive(run_id)
     store.soft_delete(conn, provider.id)
+    # a plan waiting for review is of no use once its provider is gone
+    held.end_held(conn, "provider_id = :p", {"p": provider.id}, "'Provider deleted'")
     counts = deactivate_provider_entities(conn, provider.id) if deactivate_entities else None
     details = {"name": provider.name, "deactivateEntities": deactivate_entities, "deactivated": counts}
     _audit(conn, actor, "provider.deleted", provider, details)

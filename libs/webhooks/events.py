@@ -41,7 +41,7 @@ RUN_EVENTS: dict[str, WebhookEvent] = {
     SyncStatus.PARTIAL: WebhookEvent.RUN_PARTIAL,
     SyncStatus.FAILURE: WebhookEvent.RUN_FAILED,
     SyncStatus.CANCELLED: WebhookEvent.RUN_CANCELLED,
-    "HELD": WebhookEvent.RUN_HELD,
+    SyncStatus.HELD: WebhookEvent.RUN_HELD,
 }
 
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
-from libs.enums import ProviderType, SyncMode, SyncStatus
+from libs.enums import EntityType, ProviderType, SyncMode, SyncStatus
 from libs.etl import schedule
 from libs.etl.details import RunStats
 from libs.etl.options import ProviderOptions
@@ -137,8 +137,10 @@ class ProviderTypeList(ApiModel):
 
 
 class SyncRequest(ApiModel):
-    mode: SyncMode | None = Field(
-        default=None, description="Default: incremental when the provider's options allow it, else full"
+    mode: Literal["full", "incremental", "preview"] | None = Field(
+        default=None,
+        description="Default: incremental when the provider's options allow it, else full. preview: extract and "
+        "plan, then hold for review whatever the guards say (nothing is written until approved)",
     )
     allow_mass_deactivation: bool = Field(
         default=False, description="Apply deactivations a guard would hold back (after checking the source)"
@@ -149,6 +151,7 @@ class SyncAccepted(ApiModel):
     run_id: uuid.UUID
     status: SyncStatus
     mode: SyncMode
+    preview: bool = False
 
 
 class CancelAccepted(ApiModel):
@@ -279,6 +282,45 @@ class ErrorGroup(ApiModel):
 class ErrorGroupList(ApiModel):
     groups: list[ErrorGroup] = Field(description="errors counted by code and entity type, largest first")
     total: int
+
+
+class ChangesQuery(QueryModel):
+    entity: EntityType | None = Field(default=None, description="only this entity type")
+    action: Literal["create", "update", "reactivate", "link", "deactivate"] | None = None
+    q: str | None = Field(default=None, min_length=1, max_length=200, description="id, name or email contains")
+    limit: int = Field(default=100, ge=1, le=1000)
+    cursor: str | None = Field(default=None, max_length=1000, description="nextCursor of the previous page")
+    format: Literal["json", "csv"] = Field(default="json", description="csv: download every planned change")
+
+
+class FieldChange(ApiModel):
+    from_: Any = Field(default=None, alias="from")
+    to: Any = None
+
+
+class PlannedChange(ApiModel):
+    entity_type: EntityType
+    action: Literal["create", "update", "reactivate", "link", "deactivate"]
+    external_id: str
+    entity_id: uuid.UUID | None
+    name: str | None = Field(description="a name to recognise the record by")
+    changes: dict[str, FieldChange] = Field(
+        description="per field, the store's value now and the planned one (updates, reactivations and links; "
+        "a create's values come from null)"
+    )
+
+
+class ChangeList(ApiModel):
+    changes: list[PlannedChange]
+    plan: dict[str, dict[str, int]] = Field(description="per entity type (plural) and action, the whole plan")
+    next_cursor: str | None
+
+
+class Decided(ApiModel):
+    run_id: uuid.UUID
+    status: SyncStatus
+    # false when this decision had already been taken (the answer repeats it)
+    changed: bool
 
 
 # ---- connection tests --------------------------------------------------------------------

@@ -22,6 +22,7 @@ COMMANDS = [
     "services.cli.token",
     "services.cli.keys",
     "services.cli.ready",
+    "services.cli.sync",
     "services.cli.dev",
 ]
 

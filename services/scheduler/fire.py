@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Connection, text
@@ -32,6 +32,8 @@ class Fired:
     run_id: uuid.UUID
     created: bool  # False: an active run (manual or earlier) absorbed this slot
     missed: int
+    # the provider's HELD run this scheduled run replaced (it ended CANCELLED)
+    superseded: list[uuid.UUID] = field(default_factory=list)
 
 
 def fire_due(conn: Connection, now: datetime, *, batch: int = CLAIM_BATCH) -> list[Fired]:
@@ -69,7 +71,12 @@ def fire_due(conn: Connection, now: datetime, *, batch: int = CLAIM_BATCH) -> li
         moves.append((row.id, plan.next.at))
         fired.append(
             Fired(
-                provider_id=row.id, slot=plan.slot, run_id=request.run_id, created=request.created, missed=plan.missed
+                provider_id=row.id,
+                slot=plan.slot,
+                run_id=request.run_id,
+                created=request.created,
+                missed=plan.missed,
+                superseded=request.superseded,
             )
         )
     if moves:

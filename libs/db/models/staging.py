@@ -6,6 +6,11 @@ Rows are keyed by (run_id, external_id) through a plain index. Columns set by th
 `status` (NULL = valid, else invalid/duplicate/ambiguous/...), `action` (create, update,
 reactivate; NULL for an unchanged valid row, so a no-change re-sync rewrites nothing) and
 `entity_id` (the roster entity the row applies to).
+
+`sis_held_*` keep the plan of a HELD run (libs/etl/held.py): the same columns, logged, so a
+plan waiting for approval survives a Postgres restart that empties the UNLOGGED staging. They
+hold only the planned rows (action set) and the planned deactivations (action 'deactivate'),
+never the unchanged ones, and are emptied when the run is decided or expires.
 """
 
 from __future__ import annotations
@@ -136,3 +141,12 @@ STAGING_TABLES: dict[EntityType, Table] = {
     EntityType.USER: raw_users,
     EntityType.ENROLLMENT: raw_enrollments,
 }
+
+
+def _held(raw: Table) -> Table:
+    name = raw.name.replace("sis_raw_", "sis_held_")
+    columns = [Column(c.name, c.type, nullable=c.nullable, server_default=c.server_default) for c in raw.columns]
+    return Table(name, Base.metadata, *columns, Index(f"ix_{name}_run", "run_id", "external_id"))
+
+
+HELD_TABLES: dict[EntityType, Table] = {entity: _held(table) for entity, table in STAGING_TABLES.items()}

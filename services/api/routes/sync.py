@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, text
 
 from libs import audit
-from libs.enums import SyncTrigger
+from libs.enums import SyncMode, SyncTrigger
 from libs.etl import runs, schedule
 from libs.etl.details import RunOptions
 from libs.etl.options import ProviderOptions
@@ -43,7 +43,8 @@ TAG = "sync"
 )
 def trigger_sync(call: Call) -> SyncAccepted:
     """Queues a run. While a run of this provider is pending or in progress, answers 409 with
-    that run's id (`runId`) instead of starting a second one."""
+    that run's id (`runId`) instead of starting a second one. A new run supersedes the provider's
+    held run (it ends CANCELLED). `{"mode": "preview"}` plans and then holds for review."""
     body = call.body or SyncRequest()
     provider_id = call.path["providerId"]
     with call.services.engine.begin() as conn:
@@ -53,10 +54,16 @@ def trigger_sync(call: Call) -> SyncAccepted:
         )
         if not row.enabled:
             raise ApiError(409, "Provider disabled: enable it before running a sync", code="provider-disabled")
-        mode = body.mode or schedule.choose_mode(
-            ProviderOptions.from_stored(row.options), row.last_full_sync_at, schedule.utcnow()
+        preview = body.mode == "preview"
+        # a preview reads as a run without a mode would: incremental when the options allow it
+        mode = (
+            SyncMode(body.mode)
+            if body.mode in ("full", "incremental")
+            else schedule.choose_mode(
+                ProviderOptions.from_stored(row.options), row.last_full_sync_at, schedule.utcnow()
+            )
         )
-        options = RunOptions(allow_mass_deactivation=bool(body.allow_mass_deactivation))
+        options = RunOptions(allow_mass_deactivation=bool(body.allow_mass_deactivation), preview=preview)
         request = runs.request_run(
             conn,
             provider_id,
@@ -75,6 +82,8 @@ def trigger_sync(call: Call) -> SyncAccepted:
                 tenant_id=row.tenant_id,
                 details={"providerId": str(provider_id), "mode": mode.value, **options.to_json()},
             )
+        # a held run this request replaced: its run.cancelled goes out after this commit
+        superseded = [m for run in request.superseded for m in webhook_events.run_ended(conn, run)]
     if not request.created:
         raise ApiError(
             409,
@@ -83,8 +92,8 @@ def trigger_sync(call: Call) -> SyncAccepted:
             runId=str(request.run_id),
             runStatus=request.status.value,
         )
-    call.services.send([start_message(request.run_id)])
-    return SyncAccepted(run_id=request.run_id, status=request.status, mode=mode)
+    call.services.send([start_message(request.run_id), *superseded])
+    return SyncAccepted(run_id=request.run_id, status=request.status, mode=mode, preview=preview)
 
 
 @operation(

@@ -7,7 +7,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from services.api.ui import actions, edits, pages, webhooks
+from services.api.ui import actions, edits, pages, review, webhooks
 from services.api.ui.render import HERE, static_url
 from services.api.ui.session import PREFIX
 from services.api.ui.web import ui_route
@@ -48,6 +48,9 @@ def routes() -> list[BaseRoute]:
         *(page(f"/webhooks/{{webhookId}}/{action}", webhooks.webhook_action, post) for action in webhooks.ACTIONS),
         page("/runs/{runId}/errors.csv", pages.errors_csv),
         page("/runs/{runId}/errors", pages.errors_page),
+        page("/runs/{runId}/review", review.review_page),
+        page("/runs/{runId}/changes.csv", review.changes_csv),
+        *(page(f"/runs/{{runId}}/{decision}", review.decide, post) for decision in ("approve", "reject")),
         Mount(PREFIX + "/static", app=StaticFiles(directory=HERE / "static"), name="ui-static"),
         # browsers ask for /favicon.ico where a page names no icon (a JSON answer, a download)
         Route("/favicon.ico", favicon, include_in_schema=False),

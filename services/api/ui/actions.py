@@ -135,8 +135,13 @@ def provider_action(action: ProviderAction) -> Callable[[Request], Awaitable[Res
 
 @provider_action
 async def trigger_sync(request: Request, gw: Gateway, data: dict[str, str], provider_id: str) -> Response:
-    accepted = await gw.model(SyncAccepted, "triggerSync", providerId=provider_id)
-    message = f"Sync requested ({accepted.mode.value}); progress shows below."
+    preview = data.get("mode") == "preview"
+    body = {"mode": "preview"} if preview else None
+    accepted = await gw.model(SyncAccepted, "triggerSync", providerId=provider_id, body=body)
+    if preview:
+        message = "Preview requested: the sync reads and plans, then waits for your review; nothing is written."
+    else:
+        message = f"Sync requested ({accepted.mode.value}); progress shows below."
     return done(request, message, to=provider_url(provider_id), runId=str(accepted.run_id))
 
 

@@ -37,6 +37,18 @@ _WORDS: dict[str, tuple[str, str]] = {
         "Full sync at least every (days)",
         "With incremental syncs on, a full reconciliation still runs at least this often.",
     ),
+    "requireApproval": (
+        "Wait for approval",
+        "A sync that waits writes nothing: it shows every planned change for you to approve or reject.",
+    ),
+}
+# the words of each choice of a choice option
+CHOICES: dict[str, dict[str, str]] = {
+    "requireApproval": {
+        "onGuard": "When a guard trips (the default)",
+        "always": "Always (the first weeks of a new district, a rollover)",
+        "never": "Never: apply what is safe, hold back what tripped, end Partial",
+    }
 }
 GUARD_KEYS = ("deactivationThresholdPercent", "deactivationGuardMinimum")
 
@@ -46,10 +58,11 @@ class OptionField:
     key: str  # the API's name, e.g. "deactivationThresholdPercent"
     label: str
     hint: str
-    kind: str  # checkbox, integer, number
+    kind: str  # checkbox, integer, number, choice
     minimum: float | None
     maximum: float | None
     default: Any
+    choices: tuple[tuple[str, str], ...] = ()
 
     @property
     def path(self) -> str:
@@ -67,7 +80,13 @@ def fields() -> tuple[OptionField, ...]:
     for key, (label, hint) in _WORDS.items():
         node = schema[key]
         kind = {"boolean": "checkbox", "integer": "integer"}.get(node.get("type", ""), "number")
-        out.append(OptionField(key, label, hint, kind, node.get("minimum"), node.get("maximum"), node.get("default")))
+        choices: tuple[tuple[str, str], ...] = ()
+        if "enum" in node:
+            kind = "choice"
+            choices = tuple((value, CHOICES.get(key, {}).get(value, value)) for value in node["enum"])
+        out.append(
+            OptionField(key, label, hint, kind, node.get("minimum"), node.get("maximum"), node.get("default"), choices)
+        )
     return tuple(out)
 
 
@@ -79,6 +98,9 @@ def body_from_form(data: Mapping[str, str]) -> dict[str, Any]:
     for item in fields():
         if item.kind == "checkbox":
             body[item.key] = data.get(item.key) == "true"
+            continue
+        if item.kind == "choice":
+            body[item.key] = data.get(item.key) or item.default
             continue
         raw = data.get(item.key, "").strip()
         if raw == "":
@@ -100,6 +122,8 @@ def values_of(options: ProviderOptions) -> dict[str, str]:
         value = stored.get(item.key)
         if item.kind == "checkbox":
             values[item.key] = "true" if value else "false"
+        elif item.kind == "choice":
+            values[item.key] = str(value)
         else:
             values[item.key] = _number_text(value)
     return values
@@ -135,4 +159,9 @@ def words(options: ProviderOptions) -> str:
         mode = f"incremental syncs, with a full sync at least every {options.full_sync_every_days} days"
     else:
         mode = "every sync is a full sync"
-    return f"Users with no match are {creates}. {guard}; {mode}."
+    approval = {
+        "onGuard": "A sync that trips the guard waits for your approval.",
+        "always": "Every sync waits for your approval.",
+        "never": "A sync never waits for approval: what trips the guard is held back.",
+    }[options.require_approval]
+    return f"Users with no match are {creates}. {guard}; {mode}. {approval}"

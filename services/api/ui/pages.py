@@ -23,7 +23,7 @@ from services.api.schemas import (
     TenantList,
 )
 from services.api.security import principal_of
-from services.api.ui import errorcodes, forms, options, present
+from services.api.ui import errorcodes, forms, options, present, review
 from services.api.ui.gateway import Gateway
 from services.api.ui.render import fragment, render
 from services.api.ui.session import CSRF_FIELD, PREFIX, check_csrf, sign_in, sign_out
@@ -189,6 +189,8 @@ async def provider_page_response(
     context["preview"] = await preview(gw, provider.sync_schedule, provider.schedule_timezone)
     context.update(forms.edit_context(await type_form_of(gw, provider.provider_type.value), provider))
     context.update(options.context(provider.options))
+    # a run held for review is the first thing on the page
+    context.update(review.held_context(next((r for r in context["runs"].runs if r.status.value == "HELD"), None)))
     context.update(extra or {})
     return render(request, gw.services, "provider.html", context, session=gw.session, status=status)
 

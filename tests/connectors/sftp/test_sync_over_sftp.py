@@ -196,11 +196,15 @@ def test_cut_off_enrollments_file_deactivates_no_enrollment(driver: Driver, prov
     cut = bulk()["enrollments.csv"].rsplit("enr-", 3)[0] + "enr-x,,,cls-1"
     publish(drop, bulk(**{"enrollments.csv": cut}))
 
+    before = store_versions(db)
+
     run = run_row(db, driver.sync(provider))
 
-    assert run["status"] == SyncStatus.PARTIAL
+    # the run holds for review (requireApproval onGuard) and its plan deactivates no enrollment
+    assert run["status"] == SyncStatus.HELD
     assert "enrollments: extract incomplete (enrollments.csv: the last row" in run["error_message"]
-    assert run["stats"]["enrollments"]["deactivated"] == 0
+    assert run["stats"]["plan"]["enrollments"]["deactivate"] == 0
+    assert store_versions(db) == before
     assert active(db)["enrollments"] == STUDENTS + 1
 
 

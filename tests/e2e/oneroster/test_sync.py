@@ -79,7 +79,7 @@ def test_a_clamped_limit_without_link_header_syncs_every_record(
     assert served.simulator.stats.pages["users"] == -(-users // 97)
 
 
-def test_a_total_that_changes_mid_extract_ends_partial_and_deactivates_nothing(
+def test_a_total_that_changes_mid_extract_holds_and_deactivates_nothing(
     serve: Serve, e2e_settings: Settings, syncs: Syncs, db: Engine
 ) -> None:
     served = serve(roster(), max_limit=100)
@@ -92,10 +92,11 @@ def test_a_total_that_changes_mid_extract_ends_partial_and_deactivates_nothing(
 
     run = syncs.run(provider)
 
-    assert run["status"] == SyncStatus.PARTIAL
+    # the incomplete read holds the run for review (requireApproval onGuard), planning no user's end
+    assert run["status"] == SyncStatus.HELD
     assert "total changed" in (run["error_message"] or "")
     assert changed.churn[EntityType.USER].dropped > 0
-    assert run["stats"]["users"]["deactivated"] == 0
+    assert run["stats"]["plan"]["users"]["deactivate"] == 0
     assert store_counts(db, "district-1")["users"][1] == 0
 
 
