@@ -150,11 +150,16 @@ def decode_cursor(cursor: str) -> tuple[EntityType, str, int]:
 
 
 def is_kept(conn: Connection, run_id: uuid.UUID) -> bool:
-    """Whether the run has a kept plan (HELD, or approved and not finished yet)."""
-    return any(
-        conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {t.name} WHERE run_id = :r)"), {"r": run_id}).scalar_one()
-        for t in HELD_TABLES.values()
-    )
+    """Whether the run has a kept plan (HELD, or approved and not finished yet). Judged by the run,
+    not by kept rows: a plan that changes nothing (a preview of an unchanged source) is kept too."""
+    kept = conn.execute(
+        text(
+            "SELECT status = 'HELD' OR (status IN ('PENDING', 'IN_PROGRESS') AND options ? 'approvedBy') "
+            "FROM sis_sync_runs WHERE id = :r"
+        ),
+        {"r": run_id},
+    ).scalar()
+    return bool(kept)
 
 
 def page(

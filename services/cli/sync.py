@@ -34,7 +34,7 @@ ACTOR = "cli"
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("sync", help="run a sync of a provider now (or a preview that waits for review)")
-    parser.add_argument("provider_id", metavar="PROVIDER_ID", type=uuid.UUID)
+    parser.add_argument("provider_id", metavar="PROVIDER_ID", type=uuid.UUID, help="the provider to sync (its id)")
     parser.add_argument("--preview", action="store_true", help="extract and plan, then hold for review")
     parser.add_argument("--wait", action="store_true", help="print progress until the run ends or holds")
     parser.add_argument("--actor", default=ACTOR, help="who to record as the requester and in the audit log")

@@ -111,20 +111,21 @@ def _session(client: TestClient) -> tuple[str | None, str | None]:
 
 def _insert_run(db: Engine, provider_id: uuid.UUID, status: str) -> uuid.UUID:
     run_id = uuid.uuid4()
-    finished = status not in ("PENDING", "IN_PROGRESS")
+    finished = status not in ("PENDING", "IN_PROGRESS", "HELD")
     now = datetime.now(UTC)
     with db.begin() as conn:
         conn.execute(
             text(
                 "INSERT INTO sis_sync_runs (id, provider_id, tenant_id, status, trigger, is_manual, started_at, "
-                "completed_at, stats) VALUES (:r, :p, :t, :s, 'manual', true, :started, :completed, "
-                "CAST(:stats AS jsonb))"
+                "completed_at, stats, held_at) VALUES (:r, :p, :t, :s, 'manual', true, :started, :completed, "
+                "CAST(:stats AS jsonb), CASE WHEN :held THEN now() END)"
             ),
             {
                 "r": run_id,
                 "p": provider_id,
                 "t": TENANT_A,
                 "s": status,
+                "held": status == "HELD",
                 "started": now - timedelta(minutes=1) if finished else None,
                 "completed": now if finished else None,
                 "stats": '{"users": {"received": 2, "created": 2}}' if finished else "{}",
@@ -139,7 +140,8 @@ def test_every_post_form_on_every_ui_page_carries_the_sessions_csrf_token(
     provider_id = create_provider(
         db, ui_settings, provider_type=ProviderType.ONEROSTER_CSV, config={"localPath": "/x"}, tenant_id=TENANT_A
     )
-    run_id = _insert_run(db, provider_id, "SUCCESS")
+    # a run held for review: its page, review page and download exist, and its forms decide it
+    run_id = _insert_run(db, provider_id, "HELD")
     params = {"providerId": str(provider_id), "runId": str(run_id), "webhookId": _webhook(db, ui_settings)}
     post_routes = ui_routes(browser_client, "POST")
     csrf = sign_in(browser_client, mint())
@@ -191,6 +193,8 @@ def test_every_ui_post_route_refuses_a_request_without_a_valid_csrf_token_and_ch
     providers = {template: provider(f"Provider for {template}") for template in post_routes}
     webhooks = {template: _webhook(db, ui_settings) for template in post_routes}
     _insert_run(db, providers[f"{PREFIX}/providers/{{providerId}}/cancel"], "PENDING")
+    # the routes that decide a run held for review each get a held run of their own
+    runs = {template: str(_insert_run(db, providers[template], "HELD")) for template in post_routes}
     stale = csrf_of(browser_client.get(LOGIN).text)  # this browser's token from before it signed in
     csrf = sign_in(browser_client, mint())
     other_browser = TestClient(browser_client.app, base_url="https://testserver", follow_redirects=False)
@@ -231,13 +235,17 @@ def test_every_ui_post_route_refuses_a_request_without_a_valid_csrf_token_and_ch
         "/webhooks/{webhookId}/enabled": lambda _: {"enabled": "false"},
         "/webhooks/{webhookId}/test": lambda _: {},
         "/webhooks/{webhookId}/delete": lambda _: {},
+        "/runs/{runId}/approve": lambda _: {},
+        "/runs/{runId}/reject": lambda _: {},
     }
 
     def request(template: str) -> tuple[str, dict[str, str]]:
         provider_id = providers[template]
         recipe = bodies.get(template.removeprefix(PREFIX), lambda _: {})
         body = {k: v for k, v in recipe(provider_id).items() if k != CSRF_FIELD}
-        return fill(template, {"providerId": str(provider_id), "webhookId": webhooks[template]}), body
+        return fill(
+            template, {"providerId": str(provider_id), "webhookId": webhooks[template], "runId": runs[template]}
+        ), body
 
     requests = {template: request(template) for template in post_routes}
     attempts: list[tuple[str, dict[str, str], dict[str, str]]] = [

@@ -166,6 +166,7 @@ def test_the_sync_options_form_sends_numbers_as_numbers_and_names_a_blank_one() 
         "deactivationGuardMinimum": 7,
         "incremental": False,
         "fullSyncEveryDays": "many",  # the API names the field and the problem
+        "requireApproval": "onGuard",
     }
     with pytest.raises(ApiError) as refused:
         options.body_from_form({**data, "fullSyncEveryDays": " "})
@@ -178,6 +179,7 @@ def test_the_sync_options_form_sends_numbers_as_numbers_and_names_a_blank_one() 
         "deactivationGuardMinimum": "50",
         "incremental": "false",
         "fullSyncEveryDays": "7",
+        "requireApproval": "onGuard",
     }
 
 
