@@ -266,9 +266,9 @@ class ErrorsQuery(QueryModel):
     limit: int = Field(default=100, ge=1, le=1000)
     offset: int = Field(default=0, ge=0, le=100_000_000)
     format: Literal["json", "csv"] = Field(default="json", description="csv: download every error of the run")
-    code: str | None = Field(default=None, max_length=64, description="only errors with this code")
-    entity_type: str | None = Field(default=None, max_length=32, description="only errors of this entity type")
-    q: str | None = Field(
+    code: Line | None = Field(default=None, max_length=64, description="only errors with this code")
+    entity_type: Line | None = Field(default=None, max_length=32, description="only errors of this entity type")
+    q: Line | None = Field(
         default=None, max_length=200, description="only errors whose external id, field or message contains this"
     )
 
@@ -287,9 +287,9 @@ class ErrorGroupList(ApiModel):
 class ChangesQuery(QueryModel):
     entity: EntityType | None = Field(default=None, description="only this entity type")
     action: Literal["create", "update", "reactivate", "link", "deactivate"] | None = None
-    q: str | None = Field(default=None, min_length=1, max_length=200, description="id, name or email contains")
+    q: Line | None = Field(default=None, min_length=1, max_length=200, description="id, name or email contains")
     limit: int = Field(default=100, ge=1, le=1000)
-    cursor: str | None = Field(default=None, max_length=1000, description="nextCursor of the previous page")
+    cursor: Line | None = Field(default=None, max_length=1000, description="nextCursor of the previous page")
     format: Literal["json", "csv"] = Field(default="json", description="csv: download every planned change")
 
 
