@@ -6,6 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SIZE ?= M
+# more options of the benchmark, e.g. BENCH_ARGS="--profile --scenarios csv-local"
+BENCH_ARGS ?=
 # parallel test workers; 2 cores here, xdist's "auto" follows the machine
 WORKERS ?= auto
 
@@ -42,7 +44,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	$(BIN)/python -m bench --size $(SIZE)
+	$(BIN)/python -m bench --size $(SIZE) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

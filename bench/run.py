@@ -24,8 +24,10 @@ from urllib.parse import urlsplit
 import psycopg
 from sqlalchemy import Engine, text
 
+from bench.districts import print_many, run_many
 from bench.floor import measure_floor
 from bench.memory import PeakRss
+from bench.profile import print_profile, profiling
 from bench.scenarios import SCENARIOS, BenchContext, Served
 from devkit.generator import District, DistrictSpec, write_oneroster_csv
 from devkit.processes import Syncs, start_worker
@@ -97,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help=f"comma-separated: {', '.join(SCENARIOS)}")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--districts", type=int, default=8, help="many-districts scenario: S-tier districts (0 skips)")
+    parser.add_argument("--slots", type=int, default=4, help="many-districts scenario: MAX_CONCURRENT_SYNCS")
+    parser.add_argument("--profile", action="store_true", help="print each run's database time by statement")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.scenarios.split(",") if n.strip()]
     unknown = set(names) - set(SCENARIOS)
@@ -118,16 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             with fresh_database(pg_server) as database_url, ExitStack() as stack:
                 migrate.upgrade(database_url)
-                settings = load_settings(
-                    database_url=database_url,
-                    redis_url=redis_url,
-                    redis_namespace=f"sis-bench-{uuid.uuid4().hex[:6]}",
-                    app_env="test",
-                    config_encryption_keys=generate_key(),
-                    auth_jwt_secret="bench-" + "x" * 40,
-                    data_dir=work / "data",
-                    allow_local_csv_paths=True,
-                )
+                settings = _settings(database_url, redis_url, work)
                 engine = make_engine(database_url)
                 stack.callback(engine.dispose)
                 worker = start_worker(settings, work, processes=args.processes, threads=args.threads)
@@ -137,12 +133,37 @@ def main(argv: list[str] | None = None) -> int:
                 served: Served = SCENARIOS[name](ctx)
                 stack.callback(served.close)
                 with PeakRss(worker.pid) as rss:
-                    results.extend(_scenario(name, served, syncs, engine, settings, rss, total_records))
+                    results.extend(_scenario(name, served, syncs, engine, settings, rss, total_records, args.profile))
+        many = None
+        if args.districts:
+            with fresh_database(pg_server) as database_url, ExitStack() as stack:
+                migrate.upgrade(database_url)
+                settings = _settings(database_url, redis_url, work)
+                engine = make_engine(database_url)
+                stack.callback(engine.dispose)
+                syncs = Syncs(settings, engine)
+                stack.callback(syncs.close)
+                many = run_many(settings, syncs, database_url, work, OUT, count=args.districts, slots=args.slots)
         with fresh_database(pg_server) as database_url:
             floor = measure_floor(database_url, district)
 
     _print(results, floor, total_records)
+    if many is not None:
+        print_many(many)
     return 0
+
+
+def _settings(database_url: str, redis_url: str, work: Path) -> Settings:
+    return load_settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        redis_namespace=f"sis-bench-{uuid.uuid4().hex[:6]}",
+        app_env="test",
+        config_encryption_keys=generate_key(),
+        auth_jwt_secret="bench-" + "x" * 40,
+        data_dir=work / "data",
+        allow_local_csv_paths=True,
+    )
 
 
 @dataclass
@@ -166,6 +187,7 @@ def _scenario(
     settings: Settings,
     rss: PeakRss,
     total_records: int,
+    profile: bool = False,
 ) -> list[Result]:
     provider_id = create_provider(
         engine, settings, provider_type=served.provider_type, config=served.config, tenant_id=f"bench-{name}"
@@ -183,21 +205,24 @@ def _scenario(
         elif label == "preview-1%":
             update_config(engine, settings, provider_id, served.churn())
         rss.reset()
-        started = time.perf_counter()
-        if label == "approve-1%":
-            assert held_run is not None
-            with engine.begin() as conn:
-                held.approve(conn, held_run, by="bench")
-            syncs.send(start_sync(held_run))
-            run = syncs.wait(held_run, timeout=3600)
-        elif label == "preview-1%":
-            run = syncs.run(provider_id, timeout=3600, options={"preview": True})
-            held_run = run["id"]
-            kept, staged = _plan_size(engine, held_run)
-            print(f"  {name:<12} held plan {kept / 1e6:.2f} MB, {kept / staged:.1%} of its staging rows", flush=True)
-        else:
-            run = syncs.run(provider_id, timeout=3600)
-        wall = time.perf_counter() - started
+        with ExitStack() as sampling:
+            statements = sampling.enter_context(profiling(str(settings.database_url))) if profile else None
+            started = time.perf_counter()
+            if label == "approve-1%":
+                assert held_run is not None
+                with engine.begin() as conn:
+                    held.approve(conn, held_run, by="bench")
+                syncs.send(start_sync(held_run))
+                run = syncs.wait(held_run, timeout=3600)
+            elif label == "preview-1%":
+                run = syncs.run(provider_id, timeout=3600, options={"preview": True})
+                held_run = run["id"]
+                kept, staged = _plan_size(engine, held_run)
+                share = f"{kept / staged:.1%} of its staging rows"
+                print(f"  {name:<12} held plan {kept / 1e6:.2f} MB, {share}", flush=True)
+            else:
+                run = syncs.run(provider_id, timeout=3600)
+            wall = time.perf_counter() - started
         stats = run["stats"] or {}
         print(f"  {name:<12} {label:<10} {run['status']:<8} {wall:7.1f}s", flush=True)
         if label == "back":
@@ -215,6 +240,8 @@ def _scenario(
                 message=run["error_message"],
             )
         )
+        if statements is not None:
+            print_profile(label, statements, wall)
     return rows
 
 

@@ -32,6 +32,9 @@ class FeedMode(StrEnum):
     FULL = "full"  # a complete snapshot: absent records left the SIS (subject to the guards)
     DELTA = "delta"  # only changes: absent records are untouched, tombstones deactivate
     ABSENT = "absent"  # not supplied at all: the entity type is left untouched
+    # the same records the provider's last run applied (libs/etl/unchanged.py): nothing to stage,
+    # nothing absent
+    UNCHANGED = "unchanged"
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ Per entity type, in one fenced transaction:
   (a row rejected as invalid still counts as received: a bad date is not a departure);
 * a delta feed deactivates the ids it marks as deleted (tombstones), and for enrollments of
   classes it lists completely, the ones it no longer lists;
-* an absent feed deactivates nothing.
+* an absent feed deactivates nothing, nor does an unchanged one (libs/etl/unchanged.py).
 
 Held back, with a message on the run (which then ends PARTIAL): an incomplete extract; an empty
 feed while links are active ("everyone left" is a broken export, not news); and a share of
@@ -212,7 +212,7 @@ def _deactivate_entity(
     allow_mass: bool,
     params: dict[str, Any],
 ) -> _Outcome:
-    if not feed.supplied:
+    if not feed.supplied or feed.mode is FeedMode.UNCHANGED:
         return _Outcome()
     if not feed.complete:
         return _Outcome(held=_incomplete(entity, feed))

@@ -8,15 +8,16 @@ last step to finish moves the run on (`pipeline.run_phase`).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from libs.connectors.base import Extraction, ExtractStep
+from libs.connectors.base import Extraction, ExtractStep, FeedMode
 from libs.connectors.errors import ConnectorError
 from libs.connectors.records import Record
-from libs.etl import runs, steps
+from libs.etl import runs, steps, unchanged
 from libs.etl.context import EtlContext
-from libs.etl.details import ExtractDetail
+from libs.etl.details import ExtractDetail, FeedOutcome
 from libs.etl.feeds import outcome_detail
 from libs.etl.phase import Job, Phase, StepDone
 from libs.etl.sql import data_path_settings
@@ -40,18 +41,33 @@ class _Heartbeat:
         self._last = time.monotonic()
 
 
-def open_extraction(job: Job) -> tuple[Extraction, int]:
+@dataclass(frozen=True)
+class Opened:
+    extraction: Extraction
+    ordinal: int
+    # the provider's last run applied this very package: the step reads none of it
+    applied: unchanged.Reference | None
+
+
+def open_extraction(job: Job) -> Opened:
     """Open the step's extraction before the step's transaction: opening may download a package
     and check it, and no snapshot stays pinned while that happens."""
     with job.ctx.engine.connect() as conn:
         planned = steps.detail(conn, job.run_id, Phase.EXTRACT.step(job.part), ExtractDetail)
     assert planned.step is not None
     assert planned.ordinal is not None
-    return job.connector().extract(ExtractStep.from_json(planned.step)), planned.ordinal
+    extraction = job.connector().extract(ExtractStep.from_json(planned.step))
+    extraction.source[unchanged.ENGINE_KEY] = unchanged.engine_version()
+    with job.ctx.engine.connect() as conn:
+        applied = unchanged.applied_before(conn, job.provider, job.part or "", extraction.source)
+    return Opened(extraction, planned.ordinal, applied)
 
 
 def body(job: Job, conn: Connection) -> StepDone:
-    extraction, ordinal = job.prepared
+    opened: Opened = job.prepared
+    if opened.applied is not None:
+        return _unchanged(opened.extraction, opened.applied)
+    extraction, ordinal = opened.extraction, opened.ordinal
     started = time.monotonic()
     data_path_settings(conn)
     driver = conn.connection.driver_connection
@@ -68,6 +84,22 @@ def body(job: Job, conn: Connection) -> StepDone:
         raise failure
     writer.flush()
     return StepDone(records=sum(writer.counts.values()), detail=_detail(extraction, writer, time.monotonic() - started))
+
+
+def _unchanged(extraction: Extraction, applied: unchanged.Reference) -> StepDone:
+    """The step's package is the one the provider's last run applied: it is not parsed or staged."""
+    extraction.source["unchangedSince"] = str(applied.run_id)
+    message = f"the same package as run {applied.run_id}: not read again"
+    entities = extraction.step.entity_types
+    detail = ExtractDetail(
+        outcomes={
+            entity: FeedOutcome(mode=FeedMode.UNCHANGED.value, complete=True, message=message) for entity in entities
+        },
+        counts={entity: applied.received.get(entity, 0) for entity in entities},
+        source=extraction.source,
+        seconds=0.0,
+    )
+    return StepDone(records=0, detail=detail)
 
 
 def _drain(extraction: Extraction, writer: StagingWriter) -> ConnectorError | None:

@@ -274,15 +274,19 @@ def messages_at(conn: Connection, run_id: uuid.UUID | str, token: uuid.UUID | st
 
 
 def admit(conn: Connection, settings: Settings) -> list[Next]:
-    """Admit waiting runs (oldest first) into free slots; each gets the message of its position."""
+    """Admit waiting runs (oldest first) into free slots; each gets the message of its position. Runs
+    that admission ended (reaped, or their provider disabled) announce their end."""
+    ended: list[uuid.UUID] = []
     admitted = runs.admit_pending(
         conn,
         max_concurrent=settings.max_concurrent_syncs,
         per_tenant=settings.max_concurrent_syncs_per_tenant,
         lease_ms=settings.sync_lock_timeout,
+        ended=ended,
     )
     # a new run starts at plan; an approved HELD run resumes where it stopped
-    return [m for a in admitted for m in messages_at(conn, a.run_id, a.lease_token, a.phase)]
+    out = [m for a in admitted for m in messages_at(conn, a.run_id, a.lease_token, a.phase)]
+    return out + [m for run_id in ended for m in webhook_events.run_ended(conn, run_id)]
 
 
 def start(ctx: EtlContext, run_id: str) -> list[Next]:

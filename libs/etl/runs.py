@@ -160,18 +160,26 @@ def reap_expired(conn: Connection) -> list[uuid.UUID]:
     return [row.id for row in rows]
 
 
-def admit_pending(conn: Connection, *, max_concurrent: int, per_tenant: int, lease_ms: int) -> list[Admitted]:
+def admit_pending(
+    conn: Connection,
+    *,
+    max_concurrent: int,
+    per_tenant: int,
+    lease_ms: int,
+    ended: list[uuid.UUID] | None = None,
+) -> list[Admitted]:
     """Admit PENDING runs into free slots, fairly between tenants. Caller commits, then sends
     `plan` for each.
 
     A tenant runs at most `per_tenant` syncs at once, so one district's slow or hanging source
     cannot hold every slot. Among the runs a tenant may start, each tenant's oldest comes first,
     tenants in the order of their longest wait; then each tenant's second oldest, and so on.
-    PENDING runs of disabled or deleted providers end FAILURE here without taking a slot.
+    PENDING runs of disabled or deleted providers end FAILURE here without taking a slot. The runs
+    this ends (those and the reaped ones) are added to `ended`, for their events.
     """
     conn.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"), {"ns": LOCK_NAMESPACE, "key": ADMISSION_LOCK})
-    reap_expired(conn)
-    conn.execute(
+    reaped = reap_expired(conn)
+    unrunnable = conn.execute(
         text(
             """
             UPDATE sis_sync_runs r
@@ -181,9 +189,12 @@ def admit_pending(conn: Connection, *, max_concurrent: int, per_tenant: int, lea
               FROM sis_providers p
              WHERE r.provider_id = p.id AND r.status = 'PENDING'
                AND (NOT p.enabled OR p.deleted_at IS NOT NULL)
+            RETURNING r.id
             """
         )
-    )
+    ).all()
+    if ended is not None:
+        ended += reaped + [row.id for row in unrunnable]
     running = conn.execute(text("SELECT count(*) FROM sis_sync_runs WHERE status = 'IN_PROGRESS'")).scalar_one()
     free = max_concurrent - int(running)
     if free <= 0:

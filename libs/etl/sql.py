@@ -51,8 +51,10 @@ def analyze(ctx: EtlContext, *tables: str) -> None:
     The staging and link tables are shared by every tenant's runs: inside a phase's fenced
     transaction, one slow or frozen run would stall the stage and load of every other run. A
     small sample is plenty to tell a join planner "this is a district, not an empty table".
+    SKIP_LOCKED: when another run is analyzing the same shared table, its statistics are as
+    fresh as ours would be, so this run does not wait for it.
     """
     with ctx.engine.connect() as conn, conn.begin():
         conn.execute(text("SET LOCAL default_statistics_target = 10"))
         for table in tables:
-            conn.execute(text(f"ANALYZE {table}"))
+            conn.execute(text(f"ANALYZE (SKIP_LOCKED) {table}"))

@@ -81,11 +81,18 @@ def body(job: Job, conn: Connection) -> StepDone:
     scope = Scope(provider.run_id, provider.provider_id, provider.tenant_id)
     # Fresh statistics before every set-based statement: staging and links grow by a district
     # per run, and a plan made for an "empty" table (nested loops over seq scans) is quadratic.
-    analyze(job.ctx, "sis_entity_links", *(STAGING_TABLES[entity].name for entity in LOAD_ORDER))
+    read = [entity for entity in LOAD_ORDER if run_feeds[entity].mode is not FeedMode.UNCHANGED]
+    if read:
+        analyze(job.ctx, "sis_entity_links", *(STAGING_TABLES[entity].name for entity in read))
     not_supplied = NOT_SUPPLIED.get(provider.provider_type, {})
     unstaged = _unstaged_errors(conn, scope)
     planned = {}
     for entity in LOAD_ORDER:
+        feed = run_feeds[entity]
+        if feed.mode is FeedMode.UNCHANGED:
+            # the package the provider's last run applied: nothing staged, all of it unchanged
+            planned[entity] = Planned(received=feed.extracted, unchanged=feed.extracted)
+            continue
         required = tuple(f for f in REQUIRED[entity] if f not in not_supplied.get(entity, ()))
         count = stage_entity(conn, scope, entity, run_feeds, provider.options, required)
         # record errors without an id were never staged; they were received and rejected all the same

@@ -25,12 +25,12 @@ from libs.connectors.errors import EgressRefused, short_reason
 from libs.connectors.http.client import build_client
 from libs.db.crypto import ConfigCipher, DecryptionError
 from libs.settings import Settings
-from libs.webhooks import store
+from libs.webhooks import outbox, store
+from libs.webhooks.outbox import MAX_DELAY_SECONDS
 
 log = logging.getLogger(__name__)
 
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
-MAX_DELAY_SECONDS = 6 * 3600.0
 DISABLE_AFTER_SECONDS = 24 * 3600
 EXCERPT_CHARS = 200
 
@@ -62,6 +62,8 @@ def deliver(
         row = store.get(conn, uuid.UUID(webhook_id))
         if row is None or not row.enabled:
             log.info("webhook %s: message %s dropped, the webhook is gone or disabled", webhook_id, message_id)
+            outbox.settle(conn, message_id)
+            conn.commit()
             return None
         number = 1 + int(
             conn.execute(
@@ -117,10 +119,13 @@ def deliver(
             },
         )
         disabled = _keep_books(conn, row, ok)
+        last = ok or refused or disabled or number > settings.webhook_max_retries
+        if last:
+            outbox.settle(conn, message_id)
     if ok:
         return Attempt(number, status_code, None, None)
     log.warning("webhook %s: attempt %s of message %s failed: %s", row.id, number, message_id, error)
-    if refused or disabled or number > settings.webhook_max_retries:
+    if last:
         return Attempt(number, status_code, error, None)
     return Attempt(number, status_code, error, backoff(settings, number))
 

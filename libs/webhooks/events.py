@@ -68,10 +68,29 @@ def subscribers(conn: Connection, event: str, tenant_id: str) -> list[uuid.UUID]
     return [row.id for row in rows]
 
 
+def kept(conn: Connection, out: list[Next]) -> list[Next]:
+    """Write the messages to the outbox in the caller's transaction, so that none is lost between
+    its commit and the send (libs/webhooks/outbox.py sends a lost one again); returns them."""
+    if out:
+        conn.execute(
+            text(
+                "INSERT INTO sis_webhook_outbox (message_id, webhook_id, body) "
+                "SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:hooks AS uuid[]), CAST(:bodies AS text[]))"
+            ),
+            {
+                "ids": [m.args[1] for m in out],
+                "hooks": [m.args[0] for m in out],
+                "bodies": [m.args[2] for m in out],
+            },
+        )
+    return out
+
+
 def announce(conn: Connection, event: str, tenant_id: str, data: dict[str, Any]) -> list[Next]:
-    """The delivery messages of one event; send them after the caller's transaction commits."""
+    """The delivery messages of one event, kept in the outbox; send them after the caller's
+    transaction commits."""
     hooks = subscribers(conn, event, tenant_id)
-    return messages(hooks, payload(event, {"tenantId": tenant_id, **data})) if hooks else []
+    return kept(conn, messages(hooks, payload(event, {"tenantId": tenant_id, **data}))) if hooks else []
 
 
 def run_ended(conn: Connection, run_id: uuid.UUID | str) -> list[Next]:

@@ -20,7 +20,7 @@ from libs.etl import held, pipeline, runs
 from libs.etl.schedule import utcnow
 from libs.settings import Settings
 from libs.webhooks import events as webhook_events
-from libs.webhooks import stale
+from libs.webhooks import outbox, stale
 from services.queue.send import send
 from services.scheduler.fire import Fired, fire_due, log_fired
 
@@ -55,6 +55,9 @@ def tick(settings: Settings, *, now: datetime | None = None, broker: dramatiq.Br
         announced = [m for run_id in ended for m in webhook_events.run_ended(conn, run_id)]
     with engine.begin() as conn:
         announced += stale.check(conn, now)
+    # messages of earlier events that a crash or the broker lost (libs/webhooks/outbox.py)
+    with engine.begin() as conn:
+        announced += outbox.lost(conn, settings, now)
     report.reaped = len(reaped)
     report.admitted = len(admitted)
     report.resent = len({m.args[0] for m in resent})

@@ -30,7 +30,11 @@ def connectors(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def api_settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"api_requests_per_minute": 1_000_000})
+    # a key space of their own: the session's end-to-end worker (when this xdist process ran those
+    # tests first) must not take the runs these tests expect to stay pending
+    return settings.model_copy(
+        update={"api_requests_per_minute": 1_000_000, "redis_namespace": f"{settings.redis_namespace}-api"}
+    )
 
 
 class RecordingClient(TestClient):

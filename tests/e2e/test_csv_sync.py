@@ -5,14 +5,16 @@ from __future__ import annotations
 import csv
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
 
 from devkit.generator import District, DistrictSpec, write_oneroster_csv
+from libs.db.models.staging import STAGING_TABLES
 from libs.enums import LOAD_ORDER, EntityType, ProviderType, SyncStatus
 from libs.settings import Settings
-from tests.support.providers import create_provider, store_counts, store_versions, update_config
+from tests.support.providers import assert_stats_add_up, create_provider, store_counts, store_versions, update_config
 from tests.support.workers import Syncs
 
 pytestmark = pytest.mark.e2e
@@ -163,3 +165,80 @@ def _states(db: Engine, provider_id: object, external_ids: list[str]) -> set[tup
         ).all()
     assert len(rows) == len(external_ids)
     return {(row.active, row.deactivated) for row in rows}
+
+
+def test_an_unchanged_package_is_not_read_again_and_one_changed_cell_is_found(
+    syncs: Syncs, db: Engine, e2e_settings: Settings, base: District, packages: dict[str, Path], tmp_path: Path
+) -> None:
+    folder = shutil.copytree(packages["base"], tmp_path / "package")
+    provider_id = create_provider(
+        db, e2e_settings, provider_type=ProviderType.ONEROSTER_CSV, config={"localPath": str(folder)}
+    )
+    first = syncs.run(provider_id)
+    assert first["status"] == SyncStatus.SUCCESS, first["error_message"]
+    expected = base.counts()
+
+    # Given the package the last run applied, then the run reads none of it and says everything
+    # is unchanged, with the same counts a full read reports
+    before = store_versions(db)
+    second = syncs.run(provider_id)
+    assert second["status"] == SyncStatus.SUCCESS, second["error_message"]
+    assert _unchanged_since(second) == {str(first["id"])}
+    assert _staged(db, second["id"]) == 0
+    assert second["stats"]["rowsWritten"] == 0
+    assert store_versions(db) == before
+    for entity in LOAD_ORDER:
+        stats = second["stats"][entity.plural]
+        assert (stats["received"], stats["unchanged"]) == (expected[entity], expected[entity]), entity
+    assert_stats_add_up(second)
+
+    # When one cell of one file changes in place, then the run reads the package and finds exactly it
+    with (folder / "users.csv").open(newline="", encoding="utf-8") as file:
+        reader = csv.DictReader(file)
+        header, rows = list(reader.fieldnames or []), list(reader)
+    changed = rows[len(rows) // 2]
+    changed["givenName"] = changed["givenName"] + "-renamed"
+    with (folder / "users.csv").open("w", newline="", encoding="utf-8") as file:
+        writer = csv.DictWriter(file, header)
+        writer.writeheader()
+        writer.writerows(rows)
+    third = syncs.run(provider_id)
+    assert third["status"] == SyncStatus.SUCCESS, third["error_message"]
+    assert _unchanged_since(third) == set()
+    for entity in LOAD_ORDER:
+        stats = third["stats"][entity.plural]
+        changes = (stats["created"], stats["updated"], stats["deactivated"], stats["reactivated"])
+        assert changes == ((0, 1, 0, 0) if entity is EntityType.USER else (0, 0, 0, 0)), entity
+    with db.connect() as conn:
+        name = conn.execute(
+            text(
+                "SELECT u.given_name FROM sis_entity_links l JOIN users u ON u.id = l.entity_id "
+                "WHERE l.provider_id = :p AND l.entity_type = 'user' AND l.external_id = :x"
+            ),
+            {"p": provider_id, "x": changed["sourcedId"]},
+        ).scalar_one()
+    assert name == changed["givenName"]
+
+    # and the changed package, once applied, is the one the next run need not read
+    assert _unchanged_since(syncs.run(provider_id)) == {str(third["id"])}
+
+    # When the provider's settings change, then the package is read again under them
+    update_config(db, e2e_settings, provider_id, {"localPath": str(folder)})
+    fifth = syncs.run(provider_id)
+    assert fifth["status"] == SyncStatus.SUCCESS, fifth["error_message"]
+    assert _unchanged_since(fifth) == set()
+    assert fifth["stats"]["users"]["unchanged"] == expected[EntityType.USER]
+
+
+def _unchanged_since(run: dict[str, Any]) -> set[str]:
+    """The runs whose package this run's extract steps found unchanged (none: it read them)."""
+    steps = (run["source"] or {}).get("steps", {})
+    return {source["unchangedSince"] for source in steps.values() if source.get("unchangedSince")}
+
+
+def _staged(db: Engine, run_id: object) -> int:
+    with db.connect() as conn:
+        return sum(
+            conn.execute(text(f"SELECT count(*) FROM {table.name} WHERE run_id = :r"), {"r": run_id}).scalar_one()
+            for table in STAGING_TABLES.values()
+        )

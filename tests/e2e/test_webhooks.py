@@ -17,7 +17,7 @@ from devkit.generator import District, DistrictSpec, write_oneroster_csv
 from libs.db.dev_secrets import config_cipher
 from libs.enums import ProviderType, SyncStatus
 from libs.settings import Settings
-from libs.webhooks import events, store
+from libs.webhooks import events, outbox, store
 from services.scheduler.tick import tick
 from tests.support.providers import create_provider, update_config
 from tests.support.receiver import Receiver, receiver
@@ -204,3 +204,41 @@ def _nothing_secret_or_roster(hook: Receiver, worker: ServiceProcess, package: P
     for word in _roster_words(package):
         assert word not in bodies
         assert word not in output, word
+
+
+def test_an_event_whose_message_was_lost_after_the_commit_is_delivered_by_the_scheduler(
+    syncs: Syncs, db: Engine, hook_settings: Settings, hook_worker: ServiceProcess, hook: Receiver
+) -> None:
+    secret = _webhook(db, hook_settings, hook.url, ["provider.stale"])
+    # the event commits with its outbox row, and the process dies before it sends the message
+    with db.begin() as conn:
+        (lost,) = events.announce(conn, "provider.stale", TENANT, {"providerId": "p-1"})
+    message_id = lost.args[1]
+    later = datetime.now(UTC) + timedelta(seconds=outbox.GRACE_SECONDS + 5)
+    # within the grace period nothing is sent again: the message may still be on its way
+    assert _resent(db, hook_settings, datetime.now(UTC)) == []
+
+    tick(hook_settings, now=later, broker=syncs.broker)
+
+    wait_until(lambda: hook.requests, timeout=60, what="the lost message")
+    (got,) = hook.requests
+    assert got.headers["webhook-id"] == message_id
+    assert Webhook(secret).verify(got.body, got.headers)["data"]["providerId"] == "p-1"
+    wait_until(lambda: _settled(db, message_id), timeout=30, what="the message to settle")
+    # delivered: however late the next tick, nothing goes again
+    assert _resent(db, hook_settings, later + timedelta(days=2)) == []
+    assert len(hook.requests) == 1
+
+
+def _resent(db: Engine, settings: Settings, now: datetime) -> list[Any]:
+    with db.begin() as conn:
+        return outbox.lost(conn, settings, now)
+
+
+def _settled(db: Engine, message_id: str) -> bool:
+    with db.connect() as conn:
+        return bool(
+            conn.execute(
+                text("SELECT settled_at IS NOT NULL FROM sis_webhook_outbox WHERE message_id = :m"), {"m": message_id}
+            ).scalar_one()
+        )

@@ -13,11 +13,14 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
-from libs.enums import SyncStatus
+from libs.enums import EntityType, SyncStatus
 from libs.etl import steps
+from libs.etl.context import EtlContext
 from libs.etl.phase import Next, Phase, start_sync
+from libs.etl.sql import analyze
+from libs.etl.staging import STAGING_TABLES
 from tests.etl.conftest import Driver
 from tests.etl.district import SmallDistrict
 from tests.etl.memory import Dataset
@@ -99,3 +102,16 @@ def test_another_tenants_run_stages_and_loads_while_one_run_holds_its_transactio
     monkeypatch.setattr(steps, "complete", stall._complete)
     driver.drain(stalled_rest + stalled_at[1:])
     assert run_row(db, stalled)["status"] == SyncStatus.SUCCESS
+
+
+def test_statistics_of_a_shared_table_do_not_wait_for_another_runs_analyze(
+    ctx: EtlContext, db: Engine, background: Callable[[Callable[[], Any]], threading.Thread]
+) -> None:
+    # another run's ANALYZE of the links holds the lock ANALYZE conflicts with; this run's
+    # statistics are then as fresh as that run's, so it goes on instead of queueing behind it
+    with db.connect() as holder, holder.begin():
+        holder.execute(text("LOCK TABLE sis_entity_links IN SHARE UPDATE EXCLUSIVE MODE"))
+        analyzed = background(lambda: analyze(ctx, "sis_entity_links", STAGING_TABLES[EntityType.USER].name))
+        analyzed.join(15)
+        waited = analyzed.is_alive()
+    assert not waited, "ANALYZE of a shared table waited for another session's ANALYZE"

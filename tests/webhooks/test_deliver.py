@@ -14,7 +14,7 @@ from standardwebhooks import Webhook
 from libs.db.crypto import ConfigCipher
 from libs.db.dev_secrets import config_cipher
 from libs.settings import Settings
-from libs.webhooks import deliver, events, store
+from libs.webhooks import deliver, events, outbox, store
 from tests.support.receiver import Receiver, receiver
 
 
@@ -138,3 +138,30 @@ def test_a_success_resets_the_failure_clock(
     assert stored is not None
     assert stored.failing_since is None
     assert stored.enabled
+
+
+def test_a_message_in_its_backoff_is_not_lost_until_its_retry_was_due_and_the_grace_passed(
+    db: Engine, cipher: ConfigCipher, settings: Settings, hook: Receiver
+) -> None:
+    hook.statuses = [500]
+    row, _ = _create(db, cipher, hook.url)
+    with db.begin() as conn:
+        (message,) = events.kept(conn, events.messages([row.id], events.payload("run.failed", {"runId": "r1"})))
+    first = deliver.deliver(db, cipher, settings, *message.args)
+    assert first is not None
+    assert first.retry_in is not None
+    with db.connect() as conn:
+        attempted = conn.execute(
+            text("SELECT max(created_at) FROM sis_webhook_deliveries WHERE message_id = :m"), {"m": message.args[1]}
+        ).scalar_one()
+    due = attempted + timedelta(seconds=first.retry_in + outbox.GRACE_SECONDS)
+    with db.begin() as conn:
+        assert outbox.lost(conn, settings, due - timedelta(seconds=5)) == []
+    with db.begin() as conn:
+        assert [m.args for m in outbox.lost(conn, settings, due + timedelta(seconds=5))] == [message.args]
+    # taken once: a second scheduler at the same instant finds it sent
+    with db.begin() as conn:
+        assert outbox.lost(conn, settings, due + timedelta(seconds=5)) == []
+    assert deliver.deliver(db, cipher, settings, *message.args) == deliver.Attempt(2, 200, None, None)
+    with db.begin() as conn:
+        assert outbox.lost(conn, settings, due + timedelta(days=3)) == []

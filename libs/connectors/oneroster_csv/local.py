@@ -55,6 +55,14 @@ def _signature(path: Path, layout: str) -> list[list[Any]]:
     return [[f.name, (st := f.stat()).st_size, st.st_mtime_ns] for f in files]
 
 
+def _folder_digest(folder: Path) -> str:
+    """A folder has no single digest: the digest of its CSV files' names and digests (as a remote
+    folder's, see remote.py), so a later run can tell the very same package by it."""
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(".csv"))
+    listing = "\n".join(f"{f.name}\0{sha256_of(f)}" for f in files)
+    return hashlib.sha256(listing.encode()).hexdigest()
+
+
 def _entries(folder: Path) -> list[Entry]:
     entries = []
     for child in folder.iterdir():
@@ -107,6 +115,7 @@ class LocalSource:
             info.update(size=path.stat().st_size, sha256=sha256_of(path))
         else:
             info["size"] = sum(p.stat().st_size for p in path.iterdir() if p.is_file())
+            info["sha256"] = _folder_digest(path)
         return Fetched(path=path, name=path.name, info=info)
 
     def describe(self) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from libs.db.models.providers import SisProvider
 from libs.db.models.roster import Class, Enrollment, School, SisEntityLink, Term, User
 from libs.db.models.runs import SisSyncError, SisSyncRun, SisSyncRunStep
 from libs.db.models.staging import HELD_TABLES, STAGING_TABLES
-from libs.db.models.webhooks import SisWebhook, SisWebhookDelivery
+from libs.db.models.webhooks import SisWebhook, SisWebhookDelivery, SisWebhookOutbox
 from libs.enums import (
     ACTIVE_STATUSES,
     FINAL_STATUSES,
@@ -38,6 +38,7 @@ __all__ = [
     "SisSyncRunStep",
     "SisWebhook",
     "SisWebhookDelivery",
+    "SisWebhookOutbox",
     "SyncMode",
     "SyncStatus",
     "SyncTrigger",

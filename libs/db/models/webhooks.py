@@ -46,3 +46,24 @@ class SisWebhookDelivery(Base):
         Index("ix_sis_webhook_deliveries_webhook", "webhook_id", "id"),
         Index("ix_sis_webhook_deliveries_message", "message_id"),
     )
+
+
+class SisWebhookOutbox(Base):
+    """Every message of an event, written in the transaction that caused it, until it settles.
+
+    The message is sent after that commit; a crash in between, or a message Redis lost, leaves an
+    unsettled row the scheduler sends again (libs/webhooks/outbox.py). Settled: delivered, given
+    up after the last retry, refused, or dropped with its webhook.
+    """
+
+    __tablename__ = "sis_webhook_outbox"
+
+    message_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    webhook_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sis_webhooks.id", ondelete="CASCADE"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    # the last time a message went to the broker for it
+    sent_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    settled_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_sis_webhook_outbox_unsettled", "sent_at", postgresql_where=text("settled_at IS NULL")),)

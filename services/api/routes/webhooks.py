@@ -315,8 +315,8 @@ def send_test_event(call: Call) -> TestEventSent:
     if not row.enabled:
         raise ApiError(409, "the webhook is disabled; enable it to send a test event")
     body = events.payload(events.TEST_EVENT, {"tenantId": row.tenant_id, "webhookId": str(row.id)})
-    messages = events.messages([row.id], body)
     with call.services.engine.begin() as conn:
+        messages = events.kept(conn, events.messages([row.id], body))
         _audit(call, conn, "webhook.test_sent", row, messageId=messages[0].args[1])
     call.services.send(messages)
     return TestEventSent(message_id=messages[0].args[1])
