@@ -101,7 +101,7 @@ def judge(
     params: dict[str, Any],
 ) -> Verdict:
     """The guards of one entity type on the plan: the same rules as `_deactivate_entity`, counted."""
-    if not feed.supplied:
+    if not feed.supplied or feed.mode is FeedMode.UNCHANGED:
         return Verdict()
     if not feed.complete:
         return Verdict(held=_incomplete(entity, feed))
