@@ -81,7 +81,9 @@ def _targets(conn: Connection, of: uuid.UUID, me: uuid.UUID, entity: EntityType,
     )
 
 
-def _undo_store(conn: Connection, of: uuid.UUID, me: uuid.UUID, entity: EntityType, force: bool, provider_id: Any) -> Undone:
+def _undo_store(
+    conn: Connection, of: uuid.UUID, me: uuid.UUID, entity: EntityType, force: bool, provider_id: Any
+) -> Undone:
     table = ledger.STORE_TABLES[entity]
     _targets(conn, of, me, entity, "entity", force)
     counts = _counts(conn, f"{table} x", "x.id = u.key")
@@ -142,7 +144,8 @@ def _undo_links(conn: Connection, of: uuid.UUID, me: uuid.UUID, entity: EntityTy
         text(
             f"""
             INSERT INTO sis_change_ledger ({ledger.COLUMNS})
-            SELECT CAST(:me AS uuid), 'link', CAST(:e AS varchar), NULL, x.provider_id, x.external_id, 'update', to_jsonb(x)
+            SELECT CAST(:me AS uuid), 'link', CAST(:e AS varchar), NULL, x.provider_id, x.external_id, 'update',
+                   to_jsonb(x)
               FROM undo_targets u JOIN sis_entity_links x ON {join} WHERE u.later IS NULL
             """
         ),
@@ -194,7 +197,9 @@ def _counts(conn: Connection, current: str, join: str, params: dict[str, Any] | 
     return {"reactivated": int(row.reactivated), "conflicts": int(row.conflicts)}
 
 
-def _conflicts(conn: Connection, me: uuid.UUID, entity: EntityType, external_id_sql: str, params: dict[str, Any]) -> None:
+def _conflicts(
+    conn: Connection, me: uuid.UUID, entity: EntityType, external_id_sql: str, params: dict[str, Any]
+) -> None:
     conn.execute(
         text(
             f"""

@@ -42,7 +42,8 @@ def preview_undo(call: Call) -> UndoPreview:
     return UndoPreview(
         run_id=run_id,
         entities={
-            entity.plural: UndoCounts.model_validate(counts.model_dump(exclude={"rows_written"})) for entity, counts in found.entities.items()
+            entity.plural: UndoCounts.model_validate(counts.model_dump(exclude={"rows_written"}))
+            for entity, counts in found.entities.items()
         },
         conflicts=[UndoConflict.model_validate(c) for c in found.conflicts],
     )
