@@ -53,6 +53,11 @@ def _targets(conn: Connection, of: uuid.UUID, me: uuid.UUID, entity: EntityType,
     changed it since (NULL: none, or the undo is forced). Later rows are looked for only among
     the ledger rows written after the undone run's first one (a range of the primary key)."""
     key = "entity_id" if target == "entity" else "external_id"
+    # a bound number, not a subquery: the planner then sees how few rows were written after the
+    # run and reads them by the primary key, instead of scanning the whole ledger once per row
+    floor = conn.execute(
+        text("SELECT coalesce(min(id), 0) FROM sis_change_ledger WHERE run_id = :of"), {"of": of}
+    ).scalar_one()
     conn.execute(
         text(
             f"""
@@ -64,21 +69,23 @@ def _targets(conn: Connection, of: uuid.UUID, me: uuid.UUID, entity: EntityType,
                   FROM sis_change_ledger
                  WHERE run_id = CAST(:of AS uuid) AND target = :target AND entity_type = :e
                  GROUP BY {key}
+            ), after AS MATERIALIZED (
+                SELECT c.id, c.{key} AS key, c.provider_id, c.run_id FROM sis_change_ledger c
+                 WHERE c.id > :floor AND c.target = :target AND c.entity_type = :e
+                   AND c.run_id NOT IN (CAST(:of AS uuid), CAST(:me AS uuid)) AND NOT CAST(:force AS boolean)
             ), later AS (
                 SELECT DISTINCT ON (m.key) m.key, c.run_id
-                  FROM mine m JOIN sis_change_ledger c
-                    ON c.{key} = m.key AND c.id > m.last_id
-                 WHERE c.id > (SELECT min(first_id) FROM mine) AND c.target = :target AND c.entity_type = :e
-                   AND c.run_id NOT IN (CAST(:of AS uuid), CAST(:me AS uuid)) AND NOT CAST(:force AS boolean)
-                   AND (c.provider_id IS NOT DISTINCT FROM m.provider_id)
+                  FROM mine m JOIN after c
+                    ON c.key = m.key AND c.id > m.last_id AND c.provider_id IS NOT DISTINCT FROM m.provider_id
                  ORDER BY m.key, c.id
             )
             SELECT m.key, m.before, m.action, m.provider_id, later.run_id AS later
               FROM mine m LEFT JOIN later USING (key)
             """
         ),
-        {"of": of, "me": me, "target": target, "e": entity.value, "force": force},
+        {"of": of, "me": me, "target": target, "e": entity.value, "force": force, "floor": floor},
     )
+    conn.execute(text("ANALYZE undo_targets"))
 
 
 def _undo_store(
