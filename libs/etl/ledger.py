@@ -28,37 +28,50 @@ STORE_TABLES = {
 COLUMNS = "run_id, target, entity_type, entity_id, provider_id, external_id, action, before"
 
 
-def record_entities(conn: Connection, entity: EntityType, ids_sql: str, params: dict[str, Any]) -> int:
+def record_entities(conn: Connection, entity: EntityType, ids_sql: str, params: dict[str, Any]) -> None:
     """Before a write of the store rows whose ids `ids_sql` (one column `id`) selects."""
-    return conn.execute(
-        text(
-            f"""
-            INSERT INTO sis_change_ledger ({COLUMNS})
-            SELECT :r, 'entity', :ledger_entity, k.id, NULL, NULL,
-                   CASE WHEN x.id IS NULL THEN 'create' ELSE 'update' END, to_jsonb(x)
-              FROM ({ids_sql}) k LEFT JOIN {STORE_TABLES[entity]} x ON x.id = k.id
-            """
-        ),
-        {**params, "ledger_entity": entity.value},
-    ).rowcount
+    _record(
+        conn,
+        f"SELECT k.id::text AS key, k.id AS entity_id, NULL::text AS external_id, to_jsonb(x) AS before, "
+        f"x.id IS NULL AS new FROM ({ids_sql}) k LEFT JOIN {STORE_TABLES[entity]} x ON x.id = k.id",
+        "entity",
+        entity,
+        params,
+    )
 
 
-def record_links(conn: Connection, entity: EntityType, external_ids_sql: str, params: dict[str, Any]) -> int:
+def record_links(conn: Connection, entity: EntityType, external_ids_sql: str, params: dict[str, Any]) -> None:
     """Before a write of the provider's links whose external ids `external_ids_sql` (one column
     `external_id`) selects."""
-    return conn.execute(
+    _record(
+        conn,
+        f"SELECT k.external_id AS key, NULL::uuid AS entity_id, k.external_id, to_jsonb(l) AS before, "
+        f"l.external_id IS NULL AS new FROM ({external_ids_sql}) k LEFT JOIN sis_entity_links l "
+        "ON l.provider_id = :p AND l.entity_type = :ledger_entity AND l.external_id = k.external_id",
+        "link",
+        entity,
+        params,
+    )
+
+
+def _record(conn: Connection, rows_sql: str, target: str, entity: EntityType, params: dict[str, Any]) -> None:
+    """A row per changed row with its before-image, and one row listing the keys of the created ones."""
+    provider = ":p" if target == "link" else "NULL::uuid"
+    conn.execute(
         text(
             f"""
-            INSERT INTO sis_change_ledger ({COLUMNS})
-            SELECT :r, 'link', :ledger_entity, NULL, :p, k.external_id,
-                   CASE WHEN l.external_id IS NULL THEN 'create' ELSE 'update' END, to_jsonb(l)
-              FROM ({external_ids_sql}) k
-              LEFT JOIN sis_entity_links l
-                ON l.provider_id = :p AND l.entity_type = :ledger_entity AND l.external_id = k.external_id
+            WITH k AS MATERIALIZED ({rows_sql}), changed AS (
+                INSERT INTO sis_change_ledger ({COLUMNS})
+                SELECT :r, '{target}', :ledger_entity, k.entity_id, {provider}, k.external_id, 'update', k.before
+                  FROM k WHERE NOT k.new
+            )
+            INSERT INTO sis_change_ledger ({COLUMNS}, created)
+            SELECT :r, '{target}', :ledger_entity, NULL, {provider}, NULL, 'create', NULL, array_agg(k.key)
+              FROM k WHERE k.new HAVING count(*) > 0
             """
         ),
         {**params, "ledger_entity": entity.value},
-    ).rowcount
+    )
 
 
 def deactivation_ctes(entity: EntityType, gone: str, orphaned: str) -> str:

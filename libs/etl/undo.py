@@ -53,6 +53,7 @@ def _targets(conn: Connection, of: uuid.UUID, me: uuid.UUID, entity: EntityType,
     changed it since (NULL: none, or the undo is forced). Later rows are looked for only among
     the ledger rows written after the undone run's first one (a range of the primary key)."""
     key = "entity_id" if target == "entity" else "external_id"
+    key_type = "uuid" if target == "entity" else "text"
     # a bound number, not a subquery: the planner then sees how few rows were written after the
     # run and reads them by the primary key, instead of scanning the whole ledger once per row
     floor = conn.execute(
@@ -62,13 +63,17 @@ def _targets(conn: Connection, of: uuid.UUID, me: uuid.UUID, entity: EntityType,
         text(
             f"""
             CREATE TEMP TABLE undo_targets ON COMMIT DROP AS
-            WITH mine AS (
-                SELECT {key} AS key, (array_agg(before ORDER BY id))[1] AS before,
+            WITH written AS (
+                SELECT id, {key} AS key, before, action, provider_id FROM sis_change_ledger
+                 WHERE run_id = CAST(:of AS uuid) AND target = :target AND entity_type = :e AND created IS NULL
+                UNION ALL
+                SELECT id, CAST(unnest(created) AS {key_type}), NULL, action, provider_id FROM sis_change_ledger
+                 WHERE run_id = CAST(:of AS uuid) AND target = :target AND entity_type = :e AND created IS NOT NULL
+            ), mine AS (
+                SELECT key, (array_agg(before ORDER BY id))[1] AS before,
                        (array_agg(action ORDER BY id))[1] AS action, min(id) AS first_id, max(id) AS last_id,
                        min(provider_id::text)::uuid AS provider_id
-                  FROM sis_change_ledger
-                 WHERE run_id = CAST(:of AS uuid) AND target = :target AND entity_type = :e
-                 GROUP BY {key}
+                  FROM written GROUP BY key
             ), after AS MATERIALIZED (
                 SELECT c.id, c.{key} AS key, c.provider_id, c.run_id FROM sis_change_ledger c
                  WHERE c.id > :floor AND c.target = :target AND c.entity_type = :e

@@ -36,6 +36,7 @@ def upgrade() -> None:
         sa.Column("external_id", sa.Text(), nullable=True),
         sa.Column("action", sa.String(length=16), nullable=False),
         sa.Column("before", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+        sa.Column("created", postgresql.ARRAY(sa.Text()), nullable=True),
         sa.CheckConstraint("target IN ('entity', 'link')", name=op.f("ck_sis_change_ledger_target")),
         sa.ForeignKeyConstraint(
             ["run_id"], ["sis_sync_runs.id"], name=op.f("fk_sis_change_ledger_run_id_sis_sync_runs"), ondelete="CASCADE"

@@ -20,7 +20,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from libs.db.models.base import Base, new_id
@@ -154,6 +154,9 @@ class SisChangeLedger(Base):
     action: Mapped[str] = mapped_column(String(16))
     # the whole row before the change (to_jsonb); NULL for a created row
     before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # the keys of every row one statement created (entity ids as text, or external ids): one
+    # ledger row for all of them, so a district's first sync writes a handful of ledger rows
+    created: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
 
     __table_args__ = (
         CheckConstraint("target IN ('entity', 'link')", name="target"),
