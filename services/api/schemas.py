@@ -213,7 +213,9 @@ class RunSummary(ApiModel):
     cancel_requested_at: datetime | None
     cancel_requested_by: str | None
     options: dict[str, Any]
-    kind: RunKind = Field(description="sync: read the source and applied it; undo: took back another run")
+    kind: RunKind = Field(
+        default=RunKind.SYNC, description="sync: read the source and applied it; undo: took back another run"
+    )
     undo_of: uuid.UUID | None = Field(default=None, description="an undo run: the run it takes back")
     undone_by: list[uuid.UUID] = Field(default_factory=list, description="the undo runs of this run")
 
