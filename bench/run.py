@@ -3,7 +3,8 @@
 For each scenario: a full sync, a no-change re-sync and a 1% churn re-sync, each timed from
 request to final status; where the source can serve the base district again, the store goes
 back to it (an untimed sync) and the same churn is previewed (request to HELD) and the preview
-approved (approve to final status), with records/s, store rows written and the peak RSS of the worker
+approved (approve to final status); last, the run that applied the churn is undone (request to
+final status), with records/s, store rows written and the peak RSS of the worker
 processes; then the floor (binary COPY + one MERGE of the same rows) measured in the same
 session on the same rows. Figures, not assertions: the bars live in the issues.
 """
@@ -36,7 +37,7 @@ from libs.db import migrate
 from libs.db.crypto import generate_key
 from libs.db.engine import make_engine
 from libs.db.models.staging import HELD_TABLES, STAGING_TABLES
-from libs.etl import held
+from libs.etl import held, undo
 from libs.etl.phase import start_sync
 from libs.settings import Settings, load_settings
 
@@ -196,7 +197,11 @@ def _scenario(
     labels = ["full", "no-change", "churn-1%"]
     if served.base is not None:
         labels += ["back", "preview-1%", "approve-1%"]
+    # last, so that it moves no other figure: undo the run that applied the churn (the approved
+    # preview, or the churn sync)
+    labels.append("undo-1%")
     held_run: uuid.UUID | None = None
+    churn_run: uuid.UUID | None = None
     for label in labels:
         if label == "churn-1%":
             update_config(engine, settings, provider_id, served.churn())
@@ -214,6 +219,13 @@ def _scenario(
                     held.approve(conn, held_run, by="bench")
                 syncs.send(start_sync(held_run))
                 run = syncs.wait(held_run, timeout=3600)
+            elif label == "undo-1%":
+                applied = held_run or churn_run
+                assert applied is not None
+                with engine.begin() as conn:
+                    requested = undo.request(conn, applied, by="bench", force=False)
+                syncs.send(start_sync(requested.run_id))
+                run = syncs.wait(requested.run_id, timeout=3600)
             elif label == "preview-1%":
                 run = syncs.run(provider_id, timeout=3600, options={"preview": True})
                 held_run = run["id"]
@@ -222,6 +234,8 @@ def _scenario(
                 print(f"  {name:<12} held plan {kept / 1e6:.2f} MB, {share}", flush=True)
             else:
                 run = syncs.run(provider_id, timeout=3600)
+                if label == "churn-1%":
+                    churn_run = run["id"]
             wall = time.perf_counter() - started
         stats = run["stats"] or {}
         print(f"  {name:<12} {label:<10} {run['status']:<8} {wall:7.1f}s", flush=True)
@@ -279,7 +293,7 @@ def _print(results: list[Result], floor: dict[str, float], total_records: int) -
         share = ""
         if row.run == "no-change" and row.scenario in full_wall:
             share = f"  ({100 * row.wall / full_wall[row.scenario]:.0f}% of full)"
-        if row.run in ("preview-1%", "approve-1%") and row.scenario in churn_wall:
+        if row.run in ("preview-1%", "approve-1%", "undo-1%") and row.scenario in churn_wall:
             share = f"  ({row.wall / churn_wall[row.scenario]:.2f}x the churn-1% sync)"
         phases = " ".join(f"{k}={v}" for k, v in row.timings.items() if k != "total")
         print(

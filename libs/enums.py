@@ -33,6 +33,13 @@ ACTIVE_STATUSES = (SyncStatus.PENDING, SyncStatus.IN_PROGRESS)
 FINAL_STATUSES = (SyncStatus.SUCCESS, SyncStatus.PARTIAL, SyncStatus.FAILURE, SyncStatus.CANCELLED, SyncStatus.HELD)
 
 
+class RunKind(StrEnum):
+    """A sync reads the source and applies it; an undo takes back what another run applied."""
+
+    SYNC = "sync"
+    UNDO = "undo"
+
+
 class SyncTrigger(StrEnum):
     MANUAL = "manual"
     SCHEDULE = "schedule"

@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     outage_grace_seconds: float = Field(default=150.0, ge=1, le=3600)
     # a HELD run's plan waits this long for a decision, then the run ends CANCELLED
     held_plan_ttl_hours: float = Field(default=72.0, gt=0, le=24 * 365)
+    # a run's change ledger is kept this long after it ends; an older run can no longer be undone
+    ledger_retention_days: int = Field(default=90, ge=1, le=3650)
     # how soon Redis hands a dead worker's unacknowledged messages to a live one (ms), and how
     # often (per million broker commands) a worker runs that maintenance
     broker_heartbeat_timeout_ms: int = Field(default=15_000, ge=1_000)

@@ -29,7 +29,7 @@ from sqlalchemy import Connection, text
 from libs.connectors.base import FeedMode
 from libs.db.models.staging import STAGING_TABLES
 from libs.enums import LOAD_ORDER, EntityType
-from libs.etl import feeds, held
+from libs.etl import feeds, held, ledger
 from libs.etl.details import Deactivated, DeactivateDetail, HeldBack
 from libs.etl.options import ProviderOptions
 from libs.etl.phase import Job, StepDone
@@ -254,8 +254,8 @@ def _deactivate(conn: Connection, entity: EntityType, condition: str, params: di
                                     WHERE o.entity_type = :e AND o.entity_id = x.id AND o.active
                                       AND NOT (o.provider_id = :p
                                                AND o.external_id IN (SELECT external_id FROM gone)))
-                RETURNING 1
-            )
+                RETURNING x.id
+            ), {ledger.deactivation_ctes(entity, "gone", "orphaned")}
             SELECT (SELECT count(*) FROM gone) AS links, (SELECT count(*) FROM orphaned) AS entities
             """
         ),

@@ -38,6 +38,10 @@ class RunOptions(Detail):
     preview: bool = False
     # a HELD run resumed by this admin: it applies exactly its kept plan (libs/etl/held.py)
     approved_by: str | None = _camel("approvedBy", None)
+    # an undo run: the run whose changes it takes back, and whether rows a later run changed
+    # are taken back too (libs/etl/undo.py)
+    undo_of: str | None = _camel("undoOf", None)
+    force: bool = False
 
     def to_json(self) -> dict[str, Any]:
         # only what was chosen: a plain run keeps `{}`
@@ -141,6 +145,24 @@ class DeactivateDetail(Detail):
     entities: dict[EntityType, Deactivated] = Field(default_factory=dict)
     held_back: list[HeldBack] = _camel("heldBack", factory=list)
     rows_written: int = _camel("rowsWritten", 0)
+
+
+class Undone(Detail):
+    """What an undo did for one entity type (store rows and links together)."""
+
+    # rows given back the values they had before the undone run
+    restored: int = 0
+    # of those, rows that had been deactivated and are active again
+    reactivated: int = 0
+    # rows the undone run created, now deactivated
+    deactivated: int = 0
+    # rows a later run changed, left alone (undo_conflict errors)
+    conflicts: int = 0
+    rows_written: int = _camel("rowsWritten", 0)
+
+
+class UndoDetail(Detail):
+    entities: dict[EntityType, Undone] = Field(default_factory=dict)
 
 
 class FinalizeDetail(Detail):

@@ -14,8 +14,8 @@ from sqlalchemy import Connection, text
 from libs import audit
 from libs.connectors.errors import ConnectorError
 from libs.db.models.staging import STAGING_TABLES
-from libs.enums import LOAD_ORDER, SyncMode, SyncStatus
-from libs.etl import feeds, steps
+from libs.enums import LOAD_ORDER, RunKind, SyncMode, SyncStatus
+from libs.etl import feeds, steps, undo
 from libs.etl.details import (
     Applied,
     Deactivated,
@@ -40,6 +40,8 @@ D = TypeVar("D", bound=Detail)
 
 def body(job: Job, conn: Connection) -> StepDone:
     provider = job.provider
+    if provider.kind is RunKind.UNDO:
+        return undo.finish(job, conn)
     run_feeds = feeds.collect(conn, provider.run_id)
     rows = {row["step"]: row for row in steps.all_details(conn, provider.run_id)}
     errors = error_counts(conn, provider.run_id)
@@ -65,7 +67,7 @@ def body(job: Job, conn: Connection) -> StepDone:
         {
             "r": provider.run_id,
             "stats": json.dumps(stats.to_json()),
-            "timings": json.dumps(_timings(conn, provider.run_id, rows)),
+            "timings": json.dumps(timings(conn, provider.run_id, rows)),
             "source": json.dumps({"steps": sources}, default=str),
         },
     )
@@ -156,7 +158,7 @@ def _sum_requests(sources: Any) -> dict[str, int | float]:
     return total
 
 
-def _timings(conn: Connection, run_id: uuid.UUID, details: dict[str, dict[str, Any]]) -> dict[str, float]:
+def timings(conn: Connection, run_id: uuid.UUID, details: dict[str, dict[str, Any]]) -> dict[str, float]:
     def span(rows: list[dict[str, Any]]) -> float:
         starts = [r["started_at"] for r in rows if r.get("started_at")]
         ends = [r["finished_at"] for r in rows if r.get("finished_at")]

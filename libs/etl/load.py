@@ -18,7 +18,7 @@ from sqlalchemy import Connection, text
 
 from libs.db.models.staging import STAGING_TABLES
 from libs.enums import EntityType
-from libs.etl import runs
+from libs.etl import ledger, runs
 from libs.etl.details import Applied, LoadDetail
 from libs.etl.phase import Job, StepDone
 from libs.etl.sql import analyze, data_path_settings
@@ -156,6 +156,8 @@ def apply(conn: Connection, entity: EntityType, params: dict[str, Any], refresh:
     # actions this statement selects on. Planned against stale numbers ("no rows have an
     # action"), the merge becomes a nested loop over a district: minutes instead of seconds.
     refresh(raw)
+    # the before-images, in this transaction: a MERGE returns nothing in Postgres 15
+    ledger.record_links(conn, entity, f"SELECT t.external_id FROM {raw} t WHERE {_PLANNED}", params)
     links = conn.execute(
         text(
             f"""
@@ -176,6 +178,7 @@ def apply(conn: Connection, entity: EntityType, params: dict[str, Any], refresh:
     target, source, columns = _SOURCES[entity]
     select_list, _, from_clause = source.partition(" FROM ")
     updates = ", ".join(f"{c} = s.{c}" for c in columns)
+    ledger.record_entities(conn, entity, f"SELECT t.entity_id AS id FROM {raw} t WHERE {_PLANNED}", params)
     entities = conn.execute(
         text(
             f"""

@@ -26,6 +26,8 @@ class Phase(StrEnum):
     STAGE = "stage"
     LOAD = "load"
     DEACTIVATE = "deactivate"
+    # an undo run's only work: take back what another run applied (libs/etl/undo.py)
+    UNDO = "undo"
     FINALIZE = "finalize"
 
     @property

@@ -27,8 +27,8 @@ from sqlalchemy.exc import DBAPIError
 from libs.connectors import pauses
 from libs.connectors.errors import ConnectorError
 from libs.db.engine import await_database, reachable
-from libs.enums import LOAD_ORDER, SyncStatus
-from libs.etl import deactivate, extract, finalize, held, load, plan, runs, stage, steps
+from libs.enums import LOAD_ORDER, RunKind, SyncStatus
+from libs.etl import deactivate, extract, finalize, held, load, plan, runs, stage, steps, undo
 from libs.etl.context import EtlContext
 from libs.etl.details import ExtractDetail, StageDetail, plan_counts
 from libs.etl.phase import DONE, Job, Next, Phase, Queue, RunFailed, StepDone
@@ -68,6 +68,8 @@ class PhaseSpec:
     # the longest one statement of the body may take (COPY batches, bookkeeping); None for the
     # set-based phases, whose statements over a whole district get up to half the lease
     statement_ms: int | None = 2 * _MINUTE
+    # the kinds of run that go through this phase (a sync reads and applies; an undo takes back)
+    kinds: tuple[RunKind, ...] = (RunKind.SYNC,)
 
 
 PHASES: tuple[PhaseSpec, ...] = (
@@ -87,7 +89,22 @@ PHASES: tuple[PhaseSpec, ...] = (
     ),
     PhaseSpec(Phase.DEACTIVATE, Queue.LOAD, 120 * _MINUTE, deactivate.body, statement_ms=None),
     PhaseSpec(
-        Phase.FINALIZE, Queue.CONTROL, 10 * _MINUTE, finalize.body, needs_config=True, after=finalize.purge_staging
+        Phase.UNDO,
+        Queue.LOAD,
+        120 * _MINUTE,
+        undo.body,
+        parts=tuple(e.value for e in LOAD_ORDER),
+        statement_ms=None,
+        kinds=(RunKind.UNDO,),
+    ),
+    PhaseSpec(
+        Phase.FINALIZE,
+        Queue.CONTROL,
+        10 * _MINUTE,
+        finalize.body,
+        needs_config=True,
+        after=finalize.purge_staging,
+        kinds=(RunKind.SYNC, RunKind.UNDO),
     ),
 )
 SPECS = {spec.phase: spec for spec in PHASES}
@@ -212,7 +229,7 @@ def _move_on(ctx: EtlContext, conn: Connection, spec: PhaseSpec, job: Job, posit
         runs.fence_commit(conn, run_id, token, lease_ms=ctx.lease_ms)
         if steps.parts(conn, run_id, spec.phase.value, pending=True):
             return []
-    to = _following(spec, job.part)
+    to = _following(spec, job.part, job.provider.kind)
     if done.hold and to is not None:
         # a stop in the table: the run waits HELD, slot freed, and resumes at `to` when approved
         stats = finalize.summarize(
@@ -242,17 +259,22 @@ def _move_on(ctx: EtlContext, conn: Connection, spec: PhaseSpec, job: Job, posit
         # the parts of the parallel phase that follows, and every later step, pending, so a run
         # shows all it will do
         nxt = SPECS[Phase.of(to)[0]]
-        later = [s.phase.step(p) for s in PHASES[PHASES.index(nxt) + 1 :] for p in (s.parts or (None,))]
+        later = [
+            s.phase.step(p)
+            for s in PHASES[PHASES.index(nxt) + 1 :]
+            if job.provider.kind in s.kinds
+            for p in (s.parts or (None,))
+        ]
         steps.create(conn, run_id, [(nxt.phase.step(n), d) for n, d in done.fan_out] + [(s, None) for s in later])
     runs.advance(conn, run_id, token, from_phase=position, to_phase=to, lease_ms=ctx.lease_ms)
     return messages_at(conn, job.run_id, token, to)
 
 
-def _following(spec: PhaseSpec, part: str | None) -> str | None:
-    """The run's position after this phase (or part of it); None after the last phase."""
+def _following(spec: PhaseSpec, part: str | None, kind: RunKind = RunKind.SYNC) -> str | None:
+    """The run's position after this phase (or part of it); None after the last phase of its kind."""
     if spec.parts and part is not None and part != spec.parts[-1]:
         return spec.phase.step(spec.parts[spec.parts.index(part) + 1])
-    later = PHASES[PHASES.index(spec) + 1 :]
+    later = [s for s in PHASES[PHASES.index(spec) + 1 :] if kind in s.kinds]
     if not later:
         return None
     nxt = later[0]

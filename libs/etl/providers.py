@@ -16,7 +16,7 @@ from libs.connectors.base import Connector, ConnectorContext
 from libs.connectors.egress import EgressPolicy
 from libs.connectors.registry import build_connector
 from libs.db.crypto import ConfigCipher, DecryptionError
-from libs.enums import ProviderType, SyncMode
+from libs.enums import ProviderType, RunKind, SyncMode
 from libs.etl.context import EtlContext
 from libs.etl.details import RunOptions
 from libs.etl.options import ProviderOptions
@@ -49,6 +49,7 @@ class RunProvider:
     cursor: dict[str, Any]
     mode: SyncMode
     run_options: RunOptions
+    kind: RunKind = RunKind.SYNC
 
     def decrypt(self, cipher: ConfigCipher) -> dict[str, Any]:
         try:
@@ -61,7 +62,7 @@ def load_run(conn: Connection, run_id: uuid.UUID | str) -> RunProvider:
     row = conn.execute(
         text(
             """
-            SELECT r.id AS run_id, r.mode, r.options AS run_options, p.id, p.tenant_id, p.provider_type,
+            SELECT r.id AS run_id, r.mode, r.kind, r.options AS run_options, p.id, p.tenant_id, p.provider_type,
                    p.config_ciphertext, p.options, p.sync_cursor
               FROM sis_sync_runs r JOIN sis_providers p ON p.id = r.provider_id
              WHERE r.id = :r
@@ -79,6 +80,7 @@ def load_run(conn: Connection, run_id: uuid.UUID | str) -> RunProvider:
         cursor=dict(row.sync_cursor or {}),
         mode=SyncMode(row.mode),
         run_options=RunOptions.model_validate(row.run_options or {}),
+        kind=RunKind(row.kind),
     )
 
 

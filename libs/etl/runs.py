@@ -188,7 +188,8 @@ def admit_pending(
                                         ELSE 'Provider disabled' END
               FROM sis_providers p
              WHERE r.provider_id = p.id AND r.status = 'PENDING'
-               AND (NOT p.enabled OR p.deleted_at IS NOT NULL)
+               -- an undo reads no source: it runs for a paused (disabled) provider
+               AND ((NOT p.enabled AND r.kind = 'sync') OR p.deleted_at IS NOT NULL)
             RETURNING r.id
             """
         )

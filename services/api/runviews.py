@@ -15,7 +15,9 @@ from services.api.schemas import Progress, RunStep, RunSummary
 RUN_COLUMNS = (
     "r.id, r.provider_id, r.tenant_id, r.status, r.trigger, r.is_manual, r.mode, r.requested_by, r.requested_at, "
     "r.schedule_slot, r.started_at, r.completed_at, r.phase, r.stats, r.error_message, r.cancel_requested_at, "
-    "r.cancel_requested_by, r.options, r.timings, r.source, "
+    "r.cancel_requested_by, r.options, r.timings, r.source, r.kind, "
+    "ARRAY(SELECT u.id FROM sis_sync_runs u WHERE u.provider_id = r.provider_id AND u.kind = 'undo' "
+    "AND u.options ->> 'undoOf' = r.id::text ORDER BY u.requested_at) AS undone_by, "
     "(SELECT count(*) FROM sis_sync_errors e WHERE e.run_id = r.id) AS error_count"
 )
 
@@ -45,6 +47,9 @@ def run_summary(row: Any) -> RunSummary:
         cancel_requested_at=row.cancel_requested_at,
         cancel_requested_by=row.cancel_requested_by,
         options=row.options or {},
+        kind=row.kind,
+        undo_of=(row.options or {}).get("undoOf"),
+        undone_by=list(row.undone_by or []),
     )
 
 

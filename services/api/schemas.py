@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
-from libs.enums import EntityType, ProviderType, SyncMode, SyncStatus
+from libs.enums import EntityType, ProviderType, RunKind, SyncMode, SyncStatus
 from libs.etl import schedule
 from libs.etl.details import RunStats
 from libs.etl.options import ProviderOptions
@@ -222,6 +222,11 @@ class RunSummary(ApiModel):
     cancel_requested_at: datetime | None
     cancel_requested_by: str | None
     options: dict[str, Any]
+    kind: RunKind = Field(
+        default=RunKind.SYNC, description="sync: read the source and applied it; undo: took back another run"
+    )
+    undo_of: uuid.UUID | None = Field(default=None, description="an undo run: the run it takes back")
+    undone_by: list[uuid.UUID] = Field(default_factory=list, description="the undo runs of this run")
 
 
 class RunDetail(RunSummary):
@@ -321,6 +326,40 @@ class Decided(ApiModel):
     status: SyncStatus
     # false when this decision had already been taken (the answer repeats it)
     changed: bool
+
+
+class UndoBody(ApiModel):
+    force: bool = Field(
+        default=False,
+        description="also take back rows a later run changed (that run's values are lost); by default they are "
+        "kept and reported as undo_conflict errors",
+    )
+
+
+class UndoAccepted(ApiModel):
+    run_id: uuid.UUID = Field(description="the undo run")
+    status: SyncStatus
+    undo_of: uuid.UUID
+
+
+class UndoCounts(ApiModel):
+    restored: int = Field(description="store and link rows that get their values from before the run back")
+    reactivated: int = Field(description="of the store rows restored, those the run had deactivated")
+    deactivated: int = Field(description="store rows the run created, deactivated (never deleted)")
+    conflicts: int = Field(description="rows a later run changed: kept unless forced")
+
+
+class UndoConflict(ApiModel):
+    entity_type: EntityType
+    target: Literal["entity", "link"]
+    key: str = Field(description="the store entity's id, or the link's external id")
+    later_run_id: uuid.UUID
+
+
+class UndoPreview(ApiModel):
+    run_id: uuid.UUID
+    entities: dict[str, UndoCounts] = Field(description="per entity type (plural)")
+    conflicts: list[UndoConflict] = Field(description="the first rows a later run changed")
 
 
 # ---- connection tests --------------------------------------------------------------------

@@ -17,7 +17,7 @@ import dramatiq
 from sqlalchemy import text
 
 from libs.db.engine import get_engine
-from libs.etl import held, pipeline, runs
+from libs.etl import held, ledger, pipeline, runs
 from libs.settings import Settings
 from libs.webhooks import events as webhook_events
 from libs.webhooks import outbox, stale
@@ -33,6 +33,7 @@ class TickReport:
     admitted: int = 0
     reaped: int = 0
     resent: int = 0
+    ledgers_pruned: int = 0
 
 
 def tick(settings: Settings, *, now: datetime | None = None, broker: dramatiq.Broker | None = None) -> TickReport:
@@ -57,6 +58,9 @@ def tick(settings: Settings, *, now: datetime | None = None, broker: dramatiq.Br
         announced = [m for run_id in ended for m in webhook_events.run_ended(conn, run_id)]
     with engine.begin() as conn:
         announced += stale.check(conn, now)
+    # change ledgers older than LEDGER_RETENTION_DAYS go; their runs can no longer be undone
+    with engine.begin() as conn:
+        report.ledgers_pruned = ledger.prune(conn, settings.ledger_retention_days)
     # messages of earlier events that a crash or the broker lost (libs/webhooks/outbox.py)
     with engine.begin() as conn:
         announced += outbox.lost(conn, settings, now)

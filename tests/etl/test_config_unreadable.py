@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import Engine, text
 
 from libs.db.crypto import ConfigCipher, generate_key
-from libs.enums import SyncStatus
+from libs.enums import RunKind, SyncStatus
 from libs.etl.phase import Phase, start_sync
-from libs.etl.pipeline import SPECS
+from libs.etl.pipeline import PHASES, SPECS
 from libs.settings import decode_key
 from tests.etl.conftest import Driver
 from tests.etl.district import SmallDistrict
@@ -30,7 +30,11 @@ def _other_key() -> ConfigCipher:
     return ConfigCipher([decode_key(generate_key())])
 
 
-@pytest.mark.parametrize("phase", list(Phase), ids=[p.value for p in Phase])
+# the phases a sync goes through (an undo's phase has its own tests: tests/e2e/test_undo.py)
+SYNC_PHASES = [s.phase for s in PHASES if RunKind.SYNC in s.kinds]
+
+
+@pytest.mark.parametrize("phase", SYNC_PHASES, ids=[p.value for p in SYNC_PHASES])
 def test_a_config_sealed_with_a_key_the_worker_lacks_fails_the_run_where_the_config_is_opened(
     driver: Driver, make_provider: MakeProvider, db: Engine, phase: Phase
 ) -> None:

@@ -134,6 +134,20 @@ def _insert_run(db: Engine, provider_id: uuid.UUID, status: str) -> uuid.UUID:
     return run_id
 
 
+def _undoable_run(db: Engine, provider_id: uuid.UUID) -> uuid.UUID:
+    """A finished run that changed something: one created user in its ledger."""
+    run_id = _insert_run(db, provider_id, "SUCCESS")
+    with db.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO sis_change_ledger (run_id, target, entity_type, action, created) "
+                "VALUES (:r, 'entity', 'user', 'create', ARRAY[CAST(:u AS text)])"
+            ),
+            {"r": run_id, "u": str(uuid.uuid4())},
+        )
+    return run_id
+
+
 def test_every_post_form_on_every_ui_page_carries_the_sessions_csrf_token(
     browser_client: TestClient, mint: Callable[..., str], db: Engine, ui_settings: Settings
 ) -> None:
@@ -149,6 +163,7 @@ def test_every_post_form_on_every_ui_page_carries_the_sessions_csrf_token(
     pages = {fill(t, params): browser_client.get(fill(t, params)) for t in ui_routes(browser_client, "GET")}
     # the states of a page that only other sessions or requests reach
     pages["error page"] = browser_client.get(f"{PREFIX}/providers/{uuid.uuid4()}")
+    pages["a run that can be undone"] = browser_client.get(f"{PREFIX}/runs/{_undoable_run(db, provider_id)}")
     platform = TestClient(browser_client.app, base_url="https://testserver", follow_redirects=False)
     platform_csrf = sign_in(platform, mint("PLATFORM_ADMIN", None, sub="ops"))
     pages["tenant picker"] = picker = platform.get(PREFIX)
@@ -193,8 +208,11 @@ def test_every_ui_post_route_refuses_a_request_without_a_valid_csrf_token_and_ch
     providers = {template: provider(f"Provider for {template}") for template in post_routes}
     webhooks = {template: _webhook(db, ui_settings) for template in post_routes}
     _insert_run(db, providers[f"{PREFIX}/providers/{{providerId}}/cancel"], "PENDING")
-    # the routes that decide a run held for review each get a held run of their own
+    # the routes that decide a run held for review each get a held run of their own; the undo
+    # route a finished run that changed something (one created user in its ledger)
     runs = {template: str(_insert_run(db, providers[template], "HELD")) for template in post_routes}
+    undone = f"{PREFIX}/runs/{{runId}}/undo"
+    runs[undone] = str(_undoable_run(db, providers[undone]))
     stale = csrf_of(browser_client.get(LOGIN).text)  # this browser's token from before it signed in
     csrf = sign_in(browser_client, mint())
     other_browser = TestClient(browser_client.app, base_url="https://testserver", follow_redirects=False)
@@ -237,6 +255,7 @@ def test_every_ui_post_route_refuses_a_request_without_a_valid_csrf_token_and_ch
         "/webhooks/{webhookId}/delete": lambda _: {},
         "/runs/{runId}/approve": lambda _: {},
         "/runs/{runId}/reject": lambda _: {},
+        "/runs/{runId}/undo": lambda _: {},
     }
 
     def request(template: str) -> tuple[str, dict[str, str]]:

@@ -15,6 +15,7 @@ from libs.connectors import registry
 from libs.db.dev_secrets import config_cipher
 from libs.enums import ProviderType
 from libs.etl.context import EtlContext
+from libs.etl.phase import start_sync
 from libs.settings import Settings
 from tests.etl.conftest import Driver
 from tests.etl.district import SmallDistrict
@@ -446,3 +447,49 @@ def test_a_port_out_of_range_gets_the_forms_words_not_the_validators(
     port = [e for e in answer["errors"] if e["field"] == "config.sftp.port"]
     assert port == [{"field": "config.sftp.port", "message": "Must be at most 65535."}], answer
     assert "Input should be" not in str(answer)
+
+
+def test_undo_this_run_confirms_the_counts_and_links_the_undo_both_ways(
+    browser_client: TestClient,
+    mint: Callable[..., str],
+    db: Engine,
+    ui_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(registry._CONNECTORS, ProviderType.ONEROSTER_CSV, "tests.etl.memory:MemoryConnector")
+    monkeypatch.setitem(MemoryConnector.datasets, "small", Dataset.of(SmallDistrict().records()))
+    provider_id = create_provider(
+        db, ui_settings, provider_type=ProviderType.ONEROSTER_CSV, config={"dataset": "small"}, tenant_id=TENANT_A
+    )
+    ctx = EtlContext(settings=ui_settings, engine=db, cipher=config_cipher(ui_settings), redis=None)
+    driver = Driver(ctx)
+    run_id = driver.sync(provider_id)
+    with db.connect() as conn:
+        created = conn.execute(text("SELECT count(*) FROM users WHERE tenant_id = :t"), {"t": TENANT_A}).scalar_one()
+
+    csrf = sign_in(browser_client, mint())
+    page = browser_client.get(f"{UI}/runs/{run_id}").text
+    assert 'id="undo-open"' in page
+    row = re.search(r'<table class="data" id="undo-counts">.*?<th scope="row">Users</th>(.*?)</tr>', page, re.S)
+    assert row is not None
+    cells = [" ".join(re.sub(r"<[^>]+>", " ", c).split()) for c in re.findall(r"<td>(.*?)</td>", row.group(1), re.S)]
+    assert cells == ["0", "0", str(created), "0"]  # restored, reactivated, deactivated, conflicts
+    assert "Pause the provider" in page
+
+    answer = browser_client.post(f"{UI}/runs/{run_id}/undo", data={"csrf": csrf})
+    assert answer.status_code == 303
+    undo_id = answer.headers["location"].rsplit("/", 1)[-1]
+    driver.drain([start_sync(undo_id)])
+    with db.connect() as conn:
+        active = conn.execute(
+            text("SELECT count(*) FROM users WHERE tenant_id = :t AND active"), {"t": TENANT_A}
+        ).scalar_one()
+        actor = conn.execute(
+            text("SELECT actor FROM audit_log WHERE action = 'sync.undo_requested' AND target_id = :r"), {"r": undo_id}
+        ).scalar_one()
+    assert active == 0
+    assert actor == "admin@a"  # who asked
+    assert f'href="{UI}/runs/{run_id}"' in browser_client.get(f"{UI}/runs/{undo_id}").text
+    assert f'href="{UI}/runs/{undo_id}"' in browser_client.get(f"{UI}/runs/{run_id}").text
+    history = browser_client.get(f"{UI}/providers/{provider_id}/history").text
+    assert "Undo of" in history

@@ -4,7 +4,7 @@ from libs.db.models.audit import AuditLog
 from libs.db.models.base import Base
 from libs.db.models.providers import SisProvider
 from libs.db.models.roster import Class, Enrollment, School, SisEntityLink, Term, User
-from libs.db.models.runs import SisSyncError, SisSyncRun, SisSyncRunStep
+from libs.db.models.runs import SisChangeLedger, SisSyncError, SisSyncRun, SisSyncRunStep
 from libs.db.models.staging import HELD_TABLES, STAGING_TABLES
 from libs.db.models.webhooks import SisWebhook, SisWebhookDelivery, SisWebhookOutbox
 from libs.enums import (
@@ -31,6 +31,7 @@ __all__ = [
     "EntityType",
     "ProviderType",
     "School",
+    "SisChangeLedger",
     "SisEntityLink",
     "SisProvider",
     "SisSyncError",

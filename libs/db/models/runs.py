@@ -12,6 +12,7 @@ from sqlalchemy import (
     CheckConstraint,
     Enum,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     String,
@@ -19,7 +20,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from libs.db.models.base import Base, new_id
@@ -64,9 +65,14 @@ class SisSyncRun(Base):
     # and when it expires (HELD_PLAN_TTL_HOURS)
     held_at: Mapped[datetime | None]
     held_until: Mapped[datetime | None]
+    # a sync reads the source; an undo takes back what another run applied (libs/etl/undo.py)
+    kind: Mapped[str] = mapped_column(String(8), server_default=text("'sync'"))
+    # when LEDGER_RETENTION_DAYS dropped the run's change ledger: it can no longer be undone
+    ledger_pruned_at: Mapped[datetime | None]
 
     __table_args__ = (
         CheckConstraint("trigger IN ('manual', 'schedule')", name="trigger"),
+        CheckConstraint("kind IN ('sync', 'undo')", name="kind"),
         CheckConstraint("mode IN ('full', 'incremental')", name="mode"),
         # "one run per provider" is a constraint, not a convention
         Index(
@@ -130,3 +136,31 @@ class SisSyncError(Base):
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
     __table_args__ = (Index("ix_sis_sync_errors_run", "run_id", "id"),)
+
+
+class SisChangeLedger(Base):
+    """What a run changed, per store row and link row: the action and the row as it was before
+    (a created row: only its key). Written set-based with the writes it records; an undo reads it."""
+
+    __tablename__ = "sis_change_ledger"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    run_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sis_sync_runs.id", ondelete="CASCADE"))
+    # 'entity' (a store row, keyed by entity_id) or 'link' (keyed by provider, type, external id)
+    target: Mapped[str] = mapped_column(String(8))
+    entity_type: Mapped[str] = mapped_column(String(16))
+    entity_id: Mapped[uuid.UUID | None]
+    provider_id: Mapped[uuid.UUID | None]
+    external_id: Mapped[str | None] = mapped_column(Text)
+    # create, update, deactivate
+    action: Mapped[str] = mapped_column(String(16))
+    # the whole row before the change (to_jsonb); NULL for a created row
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # the keys of every row one statement created (entity ids as text, or external ids): one
+    # ledger row for all of them, so a district's first sync writes a handful of ledger rows
+    created: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+
+    __table_args__ = (
+        CheckConstraint("target IN ('entity', 'link')", name="target"),
+        Index("ix_sis_change_ledger_run", "run_id", "id"),
+    )

@@ -7,7 +7,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from services.api.ui import actions, edits, pages, review, webhooks
+from services.api.ui import actions, edits, pages, review, undo, webhooks
 from services.api.ui.render import HERE, static_url
 from services.api.ui.session import PREFIX
 from services.api.ui.web import ui_route
@@ -49,6 +49,7 @@ def routes() -> list[BaseRoute]:
         page("/runs/{runId}/errors.csv", pages.errors_csv),
         page("/runs/{runId}/errors", pages.errors_page),
         page("/runs/{runId}/review", review.review_page),
+        page("/runs/{runId}/undo", undo.undo_run, post),
         page("/runs/{runId}/changes.csv", review.changes_csv),
         *(page(f"/runs/{{runId}}/{decision}", review.decide, post) for decision in ("approve", "reject")),
         Mount(PREFIX + "/static", app=StaticFiles(directory=HERE / "static"), name="ui-static"),

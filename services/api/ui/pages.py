@@ -23,7 +23,7 @@ from services.api.schemas import (
     TenantList,
 )
 from services.api.security import principal_of
-from services.api.ui import errorcodes, forms, options, present, review
+from services.api.ui import errorcodes, forms, options, present, review, undo
 from services.api.ui.gateway import Gateway
 from services.api.ui.render import fragment, render
 from services.api.ui.session import CSRF_FIELD, PREFIX, check_csrf, sign_in, sign_out
@@ -271,6 +271,7 @@ async def run_page(request: Request) -> Response:
         "phases": present.phases(run.progress, run.phase),
         "csv_url": f"{PREFIX}/runs/{run.id}/errors.csv",
         "errors_url": f"{PREFIX}/runs/{run.id}/errors",
+        **await undo.context(gw, run),
     }
     return render(request, gw.services, "run.html", context, session=gw.session)
 

@@ -179,8 +179,12 @@ def _retries(detail: Any) -> int:
 def phases(progress: Progress | None, current: str | None) -> list[Phase]:
     """The run's phases in order, each with its state and the counts its finished steps reported."""
     steps = progress.steps if progress else []
+    # an undo run goes through UNDO and FINALIZE only, a sync through every other phase
+    undo = any(RunPhase.UNDO.owns(s.step) for s in steps)
     out = []
     for key in RunPhase:
+        if key is not RunPhase.FINALIZE and (key is RunPhase.UNDO) != undo:
+            continue
         mine = [s for s in steps if key.owns(s.step)]
         phase = Phase(
             name=key.label, state="waiting", parts=(sum(s.status in ("done", "skipped") for s in mine), len(mine))
