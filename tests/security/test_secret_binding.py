@@ -250,7 +250,7 @@ def test_the_edit_form_asks_for_the_secrets_again_when_the_destination_changes(
             page = client.post(url, data={**form, "action": action})
             assert page.status_code == 422
             assert "sftp.host, sftp.port changed: enter sftp.password again" in page.text
-            assert 'data-error-for="config.sftp.password">enter it again: sftp.host, sftp.port changed' in page.text
+            assert 'data-error-for="config.sftp.password">Enter it again: sftp.host, sftp.port changed' in page.text
             password_input = page.text[page.text.index('id="f-ONEROSTER_CSV-config-sftp-password"') :]
             assert 'aria-invalid="true"' in password_input[: password_input.index(">")]
             assert "Type it again to save or test these settings." in page.text

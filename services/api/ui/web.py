@@ -166,7 +166,12 @@ def field_errors(exc: ApiError) -> dict[str, str]:
 
 
 def sentence(text: str) -> str:
+    """The text with a capital first letter, unless it starts with a field path (`sftp.host`),
+    which is written as the API and the forms name it."""
     text = text.strip()
+    first = text.split(" ", 1)[0]
+    if "." in first.rstrip(".,:;") or "_" in first:
+        return text
     return text[:1].upper() + text[1:] if text else text
 
 
