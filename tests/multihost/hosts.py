@@ -182,7 +182,13 @@ class Network:
 def worker_host_argv(hostname: str, argv: Sequence[str]) -> list[str]:
     """A command run as its own machine: own hostname, own empty /tmp holding HOME and DATA_DIR,
     (a clock that is off comes with its environment: conftest.Cluster.host_env)."""
-    script = 'hostname "$0" && mount -t tmpfs -o mode=1777 tmpfs /tmp && mkdir -p /tmp/home /tmp/data && exec "$@"'
+    # a checkout under /tmp (a CI clone) stays visible at its path: it is the host's "installed software"
+    script = (
+        'hostname "$0" && root="$1" && shift && case "$root" in /tmp/*) mkdir -p /run/sis-checkout && '
+        'mount --bind "$root" /run/sis-checkout ;; esac && mount -t tmpfs -o mode=1777 tmpfs /tmp && '
+        'mkdir -p /tmp/home /tmp/data && case "$root" in /tmp/*) mkdir -p "$root" && '
+        'mount --bind /run/sis-checkout "$root" ;; esac && exec "$@"'
+    )
     return [
         "unshare",
         "--uts",
@@ -194,6 +200,7 @@ def worker_host_argv(hostname: str, argv: Sequence[str]) -> list[str]:
         "-c",
         script,
         hostname,
+        str(Path(__file__).resolve().parents[2]),
         *argv,
     ]
 
